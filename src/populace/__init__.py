@@ -1,0 +1,54 @@
+"""populace: generative agent-based simulation, measured.
+
+    from populace import Simulation, load_scenario
+    sim = Simulation.from_scenario("wealth").run()
+    print(sim.metrics().tail())
+"""
+
+from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.errors import (
+    PopulaceError,
+    PopulationError,
+    RunError,
+    ScenarioError,
+    UnknownNameError,
+    WorldCheckError,
+)
+from populace.events import Events
+from populace.minds import Decisions, Mind, MindConfig, RulesMind, minds, policies, policy
+from populace.population import Population
+from populace.scenario import Scenario, load_scenario
+from populace.simulation import Simulation
+from populace.world import Observations, World, WorldConfig, operation, worlds
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActionSpace",
+    "ActionSpec",
+    "Actions",
+    "Arg",
+    "Decisions",
+    "Events",
+    "Mind",
+    "MindConfig",
+    "Observations",
+    "PopulaceError",
+    "Population",
+    "PopulationError",
+    "RulesMind",
+    "RunError",
+    "Scenario",
+    "ScenarioError",
+    "Simulation",
+    "UnknownNameError",
+    "World",
+    "WorldCheckError",
+    "WorldConfig",
+    "load_scenario",
+    "minds",
+    "operation",
+    "policies",
+    "policy",
+    "worlds",
+]

@@ -1,0 +1,103 @@
+"""Columnar batches of events: what happened to whom, accepted, rejected or failed, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from populace.actions import Actions
+
+OK, REJECTED, FAILED = "ok", "rejected", "failed"
+NO_AGENT = -1
+
+
+@dataclass
+class Events:
+    """Events of one kind (an action name, or a world or intervention event).
+
+    ``outcome`` is ``"ok"``, ``"rejected"`` or ``"failed"`` per row; ``reason`` says why for the
+    latter two; ``args`` are the action's arguments and ``data`` what the world reports back
+    (e.g. the id of a created post). World events not caused by an agent use agent ``-1``.
+    """
+
+    kind: str
+    agents: np.ndarray
+    outcome: np.ndarray
+    reason: np.ndarray | None = None
+    args: dict[str, np.ndarray] = field(default_factory=dict)
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+    request: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    @classmethod
+    def accepted(cls, actions: Actions, **data: Any) -> Events:
+        """Every action in the batch took effect."""
+        n = len(actions)
+        return cls(
+            actions.name, np.asarray(actions.agents, dtype=np.int64), np.full(n, OK, dtype=object),
+            None, dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
+        )
+
+    @classmethod
+    def rejected(cls, actions: Actions, mask: np.ndarray, reason: str | np.ndarray) -> Events:
+        """The actions selected by ``mask`` were rejected for ``reason`` (one or per action)."""
+        return cls.outcomes(actions, ~np.asarray(mask, dtype=bool), reason)
+
+    @classmethod
+    def outcomes(cls, actions: Actions, ok: np.ndarray, reason: str | np.ndarray = "", **data: Any) -> Events:
+        """Events for a whole batch where ``ok`` says which actions took effect.
+
+        ``reason`` (one string or one per action) explains the rejected ones.
+        """
+        ok = np.asarray(ok, dtype=bool)
+        n = len(actions)
+        reasons = np.full(n, reason, dtype=object) if isinstance(reason, str) else np.asarray(reason, dtype=object)
+        return cls(
+            actions.name, np.asarray(actions.agents, dtype=np.int64),
+            np.where(ok, OK, REJECTED).astype(object),
+            np.where(ok, np.asarray(None, dtype=object), reasons).astype(object),
+            dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
+        )
+
+    @classmethod
+    def failed(cls, agents: np.ndarray, causes: str | np.ndarray, request: np.ndarray | None = None) -> Events:
+        """Failed decisions: the mind could not produce an action (the agent does nothing)."""
+        n = len(agents)
+        return cls(
+            "decision", np.asarray(agents, dtype=np.int64), np.full(n, FAILED, dtype=object),
+            np.asarray(np.broadcast_to(np.asarray(causes, dtype=object), (n,)), dtype=object),
+            request=request,
+        )
+
+    @classmethod
+    def world(cls, kind: str, agents: np.ndarray | None = None, **data: Any) -> Events:
+        """Events the world itself produces (an infection, a regrowth, an intervention)."""
+        agents = np.asarray([NO_AGENT] if agents is None else agents, dtype=np.int64)
+        n = len(agents)
+        return cls(kind, agents, np.full(n, OK, dtype=object), None, {},
+                   {k: _column(v, n) for k, v in data.items()})
+
+    def take(self, index: np.ndarray) -> Events:
+        return Events(
+            self.kind, self.agents[index], self.outcome[index],
+            None if self.reason is None else self.reason[index],
+            {k: v[index] for k, v in self.args.items()}, {k: v[index] for k, v in self.data.items()},
+            None if self.request is None else self.request[index],
+        )
+
+    def count(self, outcome: str) -> int:
+        return int(np.count_nonzero(self.outcome == outcome))
+
+
+def _column(value: Any, n: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.ndim == 0 or len(array) != n:
+        out = np.empty(n, dtype=object)
+        out[:] = [value] * n
+        return out
+    return array

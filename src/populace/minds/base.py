@@ -1,0 +1,70 @@
+"""The Mind contract: ``await decide(observations) -> Decisions`` over a batch of agents.
+
+The contract is async so that language-model minds can batch and overlap their calls; a rules
+mind simply returns at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from populace.actions import Actions, ActionSpace
+from populace.events import Events
+from populace.population import Population
+from populace.registry import Registry
+from populace.world import Observations
+
+
+class MindConfig(BaseModel):
+    """Base of every mind's parameters; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Decisions:
+    """What a mind decided: actions, and the agents whose decision failed (with the cause)."""
+
+    actions: list[Actions] = field(default_factory=list)
+    failures: list[Events] = field(default_factory=list)
+
+    def extend(self, other: Decisions) -> None:
+        self.actions.extend(other.actions)
+        self.failures.extend(other.failures)
+
+
+class Mind(ABC):
+    """Base class of every mind tier."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[MindConfig]] = MindConfig
+
+    def __init__(
+        self, population: Population, action_space: ActionSpace,
+        config: MindConfig | Mapping[str, Any] | None = None, *, rng: np.random.Generator | None = None,
+    ) -> None:
+        self.population = population
+        self.action_space = action_space
+        self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    @abstractmethod
+    async def decide(self, observations: Observations) -> Decisions:
+        """Decide one action (or none) for each observed agent."""
+
+    def stats(self) -> dict[str, float]:
+        """Counters to record per step (e.g. model calls); none by default."""
+        return {}
+
+    async def aclose(self) -> None:
+        """Release resources (connections, model handles) at the end of a run."""
+        return None
+
+
+minds: Registry[type[Mind]] = Registry("mind", lazy={"rules": "populace.minds.rules:RulesMind"})

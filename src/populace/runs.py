@@ -1,0 +1,101 @@
+"""Run directories: creation, the ``run.json`` manifest, discovery and summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from populace.errors import RunError
+from populace.scenario import Scenario, load_scenario
+
+MANIFEST = "run.json"
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("POPULACE_RUNS", "runs"))
+
+
+@dataclass
+class Run:
+    """One run directory and its manifest."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, runs_dir: Path, scenario: Scenario) -> Run:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        path = runs_dir / f"{scenario.name}-{stamp}-{secrets.token_hex(2)}"
+        try:
+            path.mkdir(parents=True)
+            (path / "scenario.yaml").write_text(scenario.to_yaml(), encoding="utf-8")
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+        run = cls(path)
+        run.write({
+            "id": run.id, "scenario": scenario.name, "seed": scenario.seed, "steps": scenario.steps,
+            "status": "created", "steps_done": 0, "last_checkpoint": None,
+            "created": _now(), "base_dir": str(scenario.base_dir),
+        })
+        return run
+
+    @classmethod
+    def open(cls, path: Path | str) -> Run:
+        path = Path(path)
+        if not (path / MANIFEST).is_file():
+            candidate = default_runs_dir() / str(path)
+            if (candidate / MANIFEST).is_file():
+                path = candidate
+            else:
+                raise RunError(f"{str(path)!r} is not a run directory (no {MANIFEST})")
+        return cls(path)
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunError(f"{self.path / MANIFEST} cannot be read: {exc}") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{self.path / MANIFEST} is not a JSON object")
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        tmp = self.path / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, self.path / MANIFEST)
+
+    def update(self, **changes: Any) -> None:
+        data = self.manifest()
+        data.update(changes, updated=_now())
+        self.write(data)
+
+    def scenario(self) -> Scenario:
+        """The scenario the run was started with (relative paths resolved as they were)."""
+        file = self.path / "scenario.yaml"
+        if not file.is_file():
+            raise RunError(f"{self.path} has no scenario.yaml")
+        scenario = load_scenario(file)
+        base = self.manifest().get("base_dir")
+        if base:
+            scenario._base_dir = Path(base)
+        return scenario
+
+
+def list_runs(runs_dir: Path) -> list[Run]:
+    """Runs under ``runs_dir``, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    found = [Run(p) for p in runs_dir.iterdir() if (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda r: (r.manifest().get("created", ""), r.id))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

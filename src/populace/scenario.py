@@ -1,0 +1,299 @@
+"""Scenario files: YAML validated against a typed schema, with one-line errors.
+
+An error names the field, the bad value and what is accepted, e.g.::
+
+    wealth.yaml: schedule.order: 'random' is not accepted; expected 'simultaneous' or 'sequential'
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from populace.clock import Clock, parse_duration
+from populace.errors import PopulaceError, ScenarioError, UnknownNameError
+from populace.persona import Distribution
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PopulationSpec(_Strict):
+    """Who the agents are: sampled from declared distributions, loaded from a file, or both."""
+
+    size: int | None = Field(None, ge=1, description="number of agents (default: rows of `file`)")
+    file: str | None = Field(None, description="CSV or Parquet file, one row per agent")
+    attributes: dict[str, Distribution] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _size_or_file(self) -> PopulationSpec:
+        if self.size is None and self.file is None:
+            raise ValueError("give `size` or `file`")
+        return self
+
+
+class ClockSpec(_Strict):
+    start: datetime = datetime(2025, 1, 1, 8, 0)
+    step: str = Field("1h", description="simulated time per step, e.g. 3m, 1h, 1d")
+
+    @field_validator("step")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def clock(self) -> Clock:
+        return Clock(self.start, parse_duration(self.step))
+
+
+class ScheduleSpec(_Strict):
+    activity: str | list[float] = Field(
+        "always", description="24 hourly probabilities of acting, or a built-in profile name"
+    )
+    order: Literal["simultaneous", "sequential"] = "simultaneous"
+    batch: int = Field(1, ge=1, description="agents per observe/decide/apply turn when sequential")
+
+    @field_validator("activity")
+    @classmethod
+    def _profile(cls, value: str | list[float]) -> str | list[float]:
+        from populace.scheduler import PROFILES
+
+        if isinstance(value, str) and value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; expected one of {', '.join(PROFILES)} or 24 numbers")
+        if isinstance(value, list) and (len(value) != 24 or not all(0 <= v <= 1 for v in value)):
+            raise ValueError("needs exactly 24 probabilities between 0 and 1")
+        return value
+
+
+class WorldSpec(_Strict):
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    actions: list[str] | None = Field(None, description="the actions available (default: all)")
+
+
+class MindSpec(BaseModel):
+    """A mind tier for the agents a selector picks; other keys are the mind's own parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    select: str = Field("all", description="'all' or a query over population columns")
+    type: str = "rules"
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class InterventionSpec(_Strict):
+    at: int = Field(ge=0, description="step at whose start the operation runs")
+    call: str = Field(description="a world operation")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class TraceSpec(_Strict):
+    events: Literal["all", "rejected", "none"] = Field(
+        "all", description="which agent events to store (step summaries are always stored)"
+    )
+    flush_every: int = Field(10, ge=1, description="steps between writes of buffered events")
+    checkpoint_every: int = Field(50, ge=1, description="steps between resumable checkpoints")
+
+
+class Scenario(_Strict):
+    """A complete, validated description of one simulation."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    steps: int = Field(ge=1)
+    clock: ClockSpec = Field(default_factory=ClockSpec)
+    population: PopulationSpec
+    world: WorldSpec
+    minds: list[MindSpec] = Field(min_length=1)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    interventions: list[InterventionSpec] = Field(default_factory=list)
+    trace: TraceSpec = Field(default_factory=TraceSpec)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths in the scenario are resolved against."""
+        return self._base_dir
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self._base_dir / p
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(json.loads(self.model_dump_json()), sort_keys=False, allow_unicode=True)
+
+
+# ---------------------------------------------------------------------------------------------
+def scenarios_dir() -> Path:
+    """Where the built-in scenarios live (packaged copy, else the source tree)."""
+    env = os.environ.get("POPULACE_SCENARIOS")
+    if env:
+        return Path(env)
+    packaged = Path(__file__).parent / "_scenarios"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    directory = scenarios_dir()
+    return {p.stem: p for p in sorted(directory.glob("*.yaml"))} if directory.is_dir() else {}
+
+
+def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[str] = ()) -> Scenario:
+    """Load and fully validate a scenario from a built-in name, a YAML file or a mapping.
+
+    ``overrides`` are ``dotted.key=value`` strings (values parsed as YAML), applied before
+    validation. Raises :class:`ScenarioError` with a one-line message.
+    """
+    label, base, data = _read(source)
+    for item in overrides:
+        _override(data, item, label)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{label}: {_one_line(exc)}") from None
+    scenario._base_dir = base
+    try:
+        check_names(scenario)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{label}: {exc}") from None
+    return scenario
+
+
+def _read(source: str | Path | Mapping[str, Any]) -> tuple[str, Path, dict[str, Any]]:
+    if isinstance(source, Mapping):
+        return "scenario", Path.cwd(), json.loads(json.dumps(dict(source), default=str))
+    builtin = builtin_scenarios()
+    path = Path(source)
+    if not path.is_file():
+        if str(source) in builtin:
+            path = builtin[str(source)]
+        elif path.suffix in (".yaml", ".yml") or os.sep in str(source):
+            raise ScenarioError(f"scenario file {str(source)!r} does not exist")
+        else:
+            raise ScenarioError(str(UnknownNameError("scenario", str(source), builtin)))
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path.name}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ScenarioError(f"{path.name}: not valid YAML{where}: {problem}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path.name}: a scenario must be a mapping of fields, got {type(data).__name__}")
+    return path.name, path.resolve().parent, data
+
+
+def _override(data: dict[str, Any], item: str, label: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ScenarioError(f"override {item!r} must look like key.path=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    node: Any = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{label}: override {key!r}: no list item {part!r}")
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict | list):
+            raise ScenarioError(f"{label}: override {key!r}: {part!r} is not a mapping")
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ScenarioError(f"{label}: override {key!r}: no list item {last!r}")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _one_line(exc: ValidationError, prefix: str = "") -> str:
+    error = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in error["loc"] if not _is_union_tag(p))
+    loc = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{loc}: required field is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{loc}: unknown field (check the spelling; see `populace schema`)"
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{loc}: {shown} is not accepted: {message}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part in {
+        "constant", "normal", "lognormal", "uniform", "integer", "categorical", "conditional",
+    }
+
+
+def check_names(scenario: Scenario) -> None:
+    """Check the names and parameters that only the registries know: world, minds, operations."""
+    from populace.minds import minds
+    from populace.world import worlds
+
+    try:
+        world_cls = worlds.get(scenario.world.type)
+    except UnknownNameError as exc:
+        raise ScenarioError(f"world.type: {exc}") from None
+    try:
+        world_cls.Config.model_validate(scenario.world.params)
+    except ValidationError as exc:
+        raise ScenarioError(_one_line(exc, "world.params.")) from None
+    for name in scenario.world.actions or []:
+        if name not in world_cls.actions:
+            raise ScenarioError(f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}")
+    for i, spec in enumerate(scenario.minds):
+        try:
+            mind_cls = minds.get(spec.type)
+            mind_cls.Config.model_validate(spec.params())
+        except UnknownNameError as exc:
+            raise ScenarioError(f"minds.{i}.type: {exc}") from None
+        except ValidationError as exc:
+            raise ScenarioError(_one_line(exc, f"minds.{i}.")) from None
+        except PopulaceError as exc:  # e.g. an unknown policy named in the params
+            raise ScenarioError(f"minds.{i}: {exc}") from None
+    ops = world_cls.operations()
+    for i, iv in enumerate(scenario.interventions):
+        if iv.call not in ops:
+            raise ScenarioError(f"interventions.{i}.call: {UnknownNameError('operation', iv.call, ops)}")
+        try:
+            inspect.signature(ops[iv.call]).bind(None, **iv.args)
+        except TypeError as exc:
+            raise ScenarioError(f"interventions.{i}.args: {exc}") from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The scenario schema as JSON Schema, for editors."""
+    return Scenario.model_json_schema()

@@ -1,0 +1,232 @@
+"""The Simulation: a scenario's population, world, minds, scheduler and trace, stepped in time.
+
+One ``numpy.random.SeedSequence(seed)`` is spawned into independent streams for the population,
+the world, the scheduler and each mind, so the same seed gives the same run, and a checkpoint
+(which holds every stream's state) resumes it exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time as wallclock
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from populace.errors import PopulaceError, RunError, ScenarioError
+from populace.events import FAILED, OK, REJECTED, Events
+from populace.minds import Decisions, Mind, minds
+from populace.persona import sample_attributes
+from populace.population import Population
+from populace.runs import Run
+from populace.scenario import Scenario, load_scenario
+from populace.scheduler import Scheduler
+from populace.trace import TraceStore
+from populace.world import Observations, World, worlds
+
+
+def build_population(scenario: Scenario, rng: np.random.Generator) -> Population:
+    """Load the population file (if any), then sample the declared attributes."""
+    spec = scenario.population
+    population = Population.from_file(scenario.resolve(spec.file)) if spec.file else None
+    size = population.size if population is not None else int(spec.size or 0)
+    if population is not None and spec.size is not None and spec.size != size:
+        if spec.size > size:
+            raise ScenarioError(f"population.size: {spec.size} is more than the {size} rows of {spec.file}")
+        population = Population({k: population[k][: spec.size] for k in population.columns})
+        size = spec.size
+    existing = {k: population[k] for k in population.columns} if population is not None else {}
+    return Population(sample_attributes(spec.attributes, size, rng, existing), size=size)
+
+
+@dataclass
+class StepResult:
+    step: int
+    active: int
+    ok: int
+    rejected: int
+    failed: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Simulation:
+    """Build from a :class:`Scenario`; ``run()`` steps it and records everything."""
+
+    def __init__(self, scenario: Scenario, run: Run | None = None) -> None:
+        self.scenario = scenario
+        self.run_record = run
+        root = np.random.SeedSequence(scenario.seed)
+        pop_seq, world_seq, sched_seq, minds_seq = root.spawn(4)
+        self.population = build_population(scenario, np.random.default_rng(pop_seq))
+        world_cls = worlds.get(scenario.world.type)
+        self.world: World = world_cls(self.population, scenario.world.params, available=scenario.world.actions)
+        self.world.reset(world_seq)
+        self.clock = scenario.clock.clock()
+        self.scheduler = Scheduler(
+            self.population, scenario.schedule.activity, self.clock.hours_per_step, scenario.schedule.order
+        )
+        self.scheduler_rng = np.random.default_rng(sched_seq)
+        self.minds: list[Mind] = []
+        self.mind_of = np.full(self.population.size, -1, dtype=np.int16)
+        for i, (spec, seq) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True)):
+            mind_cls = minds.get(spec.type)
+            mask = self.population.mask(spec.select) & (self.mind_of < 0)
+            self.mind_of[mask] = i
+            self.minds.append(mind_cls(self.population, self.world.action_space, spec.params(),
+                                       rng=np.random.default_rng(seq)))
+        self.steps_done = 0
+        self.trace = TraceStore(run.path if run else None, scenario.trace.events)
+        self._interventions: dict[int, list[Any]] = {}
+        for iv in scenario.interventions:
+            self._interventions.setdefault(iv.at, []).append(iv)
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_scenario(cls, source: str | Path | Scenario, overrides: list[str] | None = None,
+                      runs_dir: Path | None = None) -> Simulation:
+        """Build from a scenario (name, file or object); with ``runs_dir``, record to a new run."""
+        scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides or [])
+        run = Run.create(runs_dir, scenario) if runs_dir is not None else None
+        return cls(scenario, run)
+
+    @classmethod
+    def resume(cls, run_path: Path) -> Simulation:
+        """Re-open a killed or finished run at its last checkpoint (or at the start if none)."""
+        run = Run.open(run_path)
+        scenario = run.scenario()
+        sim = cls(scenario, run)
+        checkpoints = sim.trace.checkpoints()
+        if checkpoints:
+            sim._load_state(sim.trace.load_checkpoint(checkpoints[-1]))
+        sim.trace.truncate(sim.steps_done)
+        return sim
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "steps_done": self.steps_done, "population": self.population, "world": self.world,
+            "minds": self.minds, "scheduler_rng": self.scheduler_rng, "mind_of": self.mind_of,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.steps_done = state["steps_done"]
+        self.population = state["population"]
+        self.world = state["world"]
+        self.minds = state["minds"]
+        self.scheduler_rng = state["scheduler_rng"]
+        self.mind_of = state["mind_of"]
+        self.scheduler.population = self.population
+
+    # -- stepping ----------------------------------------------------------------------------
+    async def astep(self) -> StepResult:
+        """Run one step: interventions, activation, observe/decide/apply, world dynamics, record."""
+        started = wallclock.perf_counter()
+        step = self.steps_done
+        now = self.clock.time(step)
+        self.world.set_clock(step, now)
+        events: list[Events] = []
+        for iv in self._interventions.get(step, []):
+            events.extend(self.world.call(iv.call, **iv.args))
+        active = self.scheduler.active(now, self.scheduler_rng)
+        if self.scheduler.order == "sequential":
+            size = self.scenario.schedule.batch
+            turns = [active[i:i + size] for i in range(0, len(active), size)]
+        else:
+            turns = [active]
+        for ids in turns:
+            if len(ids) == 0:
+                continue
+            observations = self.world.observe(ids)
+            observations.step, observations.time = step, now
+            decisions = await self.decide(observations)
+            events.extend(self.world.apply(decisions.actions))
+            events.extend(decisions.failures)
+        events.extend(self.world.tick())
+        metrics = self.world.metrics()
+        counts = {OK: 0, REJECTED: 0, FAILED: 0}
+        for batch in events:  # agent events only; world events (agent -1) are not decisions
+            by_agent = batch.agents >= 0
+            for outcome in counts:
+                counts[outcome] += int(np.count_nonzero(by_agent & (batch.outcome == outcome)))
+        summary: dict[str, Any] = {"active": len(active), **counts}
+        for mind in self.minds:
+            for key, value in mind.stats().items():
+                summary[key] = summary.get(key, 0) + value
+        summary["wall_s"] = wallclock.perf_counter() - started
+        self.trace.record(step, now, events, summary, metrics)
+        self.steps_done += 1
+        self._after_step()
+        return StepResult(step, len(active), counts[OK], counts[REJECTED], counts[FAILED], metrics)
+
+    async def decide(self, observations: Observations) -> Decisions:
+        """Split a batch by mind and let every mind decide for its agents concurrently."""
+        owner = self.mind_of[observations.agents]
+        parts = []
+        for i, mind in enumerate(self.minds):
+            index = np.flatnonzero(owner == i)
+            if len(index):
+                parts.append(mind.decide(observations.take(index) if len(index) < len(owner) else observations))
+        decisions = Decisions()
+        for result in await asyncio.gather(*parts):
+            decisions.extend(result)
+        return decisions
+
+    def _after_step(self) -> None:
+        spec = self.scenario.trace
+        done = self.steps_done
+        if done % spec.checkpoint_every == 0 or done == self.scenario.steps:
+            self.checkpoint()
+        elif done % spec.flush_every == 0:
+            self.trace.flush()
+
+    def checkpoint(self) -> None:
+        """Flush the trace and store a resumable state after ``steps_done`` steps."""
+        self.trace.save_checkpoint(self.steps_done, self._state())
+        if self.run_record is not None:
+            self.run_record.update(steps_done=self.steps_done, last_checkpoint=self.steps_done)
+
+    async def arun(self, steps: int | None = None,
+                   progress: Callable[[StepResult], None] | None = None) -> None:
+        """Step until ``steps`` (default: the scenario's) are done, then close the trace."""
+        target = self.scenario.steps if steps is None else min(self.scenario.steps, self.steps_done + steps)
+        if self.run_record is not None:
+            self.run_record.update(status="running")
+        try:
+            while self.steps_done < target:
+                result = await self.astep()
+                if progress is not None:
+                    progress(result)
+            status = "completed" if self.steps_done >= self.scenario.steps else "paused"
+        except BaseException as exc:
+            if self.run_record is not None:
+                message = str(exc) if isinstance(exc, PopulaceError) else f"{type(exc).__name__}: {exc}"
+                self.run_record.update(status="failed", error=message)
+            raise
+        finally:
+            self.trace.close()
+            for mind in self.minds:
+                await mind.aclose()
+        if self.run_record is not None:
+            self.run_record.update(status=status, steps_done=self.steps_done)
+
+    def run(self, steps: int | None = None, progress: Callable[[StepResult], None] | None = None) -> Simulation:
+        """Synchronous wrapper around :meth:`arun`."""
+        asyncio.run(self.arun(steps, progress))
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        return self.run_record.path if self.run_record else None
+
+    def events(self) -> Any:
+        """All recorded events as an Arrow table."""
+        return self.trace.read("events")
+
+    def metrics(self) -> Any:
+        """Recorded metrics as a pandas DataFrame indexed by step, one column per metric."""
+        table = self.trace.read("metrics")
+        if table.num_rows == 0:
+            raise RunError("no metrics were recorded")
+        return table.to_pandas().pivot(index="step", columns="metric", values="value")

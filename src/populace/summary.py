@@ -1,0 +1,47 @@
+"""Read-side summaries of a run directory, via DuckDB over its Parquet parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _parts(path: Path, table: str) -> str | None:
+    directory = path / table
+    return str(directory / "*.parquet") if any(directory.glob("*.parquet")) else None
+
+
+def query(path: Path, sql: str, **tables: str) -> list[dict[str, Any]]:
+    """Run ``sql`` where ``{events}``, ``{steps}``, ``{metrics}`` name the run's tables."""
+    import duckdb
+
+    sources = {}
+    for name in ("events", "steps", "metrics"):
+        parts = _parts(path, name)
+        sources[name] = f"read_parquet('{parts}', union_by_name=true)" if parts else None
+    if any(sources[name] is None for name in tables.values()):
+        return []
+    with duckdb.connect() as con:
+        cursor = con.execute(sql.format(**{k: sources[v] for k, v in tables.items()}))
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def summarise(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Counts per action and outcome, a per-step table (first/last steps), and model usage."""
+    per_action = query(path, """
+        SELECT action, outcome, count(*) AS events, count(DISTINCT agent) AS agents
+        FROM {e} GROUP BY ALL ORDER BY action, outcome""", e="events")
+    per_step = query(path, """
+        SELECT * EXCLUDE (time) FROM {s} ORDER BY step""", s="steps")
+    if len(per_step) > 12:
+        per_step = per_step[:6] + per_step[-6:]
+    return {"events per action": per_action, "steps": per_step,
+            "final metrics": [{"metric": k, "value": v} for k, v in final_metrics(path).items()]}
+
+
+def final_metrics(path: Path) -> dict[str, float]:
+    rows = query(path, """
+        SELECT metric, arg_max(value, step) AS value FROM {m} GROUP BY metric ORDER BY metric""",
+                 m="metrics")
+    return {r["metric"]: float(r["value"]) for r in rows}

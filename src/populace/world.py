@@ -1,0 +1,162 @@
+"""The World contract: ``reset(seed)``, ``observe(agent_ids)``, ``apply(actions) -> events``.
+
+A world owns the environment's rules and state. Its actions are an explicit, typed
+:class:`~populace.actions.ActionSpace`; ``apply`` validates every batch against it before the
+world's own handler sees it, so an unknown action, a bad argument or a missing agent becomes a
+rejected event with its reason, never an exception. ``populace.testing.check_world`` checks any
+world, including yours, against this contract.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from populace.actions import Actions, ActionSpace
+from populace.errors import UnknownNameError
+from populace.events import Events
+from populace.population import Population
+from populace.registry import Registry
+
+Seed = int | np.random.SeedSequence | None
+Handler = Callable[[Actions], Events]
+Operation = Callable[..., Events | None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operation(method: F) -> F:
+    """Mark a world method as an operation that scenarios can schedule as an intervention."""
+    method.__populace_operation__ = True  # type: ignore[attr-defined]
+    return method
+
+
+class WorldConfig(BaseModel):
+    """Base of every world's parameters; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Observations:
+    """What a batch of agents perceives: ``columns[k][i]`` belongs to ``agents[i]``.
+
+    Columns may hold numbers, text or objects (e.g. a list of feed items per agent). Minds see
+    the world only through this.
+    """
+
+    agents: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    step: int = 0
+    time: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def take(self, index: np.ndarray) -> Observations:
+        """The observations of the agents at ``index`` (positions or a boolean mask)."""
+        return Observations(
+            self.agents[index], {k: v[index] for k, v in self.columns.items()}, self.step, self.time
+        )
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Agent ``agents[i]``'s observation as plain values."""
+        return {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in self.columns.items()}
+
+
+class World(ABC):
+    """Base class of every world. Subclasses set ``name``, ``Config`` and ``actions``."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[WorldConfig]] = WorldConfig
+    actions: ClassVar[ActionSpace] = ActionSpace()
+    #: the metrics ``metrics()`` reports, with a one-line meaning each, for reports and plots
+    metric_descriptions: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(
+        self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
+        *, available: Iterable[str] | None = None,
+    ) -> None:
+        self.population = population
+        self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        self.action_space = type(self).actions.subset(available)
+        self.rng = np.random.default_rng(0)
+        self.step = 0
+        self.time: datetime | None = None
+
+    @property
+    def n_agents(self) -> int:
+        return self.population.size
+
+    # -- the contract ------------------------------------------------------------------------
+    def reset(self, seed: Seed = None) -> None:
+        """Start the world afresh; the same seed must give the same world. Call super() first."""
+        self.rng = np.random.default_rng(seed)
+        self.step = 0
+
+    @abstractmethod
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        """What each of ``agent_ids`` perceives now."""
+
+    @abstractmethod
+    def handlers(self) -> Mapping[str, Handler]:
+        """The explicit table: action name -> method applying a batch of *valid* actions."""
+
+    def apply(self, batches: Iterable[Actions]) -> list[Events]:
+        """Validate and apply batches of actions in order; return every resulting event."""
+        table = self.handlers()
+        events: list[Events] = []
+        for batch in batches:
+            if len(batch) == 0:
+                continue
+            valid, rejected = self.action_space.validate(batch, self.n_agents)
+            if rejected is not None:
+                events.append(rejected)
+            if valid is not None:
+                events.append(table[valid.name](valid))
+        return events
+
+    def tick(self) -> list[Events]:
+        """The environment's own dynamics once per step, after the agents acted (default: none)."""
+        return []
+
+    def metrics(self) -> dict[str, float]:
+        """Scalar measurements of the current state, recorded every step."""
+        return {}
+
+    @classmethod
+    def operations(cls) -> Mapping[str, Operation]:
+        """Operations a scenario may schedule as interventions (methods marked ``@operation``)."""
+        return {
+            name: member for klass in reversed(cls.__mro__) for name, member in vars(klass).items()
+            if getattr(member, "__populace_operation__", False)
+        }
+
+    def call(self, operation: str, **args: Any) -> list[Events]:
+        """Run a named operation (an intervention) and return its events."""
+        ops = self.operations()
+        if operation not in ops:
+            raise UnknownNameError("operation", operation, ops)
+        result = ops[operation](self, **args)
+        return [] if result is None else [result]
+
+    def set_clock(self, step: int, time: datetime | None) -> None:
+        """Called by the simulation before each step."""
+        self.step, self.time = step, time
+
+
+worlds: Registry[type[World]] = Registry(
+    "world",
+    lazy={
+        "opinion": "populace.worlds.opinion:OpinionWorld",
+        "wealth": "populace.worlds.wealth:WealthWorld",
+    },
+)

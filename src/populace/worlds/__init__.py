@@ -1,0 +1,1 @@
+"""Built-in worlds. Each module registers itself lazily in ``populace.world.worlds``."""
