@@ -171,6 +171,30 @@ def show(run_id: Annotated[str, typer.Argument(help="run directory or id")]) -> 
         console.print(table)
 
 
+#: Modules that add commands to the app (each defines ``register(app)``); absent ones are skipped.
+COMMAND_MODULES = (
+    "populace.llm.commands",      # replay, eval-model
+    "populace.report.commands",   # report, dashboard, fork
+    "populace.bench.commands",    # bench
+)
+
+
+def _register_commands() -> None:
+    import importlib
+    import importlib.util
+
+    for name in COMMAND_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
+            importlib.import_module(name).register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2; nothing prints a traceback for them."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar, cast
 
@@ -18,10 +19,23 @@ class Registry(Generic[T]):
     imports no world or model code until it is used.
     """
 
-    def __init__(self, kind: str, lazy: dict[str, str] | None = None) -> None:
+    def __init__(self, kind: str, lazy: dict[str, str] | None = None, discover: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
         self._lazy: dict[str, str] = dict(lazy or {})
+        self._discover = discover
+        self._discovered = False
+
+    def _load_builtins(self) -> None:
+        """Import every module of the ``discover`` packages once; they register themselves."""
+        if self._discovered:
+            return
+        self._discovered = True
+        for package in self._discover:
+            module = importlib.import_module(package)
+            for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
+                if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                    importlib.import_module(info.name)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: register the decorated object under ``name``."""
@@ -38,6 +52,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the entry called ``name`` or raise :class:`UnknownNameError`."""
+        if name not in self._entries and name not in self._lazy:
+            self._load_builtins()
         if name not in self._entries and name in self._lazy:
             module, _, attribute = self._lazy[name].partition(":")
             self._entries[name] = cast(T, getattr(importlib.import_module(module), attribute))
@@ -48,9 +64,12 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """All registered names, loaded or not."""
+        self._load_builtins()
         return sorted(set(self._entries) | set(self._lazy))
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._entries and name not in self._lazy:
+            self._load_builtins()
         return name in self._entries or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:

@@ -153,10 +153,5 @@ class World(ABC):
         self.step, self.time = step, time
 
 
-worlds: Registry[type[World]] = Registry(
-    "world",
-    lazy={
-        "opinion": "populace.worlds.opinion:OpinionWorld",
-        "wealth": "populace.worlds.wealth:WealthWorld",
-    },
-)
+#: Worlds by name. Built-in worlds are the modules of ``populace.worlds``, imported on first lookup.
+worlds: Registry[type[World]] = Registry("world", discover=("populace.worlds",))

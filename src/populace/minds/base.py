@@ -67,4 +67,5 @@ class Mind(ABC):
         return None
 
 
-minds: Registry[type[Mind]] = Registry("mind", lazy={"rules": "populace.minds.rules:RulesMind"})
+#: Mind tiers by name; the modules of ``populace.minds`` register themselves on first lookup.
+minds: Registry[type[Mind]] = Registry("mind", discover=("populace.minds",))

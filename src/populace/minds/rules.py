@@ -16,19 +16,14 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from populace.actions import Actions
-from populace.minds.base import Decisions, Mind, MindConfig
+from populace.minds.base import Decisions, Mind, MindConfig, minds
 from populace.registry import Registry
 from populace.world import Observations
 
 Policy = Callable[[Observations, "RulesMind"], list[Actions]]
 
-policies: Registry[Policy] = Registry(
-    "policy",
-    lazy={
-        "random_gift": "populace.worlds.wealth:random_gift",
-        "bounded_confidence": "populace.worlds.opinion:bounded_confidence",
-    },
-)
+#: Rules policies by name; worlds define theirs beside them, so discovery imports the worlds.
+policies: Registry[Policy] = Registry("policy", discover=("populace.worlds", "populace.minds"))
 
 
 def policy(name: str) -> Callable[[Policy], Policy]:
@@ -61,3 +56,6 @@ class RulesMind(Mind):
 
     async def decide(self, observations: Observations) -> Decisions:
         return Decisions(self.policy(observations, self))
+
+
+minds.add("rules", RulesMind)

@@ -1,0 +1,117 @@
+"""The language-model contract shared by every backend and every model-driven mind.
+
+A *backend* talks to one model (embedded llama.cpp, an OpenAI-compatible server, a script).
+The *client* (:class:`populace.llm.client.LanguageModel`) wraps a backend with what every
+backend needs: bounded concurrency, timeouts, retries with backoff, schema-constrained output
+with parse/repair/retry, the content-addressed response cache, replay, and counters.
+
+Minds depend only on the two client calls below. When a request still fails after its retries,
+the client raises :class:`ModelError`; a mind turns that into a failed decision for the agents
+it concerned (``Events.failed``), and the run goes on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from populace.errors import PopulaceError
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+Prompt = str | Sequence[Message]
+
+
+class ModelError(PopulaceError):
+    """A model request failed for good (after retries); ``cause`` is a short machine-readable tag
+    such as ``timeout``, ``http_500``, ``http_429``, ``connection``, ``invalid_json``,
+    ``schema_mismatch`` or ``replay_miss``."""
+
+    def __init__(self, cause: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(f"{cause}: {message}")
+        self.cause = cause
+        self.request_id = request_id
+
+
+class ModelUnavailableError(ModelError):
+    """Raised at start-up (before any step) when the model cannot be used at all: server down,
+    wrong model name, missing key, weights not installed."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters; part of the cache key."""
+
+    max_tokens: int = 128
+    temperature: float = 0.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Completion:
+    """One generated answer. ``value`` is the parsed JSON when a schema was given."""
+
+    text: str
+    request_id: str
+    value: Any = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Choice:
+    """Probabilities over ``options`` from the model's log-probabilities (they sum to 1)."""
+
+    options: list[str]
+    probabilities: np.ndarray
+    request_id: str
+    cached: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Usage:
+    """Counters per run: recorded in each step's summary and shown by ``populace show``."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+    causes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "llm_calls": self.calls, "llm_cache_hits": self.cache_hits, "llm_failures": self.failures,
+            "llm_tokens_in": self.tokens_in, "llm_tokens_out": self.tokens_out, "llm_seconds": self.seconds,
+        }
+
+
+class Backend(ABC):
+    """One model behind one transport. Implementations raise ``ModelError`` with a cause tag;
+    retries, caching and concurrency are the client's job, not the backend's."""
+
+    #: identifies the backend and model in cache keys, e.g. ``"openai:qwen2.5-7b"``
+    name: str = ""
+
+    async def start(self) -> None:
+        """Check the model can be used; raise :class:`ModelUnavailableError` with one clear line."""
+        return None
+
+    @abstractmethod
+    async def complete(self, prompt: Prompt, sampling: Sampling, schema: dict[str, Any] | None) -> Completion:
+        """Generate text (constrained to ``schema`` where the backend can enforce it)."""
+
+    @abstractmethod
+    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice:
+        """Score each option as a continuation of ``prompt``; no free generation."""
+
+    async def aclose(self) -> None:
+        return None
