@@ -1,0 +1,1 @@
+"""Semantic text encoders; each module registers itself in ``populace.embedding.encoders``."""
