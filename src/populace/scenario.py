@@ -125,6 +125,9 @@ class Scenario(_Strict):
     world: WorldSpec
     minds: list[MindSpec] = Field(min_length=1)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    model: dict[str, Any] = Field(
+        default_factory=dict, description="default language model for model-driven minds (backend, ...)"
+    )
     interventions: list[InterventionSpec] = Field(default_factory=list)
     trace: TraceSpec = Field(default_factory=TraceSpec)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from populace.errors import PopulaceError, RunError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events
-from populace.minds import Decisions, Mind, minds
+from populace.minds import Decisions, Mind, MindContext, minds
 from populace.persona import sample_attributes
 from populace.population import Population
 from populace.runs import Run
@@ -55,9 +55,10 @@ class StepResult:
 class Simulation:
     """Build from a :class:`Scenario`; ``run()`` steps it and records everything."""
 
-    def __init__(self, scenario: Scenario, run: Run | None = None) -> None:
+    def __init__(self, scenario: Scenario, run: Run | None = None, *, replay: bool = False) -> None:
         self.scenario = scenario
         self.run_record = run
+        self.context = MindContext(run.path if run else None, dict(scenario.model), replay)
         root = np.random.SeedSequence(scenario.seed)
         pop_seq, world_seq, sched_seq, minds_seq = root.spawn(4)
         self.population = build_population(scenario, np.random.default_rng(pop_seq))
@@ -76,7 +77,7 @@ class Simulation:
             mask = self.population.mask(spec.select) & (self.mind_of < 0)
             self.mind_of[mask] = i
             self.minds.append(mind_cls(self.population, self.world.action_space, spec.params(),
-                                       rng=np.random.default_rng(seq)))
+                                       rng=np.random.default_rng(seq), context=self.context))
         self.steps_done = 0
         self.trace = TraceStore(run.path if run else None, scenario.trace.events)
         self._interventions: dict[int, list[Any]] = {}
@@ -115,6 +116,8 @@ class Simulation:
         self.population = state["population"]
         self.world = state["world"]
         self.minds = state["minds"]
+        for mind in self.minds:
+            mind.attach(self.context)
         self.scheduler_rng = state["scheduler_rng"]
         self.mind_of = state["mind_of"]
         self.scheduler.population = self.population

@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +40,18 @@ class Decisions:
         self.failures.extend(other.failures)
 
 
+@dataclass
+class MindContext:
+    """What a run offers its minds: where it records, the scenario's default model spec, whether
+    it replays from the response cache, and a place to share expensive objects (model clients,
+    encoders) between minds. Not pickled into checkpoints: it is re-attached on resume."""
+
+    run_path: Path | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    replay: bool = False
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
 class Mind(ABC):
     """Base class of every mind tier."""
 
@@ -48,11 +61,26 @@ class Mind(ABC):
     def __init__(
         self, population: Population, action_space: ActionSpace,
         config: MindConfig | Mapping[str, Any] | None = None, *, rng: np.random.Generator | None = None,
+        context: MindContext | None = None,
     ) -> None:
         self.population = population
         self.action_space = action_space
         self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.context = context if context is not None else MindContext()
+
+    def attach(self, context: MindContext) -> None:
+        """Re-attach the run's context after a checkpoint was loaded (resume, fork, replay)."""
+        self.context = context
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("context", None)  # live clients and handles are never checkpointed
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.context = MindContext()
 
     @abstractmethod
     async def decide(self, observations: Observations) -> Decisions:
