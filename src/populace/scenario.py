@@ -246,10 +246,16 @@ def _one_line(exc: ValidationError, prefix: str = "") -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{loc}: required field is missing"
+    if error["type"] == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"{loc}.{ctx.get('discriminator', 'type').strip(chr(39))}: {ctx.get('tag')!r} is not accepted; " \
+            f"expected one of {ctx.get('expected_tags')}"
     if error["type"] == "extra_forbidden":
         return f"{loc}: unknown field (check the spelling; see `populace schema`)"
     value = error.get("input")
-    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    if isinstance(value, dict | list):
+        return f"{loc}: {message}"
+    shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{loc}: {shown} is not accepted: {message}"
@@ -282,7 +288,8 @@ def check_names(scenario: Scenario) -> None:
             mind_cls = minds.get(spec.type)
             mind_cls.Config.model_validate(spec.params())
         except UnknownNameError as exc:
-            raise ScenarioError(f"minds.{i}.type: {exc}") from None
+            field = "type" if exc.kind == "mind" else exc.kind
+            raise ScenarioError(f"minds.{i}.{field}: {exc}") from None
         except ValidationError as exc:
             raise ScenarioError(_one_line(exc, f"minds.{i}.")) from None
         except PopulaceError as exc:  # e.g. an unknown policy named in the params

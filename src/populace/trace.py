@@ -42,7 +42,7 @@ TABLES = ("events", "steps", "metrics")
 
 EVENT_SCHEMA = pa.schema([
     ("step", pa.int32()),
-    ("time", pa.timestamp("s")),
+    ("time", pa.timestamp("ms")),  # Parquet stores milliseconds
     ("agent", pa.int64()),
     ("action", pa.string()),
     ("outcome", pa.string()),
@@ -66,7 +66,7 @@ def events_table(events: Iterable[Events], step: int, time: datetime, keep: str 
         n = len(batch)
         tables.append(pa.table({
             "step": pa.array(np.full(n, step, dtype=np.int32)),
-            "time": pa.array(np.full(n, np.datetime64(time.replace(tzinfo=None), "s"))),
+            "time": pa.array(np.full(n, np.datetime64(time.replace(tzinfo=None), "ms"))),
             "agent": pa.array(np.asarray(batch.agents, dtype=np.int64)),
             "action": pa.array(np.full(n, batch.kind, dtype=object), pa.string()),
             "outcome": pa.array(batch.outcome, pa.string()),

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+from populace import Actions, ActionSpace, ActionSpec, Arg, Events, Observations, Population, World, WorldCheckError
+from populace.testing import check_world
+from populace.world import Handler, worlds
+
+
+@pytest.mark.parametrize("name", worlds.names())
+def test_every_registered_world_conforms(name: str) -> None:
+    world = worlds.get(name)(Population(size=60))
+    check_world(world)
+
+
+class Counter(World):
+    """A minimal, correct world used as the base of deliberately broken ones."""
+
+    name = "counter"
+    actions = ActionSpace(ActionSpec("add", {"amount": Arg.integer(ge=0, le=5)}))
+
+    def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        super().reset(seed)
+        self.count = np.zeros(self.n_agents, dtype=np.int64)
+
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        return Observations(agent_ids, {"count": self.count[agent_ids]})
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"add": self._add}
+
+    def _add(self, actions: Actions) -> Events:
+        np.add.at(self.count, actions.agents, actions.args["amount"])
+        return Events.accepted(actions)
+
+
+class NotDeterministic(Counter):
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        return Observations(agent_ids, {"noise": np.random.random(len(agent_ids))})
+
+
+class DropsEvents(Counter):
+    def _add(self, actions: Actions) -> Events:
+        return Events.accepted(actions.take(np.arange(len(actions)) % 2 == 0))
+
+
+class Crashes(Counter):
+    def _add(self, actions: Actions) -> Events:
+        raise RuntimeError("boom")
+
+
+class MissingHandler(Counter):
+    def handlers(self) -> Mapping[str, Handler]:
+        return {}
+
+
+class WrongObservation(Counter):
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        return Observations(agent_ids[:1], {"count": self.count[:1]})
+
+
+def test_a_correct_world_passes() -> None:
+    check_world(Counter(Population(size=20)))
+
+
+@pytest.mark.parametrize(
+    ("cls", "message"),
+    [
+        (NotDeterministic, "not deterministic"),
+        (DropsEvents, "exactly one event"),
+        (Crashes, "raised RuntimeError: boom"),
+        (MissingHandler, "no handler for action(s) ['add']"),
+        (WrongObservation, "must keep the agents it was given"),
+    ],
+)
+def test_broken_worlds_are_caught(cls: type[World], message: str) -> None:
+    with pytest.raises(WorldCheckError) as info:
+        check_world(cls(Population(size=20)))
+    assert message in str(info.value)
