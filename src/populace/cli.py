@@ -23,6 +23,8 @@ err = Console(stderr=True)
 DEFAULT_SCENARIO = "wealth"
 
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live (default: ./runs)")]
+ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run: local or ray")]
+Address = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start a local one)")]
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
 
 
@@ -39,23 +41,35 @@ def run(
     runs_dir: RunsDir = None,
     steps: Annotated[int | None, typer.Option(help="stop after this many steps (resume later)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    executor: ExecutorName = "local",
+    address: Address = None,
 ) -> None:
     """Run a scenario (default: the built-in default scenario) and record it under runs/."""
     from populace.simulation import Simulation
 
-    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir))
+    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
+                                   executor=_executor(executor, address))
     _drive(sim, steps, quiet)
+
+
+def _executor(name: str, address: str | None) -> Any:
+    from populace.execution import executors
+
+    cls = executors.get(name)
+    return cls(address=address) if name == "ray" else cls()
 
 
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="run directory or id")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    executor: ExecutorName = "local",
+    address: Address = None,
 ) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
     from populace.simulation import Simulation
 
-    sim = Simulation.resume(Path(run_id))
+    sim = Simulation.resume(Path(run_id), executor=_executor(executor, address))
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
     _drive(sim, None, quiet)

@@ -94,6 +94,7 @@ class MindSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
     select: str = Field("all", description="'all' or a query over population columns")
     type: str = "rules"
+    shards: int = Field(1, ge=1, description="split this mind by agent id into shards that run in parallel")
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

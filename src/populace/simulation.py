@@ -18,6 +18,7 @@ import numpy as np
 
 from populace.errors import PopulaceError, RunError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events
+from populace.execution import Executor, LocalExecutor
 from populace.minds import Decisions, Mind, MindContext, minds
 from populace.persona import sample_attributes
 from populace.population import Population
@@ -55,8 +56,11 @@ class StepResult:
 class Simulation:
     """Build from a :class:`Scenario`; ``run()`` steps it and records everything."""
 
-    def __init__(self, scenario: Scenario, run: Run | None = None, *, replay: bool = False) -> None:
+    def __init__(self, scenario: Scenario, run: Run | None = None, *, replay: bool = False,
+                 executor: Executor | None = None) -> None:
         self.scenario = scenario
+        self.executor = executor or LocalExecutor()
+        self._executor_started = False
         self.run_record = run
         self.context = MindContext(run.path if run else None, dict(scenario.model), replay)
         root = np.random.SeedSequence(scenario.seed)
@@ -70,14 +74,19 @@ class Simulation:
             self.population, scenario.schedule.activity, self.clock.hours_per_step, scenario.schedule.order
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
-        self.minds: list[Mind] = []
-        self.mind_of = np.full(self.population.size, -1, dtype=np.int16)
-        for i, (spec, seq) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True)):
+        self.minds: list[Mind] = []  # one entry per shard; mind_of[agent] indexes it
+        self.mind_of = np.full(self.population.size, -1, dtype=np.int32)
+        unassigned = np.ones(self.population.size, dtype=bool)
+        for spec, seq in zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True):
             mind_cls = minds.get(spec.type)
-            mask = self.population.mask(spec.select) & (self.mind_of < 0)
-            self.mind_of[mask] = i
-            self.minds.append(mind_cls(self.population, self.world.action_space, spec.params(),
-                                       rng=np.random.default_rng(seq), context=self.context))
+            ids = np.flatnonzero(self.population.mask(spec.select) & unassigned)
+            unassigned[ids] = False
+            shard_seqs = [seq] if spec.shards == 1 else seq.spawn(spec.shards)
+            self.mind_of[ids] = len(self.minds) + ids % spec.shards
+            for shard_seq in shard_seqs:
+                self.minds.append(mind_cls(self.population, self.world.action_space, spec.params(),
+                                           rng=np.random.default_rng(shard_seq), context=self.context))
+        self._last_stats: dict[str, float] = {}
         self.steps_done = 0
         self.trace = TraceStore(run.path if run else None, scenario.trace.events)
         self._interventions: dict[int, list[Any]] = {}
@@ -87,18 +96,18 @@ class Simulation:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_scenario(cls, source: str | Path | Scenario, overrides: list[str] | None = None,
-                      runs_dir: Path | None = None) -> Simulation:
+                      runs_dir: Path | None = None, executor: Executor | None = None) -> Simulation:
         """Build from a scenario (name, file or object); with ``runs_dir``, record to a new run."""
         scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides or [])
         run = Run.create(runs_dir, scenario) if runs_dir is not None else None
-        return cls(scenario, run)
+        return cls(scenario, run, executor=executor)
 
     @classmethod
-    def resume(cls, run_path: Path) -> Simulation:
+    def resume(cls, run_path: Path, executor: Executor | None = None) -> Simulation:
         """Re-open a killed or finished run at its last checkpoint (or at the start if none)."""
         run = Run.open(run_path)
         scenario = run.scenario()
-        sim = cls(scenario, run)
+        sim = cls(scenario, run, executor=executor)
         checkpoints = sim.trace.checkpoints()
         if checkpoints:
             sim._load_state(sim.trace.load_checkpoint(checkpoints[-1]))
@@ -109,6 +118,7 @@ class Simulation:
         return {
             "steps_done": self.steps_done, "population": self.population, "world": self.world,
             "minds": self.minds, "scheduler_rng": self.scheduler_rng, "mind_of": self.mind_of,
+            "last_stats": self._last_stats,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -118,8 +128,10 @@ class Simulation:
         self.minds = state["minds"]
         for mind in self.minds:
             mind.attach(self.context)
+        self._executor_started = False
         self.scheduler_rng = state["scheduler_rng"]
         self.mind_of = state["mind_of"]
+        self._last_stats = state.get("last_stats", {})
         self.scheduler.population = self.population
 
     # -- stepping ----------------------------------------------------------------------------
@@ -154,39 +166,41 @@ class Simulation:
             for outcome in counts:
                 counts[outcome] += int(np.count_nonzero(by_agent & (batch.outcome == outcome)))
         summary: dict[str, Any] = {"active": len(active), **counts}
-        for mind in self.minds:
-            for key, value in mind.stats().items():
-                summary[key] = summary.get(key, 0) + value
+        stats = self.executor.stats()
+        for key, value in stats.items():
+            summary[key] = value - self._last_stats.get(key, 0)
+        self._last_stats = stats
         summary["wall_s"] = wallclock.perf_counter() - started
         self.trace.record(step, now, events, summary, metrics)
         self.steps_done += 1
-        self._after_step()
+        await self._after_step()
         return StepResult(step, len(active), counts[OK], counts[REJECTED], counts[FAILED], metrics)
 
     async def decide(self, observations: Observations) -> Decisions:
-        """Split a batch by mind and let every mind decide for its agents concurrently."""
+        """Split a batch by mind shard and let the executor run every shard concurrently."""
         owner = self.mind_of[observations.agents]
-        parts = []
-        for i, mind in enumerate(self.minds):
-            index = np.flatnonzero(owner == i)
-            if len(index):
-                parts.append(mind.decide(observations.take(index) if len(index) < len(owner) else observations))
+        requests = []
+        for shard in np.unique(owner[owner >= 0]).tolist():
+            index = np.flatnonzero(owner == shard)
+            requests.append((shard, observations.take(index) if len(index) < len(owner) else observations))
         decisions = Decisions()
-        for result in await asyncio.gather(*parts):
+        for result in await self.executor.decide(requests):
             decisions.extend(result)
         return decisions
 
-    def _after_step(self) -> None:
+    async def _after_step(self) -> None:
         spec = self.scenario.trace
         done = self.steps_done
         if done % spec.checkpoint_every == 0 or done == self.scenario.steps:
-            self.checkpoint()
+            await self.checkpoint()
         elif done % spec.flush_every == 0:
             self.trace.flush()
 
-    def checkpoint(self) -> None:
+    async def checkpoint(self) -> None:
         """Flush the trace and store a resumable state after ``steps_done`` steps."""
+        self.minds = await self.executor.collect()
         self.trace.save_checkpoint(self.steps_done, self._state())
+        self.executor.checkpointed()
         if self.run_record is not None:
             self.run_record.update(steps_done=self.steps_done, last_checkpoint=self.steps_done)
 
@@ -197,6 +211,9 @@ class Simulation:
         if self.run_record is not None:
             self.run_record.update(status="running")
         try:
+            if not self._executor_started:
+                await self.executor.start(self.minds, self.context)
+                self._executor_started = True
             while self.steps_done < target:
                 result = await self.astep()
                 if progress is not None:
@@ -209,8 +226,8 @@ class Simulation:
             raise
         finally:
             self.trace.close()
-            for mind in self.minds:
-                await mind.aclose()
+            await self.executor.close()
+            self._executor_started = False
         if self.run_record is not None:
             self.run_record.update(status=status, steps_done=self.steps_done)
 

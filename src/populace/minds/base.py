@@ -87,7 +87,8 @@ class Mind(ABC):
         """Decide one action (or none) for each observed agent."""
 
     def stats(self) -> dict[str, float]:
-        """Counters to record per step (e.g. model calls); none by default."""
+        """Cumulative counters since the run began (e.g. model calls); the simulation records
+        each step's increase. None by default."""
         return {}
 
     async def aclose(self) -> None:
