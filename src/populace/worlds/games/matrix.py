@@ -1,0 +1,253 @@
+"""Repeated 2×2 matrix games between fixed pairs, after Akata et al., "Playing repeated games with
+Large Language Models".
+
+Agents ``2k`` and ``2k + 1`` play the same partner every round: the even agent is the row player,
+the odd one the column player (an agent left over in an odd population has no partner). Each step
+is one round: both partners ``play`` one of two neutrally labelled options (``J`` and ``F`` by
+default, as in the paper), the round resolves in ``tick`` and both see its outcome from the next
+step on. The presets reproduce the paper's payoffs: the Prisoner's Dilemma (CC 8/8, CD 0/10,
+DC 10/0, DD 5/5; the first option cooperates) and the Battle of the Sexes (10/7 when both pick
+the first option, 7/10 when both pick the second, 0/0 on a mismatch), over 10 rounds.
+
+Observations carry numbers for rules policies (``their_last``, ``their_second_choices`` ...) and
+text for language-model minds: ``rules`` (the game from the agent's own side) and ``history``
+(one sentence per past round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.events import Events
+from populace.population import Population
+from populace.world import Handler, Observations, World, WorldConfig, worlds
+
+#: cells[row option][column option] = (row player's payoff, column player's payoff)
+PRESETS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
+    "prisoners_dilemma": (((8, 8), (0, 10)), ((10, 0), (5, 5))),
+    "battle_of_sexes": (((10, 7), (0, 0)), ((0, 0), (7, 10))),
+}
+#: the option that counts as cooperating, where the game has one
+COOPERATIVE: dict[str, int | None] = {"prisoners_dilemma": 0, "battle_of_sexes": None}
+
+
+class MatrixGameConfig(WorldConfig):
+    game: Literal["prisoners_dilemma", "battle_of_sexes", "custom"] = Field(
+        "prisoners_dilemma", description="a preset payoff matrix, or 'custom' with `payoffs`"
+    )
+    payoffs: list[list[tuple[float, float]]] | None = Field(
+        None, description="custom 2×2 cells [row option][column option] = [row payoff, column payoff]"
+    )
+    cooperative: int | None = Field(
+        None, ge=0, le=1, description="option index that counts as cooperating (default: the preset's)"
+    )
+    labels: tuple[str, str] = Field(("J", "F"), description="neutral names of the two options")
+    rounds: int = Field(10, ge=1, description="rounds played with the same partner")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatrixGameConfig:
+        if self.game == "custom" and self.payoffs is None:
+            raise ValueError("game 'custom' needs `payoffs`")
+        if self.game != "custom" and self.payoffs is not None:
+            raise ValueError("`payoffs` are only for game 'custom'")
+        if self.payoffs is not None and (len(self.payoffs) != 2 or any(len(row) != 2 for row in self.payoffs)):
+            raise ValueError("`payoffs` must be 2×2 cells of [row payoff, column payoff]")
+        if self.labels[0] == self.labels[1] or not all(self.labels):
+            raise ValueError("`labels` must be two different non-empty names")
+        return self
+
+
+class MatrixGameWorld(World):
+    """Fixed pairs repeat one 2×2 game for ``rounds`` rounds."""
+
+    name = "games"
+    Config = MatrixGameConfig
+    actions = ActionSpace(
+        ActionSpec("play", {"option": Arg.choice("J", "F", description="the option chosen this round")},
+                   "choose one of the two options for this round"),
+    )
+    metric_descriptions: ClassVar[dict[str, str]] = {
+        "round": "rounds completed",
+        "payoff_mean": "mean total payoff per paired agent",
+        "payoff_row": "mean total payoff of the row players (even agents)",
+        "payoff_column": "mean total payoff of the column players (odd agents)",
+        "cooperation_rate": "share of choices in the last round that cooperate (games with a cooperative option)",
+        "cooperation_overall": "share of all choices so far that cooperate",
+        "forgiveness": "share of chances taken to cooperate again after the partner defected and then cooperated",
+        "coordination": "share of pairs choosing the same option in the last round (games without one)",
+        "alternation": "share of consecutive coordinated rounds in which the pair switched option",
+    }
+
+    def __init__(self, population: Population, config: MatrixGameConfig | Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(population, config, **kwargs)
+        cfg = self.cfg
+        labelled = ActionSpace(ActionSpec(
+            "play", {"option": Arg.choice(*cfg.labels, description="the option chosen this round")},
+            "choose one of the two options for this round",
+        ))
+        self.action_space = labelled.subset(self.action_space.names)
+        cells = cfg.payoffs if cfg.payoffs is not None else PRESETS[cfg.game]
+        self.payoff = np.asarray(cells, dtype=np.float64)  # [row option, column option, role]
+        self.cooperative = cfg.cooperative if cfg.cooperative is not None else COOPERATIVE.get(cfg.game)
+        self.rules_text = (self._describe(0), self._describe(1))
+
+    @property
+    def cfg(self) -> MatrixGameConfig:
+        assert isinstance(self.config, MatrixGameConfig)
+        return self.config
+
+    def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        super().reset(seed)
+        n = self.n_agents
+        self.partner = np.arange(n, dtype=np.int64) ^ 1
+        self.partner[2 * (n // 2):] = -1
+        self.role = np.arange(n, dtype=np.int64) % 2
+        self.choices = np.full((self.cfg.rounds, n), -1, dtype=np.int8)
+        self.earned = np.zeros((self.cfg.rounds, n))
+        self.pending = np.full(n, -1, dtype=np.int8)
+        self.round = 0
+
+    # -- what agents see ---------------------------------------------------------------------
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        r, ids = self.round, np.asarray(agent_ids, dtype=np.int64)
+        partner = self.partner[ids]
+        other = np.maximum(partner, 0)
+        paired = partner >= 0
+        past, earned = self.choices[:r], self.earned[:r]
+        last = past[r - 1] if r else np.full(self.n_agents, -1, dtype=np.int8)
+        return Observations(ids, {
+            "round": np.full(len(ids), r + 1, dtype=np.int64),
+            "rounds": np.full(len(ids), self.cfg.rounds, dtype=np.int64),
+            "partner": partner,
+            "role": self.role[ids],
+            "my_last": last[ids].astype(np.int64),
+            "their_last": np.where(paired, last[other], -1).astype(np.int64),
+            "their_second_choices": np.where(paired, (past[:, other] == 1).sum(axis=0), 0).astype(np.int64),
+            "score": earned[:, ids].sum(axis=0),
+            "their_score": np.where(paired, earned[:, other].sum(axis=0), 0.0),
+            "rules": np.asarray([self.rules_text[k] if p else "You have no partner in this game."
+                                 for k, p in zip(self.role[ids], paired, strict=True)], dtype=object),
+            "history": np.asarray([self._history(int(i)) for i in ids], dtype=object),
+        })
+
+    def _describe(self, role: int) -> str:
+        a, b = self.cfg.labels
+        lines = [
+            "You are playing a game repeatedly with another player. In this game, you can choose between "
+            f"Option {a} and Option {b}. You will play {self.cfg.rounds} rounds in total with the same player. "
+            "The rules of the game are as follows:"
+        ]
+        for mine in (0, 1):
+            for theirs in (0, 1):
+                cell = self.payoff[mine, theirs] if role == 0 else self.payoff[theirs, mine][::-1]
+                lines.append(
+                    f"If you choose Option {self.cfg.labels[mine]} and the other player chooses Option "
+                    f"{self.cfg.labels[theirs]}, then you win {cell[0]:g} points and the other player wins "
+                    f"{cell[1]:g} points."
+                )
+        return "\n".join(lines)
+
+    def _history(self, agent: int) -> str:
+        other = int(self.partner[agent])
+        if other < 0:
+            return ""
+        labels = self.cfg.labels
+        lines = []
+        for t in range(self.round):
+            mine, theirs = int(self.choices[t, agent]), int(self.choices[t, other])
+            if mine < 0 or theirs < 0:
+                lines.append(f"In round {t + 1}, no game took place because a choice was missing.")
+                continue
+            lines.append(
+                f"In round {t + 1}, you chose Option {labels[mine]} and the other player chose Option "
+                f"{labels[theirs]}. Thus, you won {self.earned[t, agent]:g} points and the other player won "
+                f"{self.earned[t, other]:g} points."
+            )
+        return "\n".join(lines)
+
+    # -- what agents do ----------------------------------------------------------------------
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"play": self._play}
+
+    def _play(self, actions: Actions) -> Events:
+        agents = actions.agents
+        option = np.where(actions.args["option"].astype(str) == self.cfg.labels[0], 0, 1).astype(np.int8)
+        ok = np.ones(len(agents), dtype=bool)
+        reason = np.full(len(agents), "", dtype=object)
+
+        def refuse(mask: np.ndarray, why: str) -> None:
+            reason[ok & mask] = why
+            ok[:] &= ~mask
+
+        refuse(np.full(len(agents), self.round >= self.cfg.rounds), f"the game is over after {self.cfg.rounds} rounds")
+        refuse(self.partner[agents] < 0, "no partner: the population has an odd number of agents")
+        first = np.zeros(len(agents), dtype=bool)
+        first[np.unique(agents, return_index=True)[1]] = True
+        refuse((self.pending[agents] >= 0) | ~first, "already chose this round")
+        self.pending[agents[ok]] = option[ok]
+        return Events.outcomes(actions, ok, reason)
+
+    def tick(self) -> list[Events]:
+        if self.round >= self.cfg.rounds:
+            return []
+        t = self.round
+        rows = np.flatnonzero((self.partner >= 0) & (self.role == 0))
+        cols = rows + 1
+        a, b = self.pending[rows].astype(np.int64), self.pending[cols].astype(np.int64)
+        both = (a >= 0) & (b >= 0)
+        rows, cols, a, b = rows[both], cols[both], a[both], b[both]
+        self.choices[t, rows], self.choices[t, cols] = a, b
+        self.earned[t, rows] = self.payoff[a, b, 0]
+        self.earned[t, cols] = self.payoff[a, b, 1]
+        self.pending[:] = -1
+        self.round += 1
+        agents = np.r_[rows, cols]
+        labels = np.asarray(self.cfg.labels, dtype=object)
+        return [Events.world("round", agents, round=t + 1, option=labels[np.r_[a, b]],
+                             payoff=self.earned[t, agents])] if len(agents) else []
+
+    # -- what emerges ------------------------------------------------------------------------
+    def metrics(self) -> dict[str, float]:
+        r = self.round
+        out = {"round": float(r)}
+        players = np.flatnonzero(self.partner >= 0)
+        if r == 0 or len(players) == 0:
+            return out
+        total = self.earned[:r].sum(axis=0)
+        out["payoff_mean"] = float(total[players].mean())
+        out["payoff_row"] = float(total[players[self.role[players] == 0]].mean())
+        out["payoff_column"] = float(total[players[self.role[players] == 1]].mean())
+        mine = self.choices[:r, players].astype(np.int64)
+        theirs = self.choices[:r, self.partner[players]].astype(np.int64)
+        played = mine >= 0
+        if self.cooperative is not None:
+            c = self.cooperative
+            if played[-1].any():
+                out["cooperation_rate"] = float(np.mean(mine[-1][played[-1]] == c))
+            if played.any():
+                out["cooperation_overall"] = float(np.mean(mine[played] == c))
+            defected = np.maximum.accumulate(theirs == 1 - c, axis=0)
+            # a chance to forgive in round t: the partner defected before t - 1 and cooperated in t - 1
+            chance = defected[:-2] & (theirs[1:-1] == c) & played[2:]
+            if chance.any():
+                out["forgiveness"] = float(np.mean(mine[2:][chance] == c))
+        else:
+            rows = players[self.role[players] == 0]
+            a, b = self.choices[:r, rows].astype(np.int64), self.choices[:r, rows + 1].astype(np.int64)
+            both = (a >= 0) & (b >= 0)
+            if both[-1].any():
+                out["coordination"] = float(np.mean(a[-1][both[-1]] == b[-1][both[-1]]))
+            matched = both & (a == b)
+            consecutive = matched[1:] & matched[:-1]
+            if consecutive.any():
+                out["alternation"] = float(np.mean(a[1:][consecutive] != a[:-1][consecutive]))
+        return out
+
+
+worlds.add("games", MatrixGameWorld)
