@@ -1,0 +1,1 @@
+"""Reliability harnesses: kill-and-resume, used by the test suite and ``benchmarks/reliability.py``."""
