@@ -1,0 +1,37 @@
+"""Pure functions from a run's trace to tables: cascades, networks, polarization, inequality,
+cooperation, herding, epidemics, activity and model usage.
+
+Read a run with :func:`events`, :func:`steps`, :func:`metrics` (pandas) or any Parquet reader
+(polars, DuckDB) over ``<run>/events/*.parquet``; then measure::
+
+    from populace import analysis
+    ev = analysis.events("runs/wealth-...")
+    analysis.actions_per_step(ev)
+"""
+
+from populace.analysis.behaviour import (
+    actions_per_step,
+    cooperation_rates,
+    epidemic_curve,
+    herd_scores,
+    model_usage,
+)
+from populace.analysis.cascades import cascade_growth, cascades, posts_from_events
+from populace.analysis.distributions import (
+    bimodality_coefficient,
+    gini_over_time,
+    polarization,
+    polarization_over_time,
+)
+from populace.analysis.network import degree_distribution, degrees_from_edges, friendship_paradox
+from populace.analysis.snapshots import checkpoint, checkpoint_at_or_before, checkpoint_steps, states
+from populace.analysis.tables import events, has_table, metrics, parse_json, read_arrow, read_table, run_path, steps
+
+__all__ = [
+    "actions_per_step", "bimodality_coefficient", "cascade_growth", "cascades", "checkpoint",
+    "checkpoint_at_or_before", "checkpoint_steps", "cooperation_rates", "degree_distribution",
+    "degrees_from_edges", "epidemic_curve", "events", "friendship_paradox", "gini_over_time", "has_table",
+    "herd_scores", "metrics", "model_usage", "parse_json", "polarization", "polarization_over_time",
+    "posts_from_events",
+    "read_arrow", "read_table", "run_path", "states", "steps",
+]

@@ -1,0 +1,121 @@
+"""Information cascades: trees of reposts grown from one original post.
+
+A cascade is the tree whose root is an original post and whose edges are reposts (a repost's
+parent is the post it shares, which may itself be a repost). Measured per cascade: scale (number
+of posts, root included), depth (longest root-to-leaf path in edges), maximum breadth (most
+posts at one depth) and structural virality (Goel, Anderson, Hofman & Watts 2016: the mean
+shortest-path distance between all pairs of nodes; 0 for a lone post, 1 for a star, large for a
+long chain of person-to-person spread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from populace.analysis.tables import field
+
+#: event kinds that create an original post, and that share an existing one
+POST_ACTIONS = ("create_post", "post")
+SHARE_ACTIONS = ("repost", "quote_post", "share", "quote")
+
+
+def posts_from_events(
+    events: pd.DataFrame, post_actions: Sequence[str] = POST_ACTIONS, share_actions: Sequence[str] = SHARE_ACTIONS,
+) -> pd.DataFrame:
+    """Posts with their parent from parsed events: columns ``post, parent, agent, step``.
+
+    The new post's id is read from the event's ``data`` (``post_id``, ``post`` or ``id``); a
+    share's parent from its ``args`` (``post_id``, ``post``, ``parent``). Only accepted events count.
+    """
+    wanted = events[(events["outcome"] == "ok") & events["action"].isin([*post_actions, *share_actions])]
+    if wanted.empty:
+        return pd.DataFrame({"post": pd.Series(dtype=object), "parent": pd.Series(dtype=object),
+                             "agent": pd.Series(dtype="int64"), "step": pd.Series(dtype="int64")})
+    posts = pd.DataFrame({
+        "post": field(wanted, "data", "post_id", "post", "id"),
+        "parent": field(wanted, "args", "post_id", "post", "parent", "original"),
+        "agent": wanted["agent"].astype("int64"),
+        "step": wanted["step"].astype("int64"),
+    })
+    posts.loc[~wanted["action"].isin(share_actions), "parent"] = None
+    return posts[posts["post"].notna()].reset_index(drop=True)
+
+
+def _roots_and_depths(posts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per post: its cascade root, its depth, and its parent's row (-1 for a root)."""
+    ids = list(posts["post"])
+    row_of = {p: i for i, p in enumerate(ids)}
+    parent_row = np.array([row_of.get(p, -1) if p is not None else -1 for p in posts["parent"]], dtype=np.int64)
+    has_parent = parent_row >= 0
+    root = np.where(has_parent, parent_row, np.arange(len(ids)))
+    depth = has_parent.astype(np.int64)
+    # pointer jumping: every round doubles how far each post has climbed towards its root
+    for _ in range(64):
+        climbing = parent_row[root] >= 0
+        if not climbing.any():
+            break
+        depth = depth + np.where(climbing, depth[root], 0)
+        root = np.where(climbing, root[root], root)
+    return root, depth, parent_row
+
+
+def cascades(posts: pd.DataFrame) -> pd.DataFrame:
+    """One row per cascade (root post): ``root, scale, depth, max_breadth, structural_virality, start``.
+
+    ``posts`` has columns ``post``, ``parent`` (None for an original) and ``step``; a parent not
+    among the posts makes its child a root. Sorted by scale, largest first.
+    """
+    columns = ["root", "scale", "depth", "max_breadth", "structural_virality", "start"]
+    if posts.empty:
+        return pd.DataFrame(columns=columns)
+    root, depth, parent_row = _roots_and_depths(posts)
+    ids = posts["post"].to_numpy(dtype=object)
+    rows = []
+    for r in np.unique(root):
+        members = np.flatnonzero(root == r)
+        breadth = np.bincount(depth[members])
+        rows.append({
+            "root": ids[r], "scale": len(members), "depth": int(depth[members].max()),
+            "max_breadth": int(breadth.max()),
+            "structural_virality": _structural_virality(members, parent_row, depth),
+            "start": int(posts["step"].iloc[r]),
+        })
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["scale", "start"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _structural_virality(members: np.ndarray, parent_row: np.ndarray, depth: np.ndarray) -> float:
+    """Mean distance over all node pairs of a tree: sum over edges of s (n - s) / C(n, 2)."""
+    n = len(members)
+    if n < 2:
+        return 0.0
+    local = {int(m): i for i, m in enumerate(members)}
+    parent = np.array([local.get(int(parent_row[m]), -1) for m in members], dtype=np.int64)
+    # subtree sizes: accumulate children into parents, deepest first
+    size = np.ones(n, dtype=np.int64)
+    for i in np.argsort(-depth[members], kind="stable"):
+        if parent[i] >= 0:
+            size[parent[i]] += size[i]
+    edges = size[parent >= 0]
+    return float(np.sum(edges * (n - edges)) / (n * (n - 1) / 2))
+
+
+def cascade_growth(posts: pd.DataFrame) -> pd.DataFrame:
+    """Each cascade over time: ``root, step, scale, depth, max_breadth`` after every step it grew."""
+    columns = ["root", "step", "scale", "depth", "max_breadth"]
+    if posts.empty:
+        return pd.DataFrame(columns=columns)
+    root, depth, _ = _roots_and_depths(posts)
+    frame = pd.DataFrame({"root": posts["post"].to_numpy(dtype=object)[root], "step": posts["step"].to_numpy(),
+                          "depth": depth})
+    rows = []
+    for r, group in frame.groupby("root", sort=False):
+        group = group.sort_values("step", kind="stable")
+        for step in group["step"].unique():
+            upto = group[group["step"] <= step]
+            rows.append({"root": r, "step": int(step), "scale": len(upto), "depth": int(upto["depth"].max()),
+                         "max_breadth": int(np.bincount(upto["depth"].to_numpy()).max())})
+    return pd.DataFrame(rows, columns=columns)
