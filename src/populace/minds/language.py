@@ -1,0 +1,87 @@
+"""The shared base of minds that ask a language model: where the client comes from, and its counters.
+
+The client is built lazily from the mind's ``model`` spec (default: the scenario's ``model:``)
+with ``populace.llm.client.LanguageModel.from_spec``; it is a live object, so it is never
+checkpointed and is rebuilt after a resume. Tests hand a mind any object with the same calls
+through :meth:`LanguageMind.use_model`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+from pydantic import Field
+
+from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
+from populace.minds.base import Mind, MindConfig
+
+
+class ModelClient(Protocol):
+    """The calls minds make on a language-model client."""
+
+    usage: Usage
+
+    async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
+                       schema: dict[str, Any] | None = None) -> Completion: ...
+
+    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice: ...
+
+
+class LanguageMindConfig(MindConfig):
+    model: dict[str, Any] | None = Field(None, description="model spec; default: the scenario's `model:`")
+
+
+class LanguageMind(Mind):
+    """A mind that owns one language-model client and reports its usage per step."""
+
+    Config: ClassVar[type[MindConfig]] = LanguageMindConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: ModelClient | None = None
+        self._usage_seen: dict[str, float] = {}
+        self._counters: dict[str, float] = {}
+
+    def use_model(self, client: ModelClient) -> None:
+        """Decide with ``client`` instead of building one from the spec."""
+        self._client = client
+        self._usage_seen = dict(client.usage.as_dict())
+
+    @property
+    def llm(self) -> ModelClient:
+        """The model client, built from the spec on first use."""
+        if self._client is None:
+            assert isinstance(self.config, LanguageMindConfig)
+            spec = self.config.model if self.config.model is not None else self.context.model
+            module = importlib.import_module("populace.llm.client")
+            self.use_model(module.LanguageModel.from_spec(spec, self.context))
+        assert self._client is not None
+        return self._client
+
+    def count(self, **amounts: float) -> None:
+        """Add to this step's counters (reported and reset by :meth:`stats`)."""
+        for key, value in amounts.items():
+            self._counters[key] = self._counters.get(key, 0) + value
+
+    def stats(self) -> dict[str, float]:
+        """Counters since the last call: this mind's own, and its client's ``llm_*`` usage."""
+        out = dict(self._counters)
+        self._counters = {}
+        if self._client is not None:
+            now = self._client.usage.as_dict()
+            out.update({k: v - self._usage_seen.get(k, 0) for k, v in now.items()})
+            self._usage_seen = dict(now)
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_client"] = None  # a live client is rebuilt after resume
+        state["_usage_seen"] = {}
+        return state
+
+    async def aclose(self) -> None:
+        close = getattr(self._client, "aclose", None)
+        if close is not None:
+            await close()
