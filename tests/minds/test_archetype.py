@@ -16,8 +16,8 @@ from populace.llm.base import ModelError
 from populace.minds import minds
 from populace.minds.archetype import ArchetypeMind
 from populace.population import Population
-from populace.simulation import Simulation
 from populace.scenario import load_scenario
+from populace.simulation import Simulation
 from populace.world import Observations
 
 SPACE = ActionSpace(
