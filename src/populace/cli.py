@@ -56,7 +56,11 @@ def _executor(name: str, address: str | None) -> Any:
     from populace.execution import executors
 
     cls = executors.get(name)
-    return cls(address=address) if name == "ray" else cls()
+    if name == "ray":
+        from populace.execution.raycluster import RayExecutor
+
+        return RayExecutor(address=address)
+    return cls()
 
 
 @app.command()

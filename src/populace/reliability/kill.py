@@ -62,9 +62,25 @@ def _usage(run: Path) -> tuple[float, float]:
     return calls, hits
 
 
+def _steps_written(run: Path) -> int:
+    """The highest step number in the run's written step parts, plus one."""
+    parts = sorted((run / "steps").glob("*.parquet")) if (run / "steps").is_dir() else []
+    return int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+
+
+def _wait_for_progress(runs_dir: Path, beyond: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Block until the run has written steps past ``beyond`` (or its process ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(runs_dir.iterdir()) if runs_dir.exists() else []
+        if found and _steps_written(found[0]) > beyond:
+            return
+        time.sleep(0.01)
+
+
 def kill_and_resume(
     scenario: str, overrides: Sequence[str], runs_dir: Path, kills: int = 20, seed: int = 0,
-    max_delay: float = 1.5, timeout: float = 600.0,
+    max_delay: float = 0.5, timeout: float = 600.0,
 ) -> KillReport:
     """Run ``scenario``; SIGKILL it after random delays ``kills`` times, resuming after each; compare."""
     started = time.monotonic()
@@ -78,8 +94,10 @@ def kill_and_resume(
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     landed, kill_steps = 0, []
     run_path: Path | None = None
+    committed = 0
     for _ in range(kills):
-        time.sleep(float(rng.uniform(0.05, max_delay)))
+        _wait_for_progress(killed_dir, committed, proc, timeout)
+        time.sleep(float(rng.uniform(0.0, max_delay)))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             landed += 1
@@ -91,7 +109,8 @@ def kill_and_resume(
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 continue
             run_path = found[0]
-        kill_steps.append(int(Run(run_path).manifest().get("steps_done", 0)))
+        committed = _steps_written(run_path)
+        kill_steps.append(committed)
         proc = subprocess.Popen(_command("resume", str(run_path)),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc.wait(timeout=timeout)
