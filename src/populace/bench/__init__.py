@@ -1,0 +1,1 @@
+"""``populace bench``: run the benchmark suite (scripts in ``benchmarks/``) and print one table."""
