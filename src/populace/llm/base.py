@@ -87,6 +87,17 @@ class Usage:
     seconds: float = 0.0
     causes: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: Usage) -> None:
+        """Add another counter's totals into this one."""
+        self.calls += other.calls
+        self.cache_hits += other.cache_hits
+        self.failures += other.failures
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.seconds += other.seconds
+        for cause, n in other.causes.items():
+            self.causes[cause] = self.causes.get(cause, 0) + n
+
     def as_dict(self) -> dict[str, float]:
         return {
             "llm_calls": self.calls, "llm_cache_hits": self.cache_hits, "llm_failures": self.failures,

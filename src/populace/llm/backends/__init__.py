@@ -1,0 +1,1 @@
+"""Backends: ``embedded`` (llama.cpp in-process), ``openai`` (any compatible server), ``scripted``."""
