@@ -74,9 +74,13 @@ def layer_pressure(groups: np.ndarray, n_groups: int, present: np.ndarray, infec
     """Per group: infectious members present / (members present - 1), as float32.
 
     ``present`` is a per-agent weight (0 absent, 1 fully present, in between for partial
-    contact); ``infectious`` is a boolean mask.
+    contact), boolean or float; ``infectious`` holds the ids of the infectious agents.
     """
-    weight = present.astype(np.float32, copy=False)
-    members = np.bincount(groups, weights=weight, minlength=n_groups)
-    sick = np.bincount(groups, weights=weight * infectious, minlength=n_groups)
+    if present.dtype == bool:
+        members = np.bincount(groups[present], minlength=n_groups)
+        sick_ids = infectious[present[infectious]]
+        sick = np.bincount(groups[sick_ids], minlength=n_groups)
+    else:
+        members = np.bincount(groups, weights=present, minlength=n_groups)
+        sick = np.bincount(groups[infectious], weights=present[infectious], minlength=n_groups)
     return (sick / np.maximum(members - 1.0, 1.0)).astype(np.float32)

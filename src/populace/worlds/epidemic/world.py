@@ -187,11 +187,12 @@ class EpidemicWorld(World):
             ("community", c.neighbourhood, c.n_neighbourhoods, community),
         )
         susceptible = np.flatnonzero(self.stage == SUSCEPTIBLE)
+        infectious_ids = np.flatnonzero(infectious)
         hazard = np.zeros(len(susceptible), dtype=np.float32)
         for layer, groups, n_groups, present in layers:
             if beta[layer] <= 0:
                 continue
-            pressure = layer_pressure(groups, n_groups, present, infectious)
+            pressure = layer_pressure(groups, n_groups, present, infectious_ids)
             weight = present[susceptible] if present.dtype != bool else present[susceptible].astype(np.float32)
             hazard += np.float32(beta[layer]) * pressure[groups[susceptible]] * weight
         caught = susceptible[rng.random(len(susceptible), dtype=np.float32) < -np.expm1(-hazard)]

@@ -1,0 +1,173 @@
+"""Epidemic world at city scale: seconds per simulated day and peak memory at 100k, 1M and 8.4M agents.
+
+Each size runs in its own process (so peak memory is that size's alone) for a few simulated
+days through the full engine (Simulation: scheduler, observe, decide, validate, apply, tick,
+metrics, trace with ``events: none``). Two minds are measured:
+
+* ``archetype`` -- the archetype mind itself (grouping by the prompt's fields, one ``choose``
+  call per group, per-agent sampling), answered in-process by a stand-in model client that
+  returns a fixed distribution immediately, so the numbers are the engine's cost without model
+  latency;
+* ``rules`` -- the ``cautious`` rules policy, which groups the same way without a model.
+
+Run: ``.venv/bin/python benchmarks/epidemic_scale.py [--sizes 100000 1000000 8400000] [--days 5]``
+Writes ``benchmarks/results/epidemic_scale.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "epidemic_scale.json"
+
+PROMPT = (
+    "You are aged {obs.age_group} and work in {obs.occupation} ({obs.employed}). Reported COVID cases "
+    "in your city are {obs.case_level}. Symptoms: {obs.symptoms}. Tested positive: {obs.tested_positive}. "
+    "Savings tight: {obs.savings_tight}. Alive: {obs.alive}. What do you do today? Options: {options}."
+)
+BINS = {
+    "obs.age_group": {"edges": [0.5, 1.5, 2.5, 3.5], "labels": ["0-17", "18-29", "30-49", "50-64", "65+"]},
+    "obs.occupation": {"edges": [0.5, 1.5, 2.5], "labels": ["no job", "essential work", "office work", "services"]},
+    "obs.case_level": {"edges": [0.5, 1.5, 2.5, 3.5], "labels": ["none", "low", "moderate", "high", "very high"]},
+}
+
+
+def scenario(size: int, mind: str) -> dict[str, Any]:
+    """The benchmark scenario: NYC-sized neighbourhoods, events not stored, no checkpoints."""
+    if mind == "archetype":
+        minds = [{"select": "all", "type": "archetype", "prompt": PROMPT, "bins": BINS,
+                  "options": ["go_out", "stay_home", "isolate"]}]
+    else:
+        minds = [{"select": "all", "type": "rules", "policy": "cautious", "params": {"caution": 0.05}}]
+    return {
+        "name": "epidemic-scale", "seed": 1, "steps": 100_000,
+        "clock": {"start": "2020-03-01T00:00:00", "step": "1d"},
+        "population": {"size": size},
+        "world": {"type": "epidemic", "params": {
+            "census": {"neighbourhood_size": 20_000}, "disease": {"initial_infected": 0.001},
+        }},
+        "minds": minds,
+        "trace": {"events": "none", "flush_every": 1000, "checkpoint_every": 100_000},
+    }
+
+
+class StandInModel:
+    """Answers every ``choose`` at once with a distribution that depends on the prompt's case level."""
+
+    def __init__(self) -> None:
+        from populace.llm.base import Usage
+
+        self.usage = Usage()
+
+    async def choose(self, prompt: Any, options: Sequence[str]) -> Any:
+        import numpy as np
+
+        from populace.llm.base import Choice
+
+        self.usage.calls += 1
+        text = str(prompt)
+        worried = 0.5 if ("high" in text or "Symptoms: True" in text) else 0.1
+        p = np.asarray([1 - worried, worried * 0.7, worried * 0.3])
+        return Choice(list(options), p, f"r{self.usage.calls}")
+
+    async def complete(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+def measure(size: int, days: int, mind: str, profile: bool) -> dict[str, Any]:
+    """Build and run one size in this process; return timings and peak memory."""
+    from populace import Simulation, load_scenario
+    from populace.minds.archetype import ArchetypeMind
+
+    started = time.perf_counter()
+    sim = Simulation(load_scenario(scenario(size, mind)))
+    for m in sim.minds:
+        if isinstance(m, ArchetypeMind):
+            m.use_model(StandInModel())
+    build_s = time.perf_counter() - started
+    asyncio.run(sim.arun(1))  # warm-up day (first-call costs)
+    profiler = cProfile.Profile() if profile else None
+    seconds = []
+    for _ in range(days):
+        if profiler:
+            profiler.enable()
+        t = time.perf_counter()
+        asyncio.run(sim.arun(1))
+        seconds.append(time.perf_counter() - t)
+        if profiler:
+            profiler.disable()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    row: dict[str, Any] = {
+        "agents": size, "mind": mind, "days": days, "build_s": round(build_s, 2),
+        "s_per_day": round(sum(seconds) / len(seconds), 3), "s_per_day_max": round(max(seconds), 3),
+        "peak_memory_gb": round(peak_kb / 1024**2, 2),
+        "groups_per_day": _groups(sim),
+        "attack_rate": round(float(sim.world.metrics()["attack_rate"]), 5),
+    }
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+        row["profile_top"] = [line.strip() for line in out.getvalue().splitlines() if "(" in line][:14]
+    return row
+
+
+def _groups(sim: Any) -> float | None:
+    """Distinct groups (= model calls for the archetype mind) per day, averaged over the run."""
+    for m in sim.minds:
+        client = getattr(m, "_client", None)
+        if client is not None:
+            return round(client.usage.calls / max(sim.steps_done, 1), 1)
+        if hasattr(m, "groups"):
+            return float(m.groups)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 8_400_000])
+    parser.add_argument("--minds", nargs="+", default=["archetype", "rules"])
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="record the top functions by own time")
+    parser.add_argument("--one", nargs=2, metavar=("SIZE", "MIND"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(int(args.one[0]), args.days, args.one[1], args.profile)))
+        return
+    rows = []
+    for size in args.sizes:
+        for mind in args.minds:
+            cmd = [sys.executable, __file__, "--one", str(size), mind, "--days", str(args.days)]
+            if args.profile:
+                cmd.append("--profile")
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{row['agents']:>10,} {row['mind']:>10} {row['s_per_day']:>8.2f} s/day "
+                  f"{row['peak_memory_gb']:>6.2f} GB  groups {row['groups_per_day']}", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "benchmark": "epidemic_scale",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "notes": "trace.events=none; one process per row; archetype answered by an in-process stand-in "
+                 "model (no model latency); seconds are wall-clock per simulated day after one warm-up day",
+        "results": rows,
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
