@@ -1,0 +1,63 @@
+"""CLI commands ``populace report``, ``populace dashboard`` and ``populace fork``."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# Annotations are evaluated by typer at registration time, so they are real objects here.
+Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
+RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where the fork is created (default: beside RUN)")]
+Intervene = Annotated[list[str] | None, typer.Option(
+    "--intervene", help="add an intervention at the fork step: 'operation key=value ...'")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the report, dashboard and fork commands to the ``populace`` app."""
+    from populace.cli import console
+
+    @app.command()
+    def report(
+        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        out: Annotated[Path | None, typer.Option(help="where to write (default: <run>/report.html)")] = None,
+    ) -> None:
+        """Write a self-contained HTML report of a run (opens offline)."""
+        from populace.report.html import write_report
+
+        console.print(f"report: {write_report(Path(run_id), out)}", soft_wrap=True)
+
+    @app.command()
+    def dashboard(
+        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        host: Annotated[str, typer.Option(help="address to bind (default: loopback only)")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    ) -> None:
+        """Serve a live, read-only dashboard of a run (in progress or finished)."""
+        import uvicorn
+
+        from populace.report.dashboard import create_app
+        from populace.runs import Run
+
+        run = Run.open(Path(run_id))
+        console.print(f"dashboard for {run.id}: http://{host}:{port}/  (Ctrl-C stops it)", soft_wrap=True)
+        uvicorn.run(create_app(run.path), host=host, port=port, log_level="warning")
+
+    @app.command()
+    def fork(
+        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        at: Annotated[int, typer.Option("--at", help="step to branch at (state after this many steps)")],
+        set_: Overrides = None,
+        intervene: Intervene = None,
+        runs_dir: RunsDir = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    ) -> None:
+        """Start a counterfactual from a run's state at a step, with changed parameters or interventions."""
+        from populace.cli import _drive
+        from populace.report.fork import fork as start_fork
+        from populace.report.html import write_report
+
+        sim = start_fork(Path(run_id), at, set_ or [], intervene or [], runs_dir)
+        console.print(f"fork of {run_id} at step {at} -> {sim.path}", soft_wrap=True)
+        _drive(sim, None, quiet)
+        assert sim.path is not None
+        console.print(f"report: {write_report(sim.path)}", soft_wrap=True)

@@ -1,0 +1,77 @@
+"""The social world's feed rebuilt from the trace: posts, comments and their counts at a step.
+
+Reads the events the ``social`` world records (``create_post``/``quote_post``/``repost`` with the
+new ``post_id`` in ``data``; ``create_comment`` with ``comment_id``; votes with ``post_id`` or
+``comment_id`` in ``args``). Texts are returned as they were written: escaping is the renderer's job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+POST_KINDS = ("create_post", "quote_post", "repost")
+REMOVALS = ("remove_post", "delete_post", "takedown")
+POST_COUNTERS = {"like_post": ("likes", 1), "unlike_post": ("likes", -1), "dislike_post": ("dislikes", 1),
+                 "undo_dislike_post": ("dislikes", -1)}
+COMMENT_COUNTERS = {"like_comment": ("likes", 1), "unlike_comment": ("likes", -1),
+                    "dislike_comment": ("dislikes", 1), "undo_dislike_comment": ("dislikes", -1)}
+FEED_ACTIONS = (*POST_KINDS, *REMOVALS, "create_comment", *POST_COUNTERS, *COMMENT_COUNTERS)
+
+
+def _key(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def has_feed(events: pd.DataFrame) -> bool:
+    """Whether the trace holds any post (i.e. it is a social run)."""
+    return bool(len(events)) and bool(events["action"].isin(POST_KINDS).any())
+
+
+def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
+               author: int | None = None) -> list[dict[str, Any]]:
+    """Posts (newest first) as dicts with their comments and counts, from events up to step ``upto``.
+
+    ``author`` keeps only one agent's posts. Each post: ``id, author, step, kind, content, parent,
+    likes, dislikes, reposts, comments (list), removed``.
+    """
+    chosen = events[(events["outcome"] == "ok") & events["action"].isin(FEED_ACTIONS)]
+    if upto is not None:
+        chosen = chosen[chosen["step"] <= upto]
+    posts: dict[Any, dict[str, Any]] = {}
+    comments: dict[Any, dict[str, Any]] = {}
+    for step, agent, action, args, data in zip(chosen["step"], chosen["agent"], chosen["action"],
+                                               chosen["args"], chosen["data"], strict=True):
+        if action in POST_KINDS:
+            pid = _key(data.get("post_id"))
+            parent = _key(args.get("post_id")) if action != "create_post" else None
+            posts[pid] = {"id": pid, "author": int(agent), "step": int(step), "kind": action,
+                          "content": str(args.get("content", "")), "parent": parent, "likes": 0, "dislikes": 0,
+                          "reposts": 0, "comments": [], "removed": False}
+            if parent in posts:
+                posts[parent]["reposts"] += 1
+        elif action == "create_comment":
+            cid, pid = _key(data.get("comment_id")), _key(args.get("post_id"))
+            comment = {"id": cid, "post": pid, "author": int(agent), "step": int(step),
+                       "content": str(args.get("content", "")), "likes": 0, "dislikes": 0}
+            comments[cid] = comment
+            if pid in posts:
+                posts[pid]["comments"].append(comment)
+        elif action in POST_COUNTERS:
+            pid = _key(args.get("post_id"))
+            if pid in posts:
+                name, delta = POST_COUNTERS[action]
+                posts[pid][name] += delta
+        elif action in COMMENT_COUNTERS:
+            cid = _key(args.get("comment_id"))
+            if cid in comments:
+                name, delta = COMMENT_COUNTERS[action]
+                comments[cid][name] += delta
+        elif action in REMOVALS:
+            pid = _key(data.get("post_id", args.get("post_id")))
+            if pid in posts:
+                posts[pid]["removed"] = True
+    shown = [p for p in posts.values() if author is None or p["author"] == author]
+    shown.sort(key=lambda p: (p["step"], str(p["id"])), reverse=True)
+    return shown[:limit]

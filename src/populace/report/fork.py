@@ -1,0 +1,138 @@
+"""``populace fork RUN --at STEP``: a counterfactual branch of a recorded run.
+
+The branch starts from the parent's state after ``STEP`` steps: the checkpoint at or before it,
+replayed forward with the parent's own scenario to exactly ``STEP`` when they differ (the
+parent's response cache is copied first, so that replay asks no model). The parent's trace
+parts before ``STEP`` are copied into the branch, so its tables tell the whole history. Then the
+changed scenario takes over: ``--set`` overrides (world and mind parameters, schedule, steps,
+interventions) and interventions added at the fork step. ``run.json`` records the parent.
+
+World parameters that only shape the initial state (e.g. the network's degree) change nothing
+after the fork; parameters the world reads every step (thresholds, rates, the recommender) do.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from populace.errors import RunError, ScenarioError
+from populace.minds import MindContext
+from populace.runs import Run
+from populace.scenario import Scenario, load_scenario
+from populace.simulation import Simulation
+from populace.trace import TABLES
+
+
+def parse_intervention(text: str, at: int) -> dict[str, Any]:
+    """``"operation key=value ..."`` (values read as YAML) -> an intervention at step ``at``."""
+    call, *pairs = text.split()
+    if not call:
+        raise ScenarioError(f"intervention {text!r} must look like 'operation key=value ...'")
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ScenarioError(f"intervention {text!r}: {pair!r} must look like key=value")
+        args[key] = yaml.safe_load(raw)
+    return {"at": at, "call": call, "args": args}
+
+
+def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventions: Sequence[str]) -> Scenario:
+    original = parent.scenario()
+    data = yaml.safe_load((parent.path / "scenario.yaml").read_text(encoding="utf-8"))
+    data.setdefault("interventions", [])
+    data["interventions"] = [*data["interventions"], *(parse_intervention(t, at) for t in interventions)]
+    scenario = load_scenario(data, overrides)
+    scenario._base_dir = original.base_dir
+    if len(scenario.minds) != len(original.minds):
+        raise ScenarioError("a fork keeps the parent's mind tiers; change their parameters, not their number")
+    return scenario
+
+
+def _copy_parts(parent: Path, child: Path, at: int) -> None:
+    """Copy every trace part holding steps before ``at``; cut the one that spans it."""
+    for name in TABLES:
+        (child / name).mkdir(parents=True, exist_ok=True)
+        for part in sorted((parent / name).glob("*.parquet")):
+            first, _, last = part.stem.partition("-")
+            if int(first) >= at:
+                continue
+            if int(last) < at:
+                shutil.copy2(part, child / name / part.name)
+                continue
+            table = pq.read_table(part)
+            table = table.filter(pc.less(table["step"], at))
+            pq.write_table(table, child / name / f"{int(first):08d}-{at - 1:08d}.parquet")
+
+
+def _state_at(parent: Run, at: int, child: Run) -> dict[str, Any]:
+    """The parent's simulation state after ``at`` steps, replaying from its last checkpoint before."""
+    from populace.analysis.snapshots import checkpoint, checkpoint_at_or_before
+
+    scenario = parent.scenario()
+    sim = Simulation(scenario, None)
+    sim.context = MindContext(child.path, dict(scenario.model), False)
+    start = checkpoint_at_or_before(parent, at)
+    if start is not None:
+        sim._load_state(checkpoint(parent, start))
+    else:
+        for mind in sim.minds:
+            mind.attach(sim.context)
+    if sim.steps_done < at:
+        sim.run(steps=at - sim.steps_done)
+    return sim._state()
+
+
+def _reconfigure(sim: Simulation) -> None:
+    """Apply the branch scenario's parameters to the world and minds restored from the checkpoint."""
+    scenario = sim.scenario
+    world_cls = type(sim.world)
+    sim.world.config = world_cls.Config.model_validate(scenario.world.params)
+    sim.world.action_space = world_cls.actions.subset(scenario.world.actions)
+    for mind, spec in zip(sim.minds, scenario.minds, strict=True):
+        config = type(mind).Config.model_validate(spec.params())
+        reconfigure = getattr(mind, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(config)
+            continue
+        mind.config = config
+        if hasattr(mind, "params") and hasattr(config, "params"):
+            mind.params = config.params
+        if hasattr(mind, "policy") and hasattr(config, "policy"):
+            from populace.minds.rules import policies
+
+            mind.policy = policies.get(config.policy)
+
+
+def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), interventions: Sequence[str] = (),
+         runs_dir: Path | None = None) -> Simulation:
+    """Create the branch run (not yet stepped) and return its simulation, ready at step ``at``."""
+    parent = Run.open(Path(run_path))
+    manifest = parent.manifest()
+    done = int(manifest.get("steps_done") or 0)
+    if not 0 <= at <= done:
+        raise RunError(f"--at {at}: {parent.id} has {done} steps recorded; choose a step from 0 to {done}")
+    scenario = _branch_scenario(parent, at, overrides, interventions)
+    if scenario.steps < at:
+        raise ScenarioError(f"steps: {scenario.steps} is before the fork step {at}")
+    child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario)
+    if (parent.path / "cache").is_dir():
+        shutil.copytree(parent.path / "cache", child.path / "cache")
+    state = _state_at(parent, at, child)
+    (child.path / "checkpoints").mkdir(exist_ok=True)
+    (child.path / "checkpoints" / f"{at:08d}.pkl").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    _copy_parts(parent.path, child.path, at)
+    changes = [*overrides, *(f"intervention {t!r} at step {at}" for t in interventions)]
+    child.update(parent={"id": parent.id, "path": str(parent.path.resolve()), "at": at}, changes=changes,
+                 steps_done=at, last_checkpoint=at, status="forked")
+    sim = Simulation.resume(child.path)
+    _reconfigure(sim)
+    return sim

@@ -1,0 +1,64 @@
+"""Static plots for the report: matplotlib (Agg backend, no display) rendered to inline SVG text."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Series = tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
+
+
+def _figure(width: float = 5.2, height: float = 2.8) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "populace", "font.size": 9})
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(alpha=0.25)
+    return fig, ax
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    return text[:start] + text[end + len("</metadata>"):] if 0 <= start < end else text
+
+
+def line_svg(series: Mapping[str, Series], title: str, ylabel: str = "", xlabel: str = "step",
+             mark: float | None = None) -> str:
+    """One line per series (label -> (x, y)); ``mark`` draws a vertical line (e.g. a fork point)."""
+    fig, ax = _figure()
+    styles = ["-", "--", ":", "-."]
+    for i, (label, (x, y)) in enumerate(series.items()):
+        ax.plot(np.asarray(x), np.asarray(y, dtype=float), styles[i % len(styles)], lw=1.6, label=label)
+    if mark is not None:
+        ax.axvline(mark, color="0.4", lw=1, ls=":")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend(frameon=False, fontsize=8)
+    return _svg(fig)
+
+
+def bars_svg(counts: Mapping[str, float], title: str) -> str:
+    """Horizontal bars, one per label (e.g. events per action)."""
+    fig, ax = _figure(height=max(1.6, 0.32 * len(counts) + 0.8))
+    labels = list(counts)
+    ax.barh(labels[::-1], [float(counts[k]) for k in labels][::-1], color="#4a7bb7")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.grid(axis="y", alpha=0)
+    return _svg(fig)
