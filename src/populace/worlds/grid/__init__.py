@@ -1,0 +1,5 @@
+"""The ``grid`` world: SwarmBench's swarm tasks on a 2D grid (see :mod:`populace.worlds.grid.world`)."""
+
+from populace.worlds.grid.world import GridConfig, GridWorld
+
+__all__ = ["GridConfig", "GridWorld"]

@@ -1,0 +1,220 @@
+"""The ``grid`` world: SwarmBench's swarm tasks for rule-driven and language-model agents.
+
+Agents on a ``width`` × ``height`` grid see a k×k window around themselves (k=5 by default), as
+a compact code array (``view``) and as text (``view_text``); they move one cell up, down, left or
+right (or stay), and may ``say`` an anonymous message of at most 120 characters that every agent
+within the sender's view hears on the next step. The task (see :mod:`populace.worlds.grid.tasks`)
+adds objects, dynamics and the score; the group metrics follow SwarmBench: directional entropy
+of the moves, stillness, and homogeneity of the messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.embedding import HashingEncoder
+from populace.errors import ScenarioError
+from populace.events import Events
+from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.worlds.grid.space import DIRECTIONS, DX, DY, SELF, WALL, Grid, direction_index, render
+from populace.worlds.grid.tasks import TASKS, Synchronization, Task
+
+MESSAGE_LENGTH = 120
+
+TaskName = Literal["pursuit", "synchronization", "foraging", "flocking", "transport"]
+
+
+class GridConfig(WorldConfig):
+    task: TaskName = Field("pursuit", description="which SwarmBench task the agents play")
+    width: int = Field(10, ge=5, description="cells across (SwarmBench: 10)")
+    height: int = Field(10, ge=5, description="cells down (SwarmBench: 10)")
+    view: int = Field(5, ge=1, description="side of the square window each agent sees (odd; SwarmBench: 5)")
+    walls: bool = Field(True, description="a wall around the border")
+    wrap: bool = Field(False, description="a torus: moving off one edge enters at the opposite one")
+    text: bool = Field(True, description="also render each view as text (for language-model minds)")
+    prey: int = Field(1, ge=1, description="pursuit: prey on the grid at once")
+    prey_speed: int = Field(2, ge=0, description="pursuit: cells the prey moves per step (even)")
+    patch: int = Field(2, ge=1, description="foraging: side of the food patch and of the nest")
+    box: int = Field(3, ge=2, description="transport: side of the box")
+    push_needed: int = Field(3, ge=1, description="transport: agents pushing one way to move the box")
+
+    @model_validator(mode="after")
+    def _shape(self) -> GridConfig:
+        if self.view % 2 == 0:
+            raise ValueError(f"view must be odd, got {self.view}")
+        if self.prey_speed % 2:
+            raise ValueError(f"prey_speed must be even (the prey moves in two-cell hops), got {self.prey_speed}")
+        return self
+
+
+class GridWorld(World):
+    name = "grid"
+    Config = GridConfig
+    actions = ActionSpace(
+        ActionSpec("move", {"dir": Arg.choice(*DIRECTIONS, description="where to move")},
+                   "move one cell up, down, left or right, or stay"),
+        ActionSpec("say", {"text": Arg.text(MESSAGE_LENGTH, description="the message")},
+                   "send an anonymous message to every agent within your view"),
+        ActionSpec("switch", {}, "flip your light (synchronization task only)"),
+    )
+    metric_descriptions: ClassVar[dict[str, str]] = {
+        "score": "the task's score (captures, synchronizations, deliveries, flock quality, box progress)",
+        "directional_entropy": "entropy of this step's move directions, 0 (all alike) to 1 (uniform over 5)",
+        "stillness": "share of agents that did not change cell this step",
+        "message_homogeneity": "mean pairwise cosine similarity of this step's messages",
+        "messages": "messages sent this step",
+    }
+
+    def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        super().reset(seed)
+        cfg = self.config
+        assert isinstance(cfg, GridConfig)
+        n = self.n_agents
+        self.grid = Grid(cfg.width, cfg.height, n, walls=cfg.walls, wrap=cfg.wrap)
+        self.task: Task = TASKS[cfg.task](self.grid, cfg, self.rng)
+        try:
+            self.grid.scatter(self.rng, self.task.start_cells())
+        except ValueError as exc:
+            raise ScenarioError(f"world.params: {exc} of a {cfg.width}x{cfg.height} {cfg.task} grid") from None
+        self._new_step()
+        self.inbox: dict[int, list[str]] = {}
+        self._stats = {"directional_entropy": 0.0, "stillness": 1.0, "message_homogeneity": 0.0, "messages": 0.0}
+
+    def _new_step(self) -> None:
+        n = self.n_agents
+        self.displaced = np.zeros((n, 2), dtype=np.int64)
+        self.moved = np.zeros(n, dtype=bool)  # took a move action this step (moved or not)
+        self.switched = np.zeros(n, dtype=bool)
+        self.directions = np.zeros(5, dtype=np.int64)
+        self.said: list[tuple[np.ndarray, np.ndarray]] = []
+
+    # -- observation -------------------------------------------------------------------------
+    def cell_codes(self) -> np.ndarray:
+        """The H×W grid as view codes: terrain, task objects, then agents."""
+        codes = self.grid.terrain.ravel().copy()
+        self.task.paint(codes)
+        codes[self.grid.cells] = self.task.agent_codes()
+        return codes.reshape(self.grid.height, self.grid.width)
+
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        cfg = self.config
+        assert isinstance(cfg, GridConfig)
+        k, r = cfg.view, cfg.view // 2
+        views = self.grid.windows(self.grid.padded(self.cell_codes(), r, WALL), agent_ids, k)
+        views[:, r, r] = SELF
+        messages = _repeated(len(agent_ids), "")
+        if self.inbox:
+            for i, agent in enumerate(agent_ids.tolist()):
+                if agent in self.inbox:
+                    messages[i] = "\n".join(self.inbox[agent])
+        columns: dict[str, np.ndarray] = {"x": self.grid.x[agent_ids], "y": self.grid.y[agent_ids], "view": views}
+        if cfg.text:
+            columns["view_text"] = render(views)
+            columns["goal"] = _repeated(len(agent_ids), self.task.goal)
+        columns["messages"] = messages
+        columns.update(self.task.columns(agent_ids))
+        return Observations(agent_ids, columns)
+
+    # -- actions -----------------------------------------------------------------------------
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"move": self._move, "say": self._say, "switch": self._switch}
+
+    def _once(self, agents: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Which of ``agents`` act for the first time this step (duplicates in the batch included)."""
+        first = np.zeros(len(agents), dtype=bool)
+        first[np.unique(agents, return_index=True)[1]] = True
+        return first & ~done[agents]
+
+    def _move(self, actions: Actions) -> Events:
+        first = self._once(actions.agents, self.moved)
+        agents = actions.agents[first]
+        direction = direction_index(actions.args["dir"][first])
+        self.moved[agents] = True
+        self.directions += np.bincount(direction, minlength=5)
+        ok, target = self.grid.move(agents, direction, self.task.solid)
+        blocked = ~ok & (direction != 4)
+        if blocked.any():
+            self.task.push(agents[blocked], direction[blocked], target[blocked])
+        self.displaced[agents[ok], 0] += DX[direction[ok]]
+        self.displaced[agents[ok], 1] += DY[direction[ok]]
+        accepted = np.zeros(len(actions), dtype=bool)
+        accepted[np.flatnonzero(first)] = ok | (direction == 4)
+        reason = np.empty(len(actions), dtype=object)
+        reason[:] = "the cell is blocked (wall, object, edge or another agent)"
+        reason[~first] = "already moved this step"
+        return Events.outcomes(actions, accepted, reason)
+
+    def _say(self, actions: Actions) -> Events:
+        self.said.append((actions.agents, actions.args["text"]))
+        return Events.accepted(actions)
+
+    def _switch(self, actions: Actions) -> Events:
+        if not isinstance(self.task, Synchronization):
+            return Events.rejected(actions, np.ones(len(actions), dtype=bool),
+                                   f"there is no light to switch in the {self.task.name} task")
+        first = self._once(actions.agents, self.switched)
+        self.switched[actions.agents[first]] = True
+        self.task.switch(actions.agents[first])
+        return Events.outcomes(actions, first, "already switched this step")
+
+    # -- dynamics ----------------------------------------------------------------------------
+    def tick(self) -> list[Events]:
+        events = self.task.tick(self.displaced)
+        self._stats = {
+            "directional_entropy": _entropy(self.directions),
+            "stillness": float(np.mean(~self.displaced.any(axis=1))) if self.n_agents else 1.0,
+            **self._deliver(),
+        }
+        self._new_step()
+        return events
+
+    def _deliver(self) -> dict[str, float]:
+        """Messages said this step reach every other agent within the sender's view, next step."""
+        self.inbox = {}
+        if not self.said:
+            return {"message_homogeneity": 0.0, "messages": 0.0}
+        senders = np.concatenate([a for a, _ in self.said])
+        texts = np.concatenate([t for _, t in self.said])
+        cfg = self.config
+        assert isinstance(cfg, GridConfig)
+        occupant = self.grid.padded(self.grid.occupant.reshape(self.grid.height, self.grid.width), cfg.view // 2, -1)
+        hearers = self.grid.windows(occupant, senders, cfg.view).reshape(len(senders), -1)
+        for i, row in enumerate(hearers):
+            for agent in row[(row >= 0) & (row != senders[i])].tolist():
+                self.inbox.setdefault(agent, []).append(str(texts[i]))
+        return {"message_homogeneity": _homogeneity(texts), "messages": float(len(texts))}
+
+    def metrics(self) -> dict[str, float]:
+        return {**self.task.metrics(), **self._stats}
+
+
+def _repeated(n: int, value: object) -> np.ndarray:
+    """An object array of ``n`` references to one value (no per-row copies)."""
+    out = np.empty(n, dtype=object)
+    out[:] = value
+    return out
+
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log(p)).sum() / np.log(len(counts)))
+
+
+def _homogeneity(texts: np.ndarray) -> float:
+    if len(texts) < 2:
+        return 0.0
+    vectors = HashingEncoder(128).encode([str(t) for t in texts])
+    similarity = vectors @ vectors.T
+    n = len(texts)
+    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
+
+
+worlds.add("grid", GridWorld)
