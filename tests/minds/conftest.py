@@ -26,26 +26,30 @@ class ScriptedModel:
         self.prompts: list[str] = []
         self._ids = itertools.count()
 
-    async def _wait(self, prompt: str) -> None:
+    async def _wait(self, prompt: str, usage: Usage | None) -> None:
         self.prompts.append(prompt)
         self.usage.calls += 1
+        if usage is not None:
+            usage.calls += 1
         if self._delay is not None:
             await asyncio.sleep(self._delay(prompt))
 
-    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice:
+    async def choose(self, prompt: Prompt, options: Sequence[str], *, usage: Usage | None = None) -> Choice:
         text = str(prompt)
-        await self._wait(text)
+        await self._wait(text, usage)
         try:
             p = np.asarray(self._choose(text, options), dtype=float)
         except ModelError:
             self.usage.failures += 1
+            if usage is not None:
+                usage.failures += 1
             raise
         return Choice(list(options), p / p.sum(), f"r{next(self._ids)}")
 
     async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
-                       schema: dict[str, Any] | None = None) -> Completion:
+                       schema: dict[str, Any] | None = None, usage: Usage | None = None) -> Completion:
         text = str(prompt)
-        await self._wait(text)
+        await self._wait(text, usage)
         value = self._complete(text, schema)
         return Completion(text=str(value), request_id=f"r{next(self._ids)}", value=value,
                           tokens_in=len(text) // 4)

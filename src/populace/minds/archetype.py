@@ -175,7 +175,7 @@ class ArchetypeMind(LanguageMind):
         group_of, groups = self.group(observations)
         draws = self.rng.random(n)  # drawn in agent order before any answer arrives
         prompts = [self.prompt(values) for values in groups]
-        answers = await asyncio.gather(*(self.llm.choose(p, self.labels) for p in prompts), return_exceptions=True)
+        answers = await asyncio.gather(*(self.choose(p, self.labels) for p in prompts), return_exceptions=True)
         self.count(archetype_calls=len(prompts), archetype_groups=len(groups), archetype_agents=n)
         cdf = np.ones((len(groups), len(self.labels)))
         request = np.empty(len(groups), dtype=object)

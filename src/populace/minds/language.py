@@ -24,9 +24,9 @@ class ModelClient(Protocol):
     usage: Usage
 
     async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
-                       schema: dict[str, Any] | None = None) -> Completion: ...
+                       schema: dict[str, Any] | None = None, usage: Usage | None = None) -> Completion: ...
 
-    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice: ...
+    async def choose(self, prompt: Prompt, options: Sequence[str], *, usage: Usage | None = None) -> Choice: ...
 
 
 class LanguageMindConfig(MindConfig):
@@ -41,13 +41,13 @@ class LanguageMind(Mind):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._client: ModelClient | None = None
+        self.usage = Usage()  # this mind's share of its (possibly shared) client's requests
         self._usage_seen: dict[str, float] = {}
         self._counters: dict[str, float] = {}
 
     def use_model(self, client: ModelClient) -> None:
         """Decide with ``client`` instead of building one from the spec."""
         self._client = client
-        self._usage_seen = dict(client.usage.as_dict())
 
     @property
     def llm(self) -> ModelClient:
@@ -60,19 +60,27 @@ class LanguageMind(Mind):
         assert self._client is not None
         return self._client
 
+    async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
+                       schema: dict[str, Any] | None = None) -> Completion:
+        """Ask the model for text (JSON valid for ``schema`` where given), counted for this mind."""
+        return await self.llm.complete(prompt, sampling=sampling, schema=schema, usage=self.usage)
+
+    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice:
+        """Ask the model for probabilities over ``options``, counted for this mind."""
+        return await self.llm.choose(prompt, options, usage=self.usage)
+
     def count(self, **amounts: float) -> None:
         """Add to this step's counters (reported and reset by :meth:`stats`)."""
         for key, value in amounts.items():
             self._counters[key] = self._counters.get(key, 0) + value
 
     def stats(self) -> dict[str, float]:
-        """Counters since the last call: this mind's own, and its client's ``llm_*`` usage."""
+        """Counters since the last call: this mind's own, and its ``llm_*`` model usage."""
         out = dict(self._counters)
         self._counters = {}
-        if self._client is not None:
-            now = self._client.usage.as_dict()
-            out.update({k: v - self._usage_seen.get(k, 0) for k, v in now.items()})
-            self._usage_seen = dict(now)
+        now = self.usage.as_dict()
+        out.update({k: v - self._usage_seen.get(k, 0) for k, v in now.items()})
+        self._usage_seen = dict(now)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
