@@ -1,0 +1,113 @@
+"""Feeds and observations: what a user sees when they open the app.
+
+A feed mixes the newest posts of the accounts a user follows with the recommender's picks, in a
+configurable proportion, without duplicates, the user's own posts or muted authors. The
+observation handed to minds has numeric columns (``feed_post``, ``feed_likes``, ... as
+``(agents, feed size)`` arrays, for vectorised rules) and text columns (``persona``, ``feed``,
+``notifications``, ``threads``) for language-model minds to prompt on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from populace.worlds.social.recommenders import FeedView, Recommender, followed_posts
+from populace.worlds.social.state import SocialState
+
+NO_POST = -1
+
+
+def assemble_feeds(users: np.ndarray, view: FeedView, recommender: Recommender, size: int,
+                   followed_share: float) -> np.ndarray:
+    """``(len(users), size)`` post ids: ``followed_share`` from followees first, the rest recommended."""
+    n_followed = round(size * followed_share)
+    followed = followed_posts(users, size, view) if n_followed else np.full((len(users), 0), -1, np.int64)
+    recommended = recommender.recommend(users, 2 * size, view) if n_followed < size else \
+        np.full((len(users), 0), -1, np.int64)
+    candidates = np.concatenate([followed[:, :n_followed], recommended, followed[:, n_followed:]], axis=1)
+    return _clean_rows(candidates, users, view.state, size)
+
+
+def _clean_rows(candidates: np.ndarray, users: np.ndarray, state: SocialState, size: int) -> np.ndarray:
+    """Drop duplicates, padding, own posts and muted authors per row; keep order; cut to ``size``."""
+    n, m = candidates.shape
+    out = np.full((n, size), NO_POST, dtype=np.int64)
+    if m == 0:
+        return out
+    order = np.argsort(candidates, axis=1, kind="stable")
+    ordered = np.take_along_axis(candidates, order, axis=1)
+    repeat_sorted = np.zeros_like(ordered, dtype=bool)
+    repeat_sorted[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    drop = np.zeros_like(repeat_sorted)
+    np.put_along_axis(drop, order, repeat_sorted, axis=1)
+    drop |= candidates < 0
+    authors = state.posts["author"][np.maximum(candidates, 0)] if len(state.posts) else np.zeros_like(candidates)
+    viewer = np.broadcast_to(users[:, None], candidates.shape)
+    drop |= authors == viewer
+    if len(state.mutes):
+        drop |= state.mutes.contains(viewer.ravel(), authors.ravel()).reshape(candidates.shape)
+    keep = np.argsort(drop, axis=1, kind="stable")[:, :size]
+    picked = np.take_along_axis(candidates, keep, axis=1)
+    picked[np.take_along_axis(drop, keep, axis=1)] = NO_POST
+    out[:, : picked.shape[1]] = picked
+    return out
+
+
+def top_comments(state: SocialState, posts: np.ndarray, per_post: int) -> np.ndarray:
+    """The ``per_post`` best-scored comments of each post in ``posts`` (any shape), as ``posts.shape + (c,)``."""
+    out = np.full((*posts.shape, per_post), -1, dtype=np.int64)
+    c = state.comments
+    if len(c) == 0 or per_post == 0:
+        return out
+    ids = np.arange(len(c))
+    order = np.lexsort((ids, -state.comment_score(ids), c["post"]))
+    by_post = c["post"][order]
+    flat = posts.ravel()
+    start = np.searchsorted(by_post, flat)
+    stop = np.searchsorted(by_post, flat, side="right")
+    flat_out = out.reshape(len(flat), per_post)
+    for j in range(per_post):
+        has = (flat >= 0) & (start + j < stop)
+        flat_out[has, j] = order[start[has] + j]
+    return out
+
+
+def age_text(seconds: float) -> str:
+    """'5m', '3h' or '2d' for an age in seconds."""
+    if seconds < 3600:
+        return f"{max(int(seconds // 60), 0)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def feed_text(state: SocialState, feed: np.ndarray, now_s: float, show_scores: bool,
+              threads: np.ndarray | None) -> list[str]:
+    """One rendered feed per row of ``feed`` (post ids, -1 padded)."""
+    p, names = state.posts, state.users["name"]
+    out = []
+    for r, row in enumerate(feed):
+        lines = []
+        for j, post in enumerate(row.tolist()):
+            if post < 0:
+                continue
+            author = p["author"][post]
+            counts = f"{p['likes'][post]} likes, {p['reposts'][post]} reposts, {p['comments'][post]} comments"
+            if show_scores:
+                counts = f"score {p['likes'][post] - p['dislikes'][post]}, {p['comments'][post]} comments"
+            lead = ""
+            if p["kind"][post] != 0:
+                parent = p["parent"][post]
+                verb = "reposted" if p["kind"][post] == 1 else "quoted"
+                lead = f"{verb} @{names[p['author'][parent]]}: "
+            age = age_text(now_s - p["created_s"][post])
+            lines.append(f"[post {post}] @{names[author]} ({age} ago; {counts}): {lead}{p['content'][post]}")
+            if threads is not None:
+                for comment in threads[r, j].tolist():
+                    if comment >= 0:
+                        c = state.comments
+                        lines.append(f"    [comment {comment}] @{names[c['author'][comment]]} "
+                                     f"(score {int(state.comment_score(np.asarray([comment]))[0])}): "
+                                     f"{c['content'][comment]}")
+        out.append("\n".join(lines) if lines else "(your feed is empty)")
+    return out

@@ -1,0 +1,160 @@
+"""Rules policies for the social world, so that its scenarios run without any language model.
+
+Each is vectorised over the observed agents and their ``(agents, feed size)`` feed columns; its
+parameters come from the mind's ``params`` in the scenario. Every agent takes at most one action
+of each kind per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from populace.actions import Actions
+from populace.minds.rules import RulesMind, policy
+from populace.world import Observations
+
+#: What rule-driven users post about when they post about nothing in particular.
+TOPICS = (
+    "football season tickets", "new phone camera review", "cooking pasta at home", "climate and the weather",
+    "stock market today", "weekend hiking trail", "indie video games", "local elections", "jazz concert tonight",
+    "learning python programming", "healthy breakfast ideas", "movie recommendations",
+)
+
+
+def _first(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with any True, and the column of their first True."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    return rows, mask[rows].argmax(axis=1)
+
+
+def _chance(mind: RulesMind, shape: tuple[int, ...], p: np.ndarray | float) -> np.ndarray:
+    return mind.rng.random(shape) < p
+
+
+def _object(values: list[str]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _topic_posts(obs: Observations, mind: RulesMind, p_post: float) -> list[Actions]:
+    who = obs.agents[_chance(mind, (len(obs),), p_post)]
+    texts = [f"my thoughts on {TOPICS[a % len(TOPICS)]}" for a in who.tolist()]
+    return [Actions("create_post", who, {"content": _object(texts)})]
+
+
+def _engage(obs: Observations, mind: RulesMind, action: str, p: np.ndarray) -> list[Actions]:
+    """Each agent takes ``action`` on the first feed post it draws with probability ``p``."""
+    rows, cols = _first(_chance(mind, p.shape, p) & (obs["feed_post"] >= 0))
+    return [Actions(action, obs.agents[rows], {"post_id": obs["feed_post"][rows, cols]})]
+
+
+@policy("browse")
+def browse(obs: Observations, mind: RulesMind) -> list[Actions]:
+    """Post now and then; like, repost, comment on and follow the authors of interesting posts.
+
+    Params: ``post``, ``like``, ``repost``, ``comment``, ``follow`` (base probabilities) and
+    ``interest`` (how much the similarity of a post to the user's interests raises them).
+    """
+    prm = mind.params
+    weight = float(prm.get("interest", 2.0))
+    appeal = np.clip((1.0 + weight * obs["feed_similarity"]) / (1.0 + weight), 0.0, 1.0)
+    actions = _topic_posts(obs, mind, float(prm.get("post", 0.1)))
+    actions += _engage(obs, mind, "like_post", float(prm.get("like", 0.2)) * appeal * ~obs["feed_liked"])
+    actions += _engage(obs, mind, "repost", float(prm.get("repost", 0.03)) * appeal)
+    rows, cols = _first(_chance(mind, appeal.shape, float(prm.get("comment", 0.03)) * appeal)
+                        & (obs["feed_post"] >= 0))
+    actions.append(Actions("create_comment", obs.agents[rows], {
+        "post_id": obs["feed_post"][rows, cols], "content": _object(["interesting, thanks"] * len(rows))}))
+    rows, cols = _first(_chance(mind, appeal.shape, float(prm.get("follow", 0.02)) * appeal)
+                        & (obs["feed_post"] >= 0) & ~obs["feed_followed"])
+    actions.append(Actions("follow", obs.agents[rows], {"user": obs["feed_author"][rows, cols]}))
+    return _answer_questions(obs, actions)
+
+
+@policy("misinformation")
+def misinformation(obs: Observations, mind: RulesMind) -> list[Actions]:
+    """Rumour spreading: share a rumour unless debunked, share corrections, browse otherwise.
+
+    Params: ``share`` (reposting a rumour seen), ``believers`` (factor for users who already
+    believe it), ``correct`` (reposting a correction seen), ``post``, ``like``, ``interest``.
+    """
+    prm = mind.params
+    topic = obs["feed_topic"]
+    belief = obs["belief"][:, None]
+    weight = float(prm.get("interest", 1.0))
+    appeal = np.clip((1.0 + weight * obs["feed_similarity"]) / (1.0 + weight), 0.0, 1.0)
+    rumour_p = float(prm.get("share", 0.3)) * np.where(belief == 1, float(prm.get("believers", 1.5)), 1.0)
+    p_share = np.where(topic == "rumour", rumour_p * (belief != -1), 0.0)
+    p_share = np.where(topic == "correction", float(prm.get("correct", 0.3)), p_share) * appeal
+    actions = _topic_posts(obs, mind, float(prm.get("post", 0.05)))
+    actions += _engage(obs, mind, "repost", p_share)
+    p_like = float(prm.get("like", 0.15)) * appeal * (~obs["feed_liked"]) * ((topic != "rumour") | (belief != -1))
+    actions += _engage(obs, mind, "like_post", p_like)
+    return _answer_questions(obs, actions)
+
+
+@policy("herd")
+def herd(obs: Observations, mind: RulesMind) -> list[Actions]:
+    """Reddit voting with herding: up-votes are likelier on comments that already score well.
+
+    Params: ``vote`` (voting on a shown comment), ``positivity`` (chance a vote is up when the
+    score is 0), ``herd`` (how much a comment's visible score moves that chance), ``comment``,
+    ``post``.
+    """
+    prm = mind.params
+    actions = _topic_posts(obs, mind, float(prm.get("post", 0.05)))
+    comment_p = float(prm.get("comment", 0.2))
+    rows, cols = _first(_chance(mind, obs["feed_post"].shape, comment_p / max(obs["feed_post"].shape[1], 1))
+                        & (obs["feed_post"] >= 0))
+    texts = [f"comment on post {p}" for p in obs["feed_post"][rows, cols].tolist()]
+    actions.append(Actions("create_comment", obs.agents[rows],
+                           {"post_id": obs["feed_post"][rows, cols], "content": _object(texts)}))
+    if "thread_comment" not in obs.columns:
+        return actions
+    shown = (obs["thread_comment"] >= 0) & ~obs["thread_voted"]
+    rank = np.where(shown, mind.rng.random(shown.shape), -1.0)
+    col = rank.argmax(axis=1) if shown.shape[1] else np.zeros(len(obs), np.int64)
+    votes = shown.any(axis=1) & _chance(mind, (len(obs),), float(prm.get("vote", 0.5)))
+    rows = np.flatnonzero(votes)
+    comment = obs["thread_comment"][rows, col[rows]]
+    score = obs["thread_score"][rows, col[rows]]
+    p_up = np.clip(float(prm.get("positivity", 0.6)) + float(prm.get("herd", 0.3)) * np.tanh(score), 0.02, 0.98)
+    up = _chance(mind, (len(rows),), p_up)
+    actions.append(Actions("like_comment", obs.agents[rows[up]], {"comment_id": comment[up]}))
+    actions.append(Actions("dislike_comment", obs.agents[rows[~up]], {"comment_id": comment[~up]}))
+    return actions
+
+
+@policy("stance")
+def stance(obs: Observations, mind: RulesMind) -> list[Actions]:
+    """Post one's stance on the dilemma; like posts whose stance is close to one's own.
+
+    Params: ``post``, ``like`` (base chance of liking a post), ``tolerance`` (stance distance at
+    which that chance falls to 1/e).
+    """
+    prm = mind.params
+    posting = _chance(mind, (len(obs),), float(prm.get("post", 0.3)))
+    who, stances = obs.agents[posting], obs["stance"][posting]
+    texts = [_stance_text(s) for s in stances.tolist()]
+    actions = [Actions("create_post", who, {"content": _object(texts)})]
+    distance = np.abs(obs["feed_stance"] - obs["stance"][:, None])
+    p_like = float(prm.get("like", 0.6)) * np.exp(-distance / float(prm.get("tolerance", 0.3)))
+    actions += _engage(obs, mind, "like_post", p_like * ~obs["feed_liked"])
+    return _answer_questions(obs, actions)
+
+
+def _stance_text(value: float) -> str:
+    strength = "strongly" if abs(value) > 0.6 else "somewhat" if abs(value) > 0.2 else "barely"
+    side = "support" if value >= 0 else "oppose"
+    return f"I {strength} {side} the proposal"
+
+
+def _answer_questions(obs: Observations, actions: list[Actions]) -> list[Actions]:
+    """Answer a survey question, when one was asked, with one's stance and belief."""
+    asked = np.flatnonzero(obs["question"] != "")
+    if len(asked):
+        answers = [f"stance {s:+.2f}; believes the rumour: {'yes' if b == 1 else 'no'}"
+                   for s, b in zip(obs["stance"][asked].tolist(), obs["belief"][asked].tolist(), strict=True)]
+        actions.append(Actions("interview", obs.agents[asked], {"answer": _object(answers)}))
+    return actions

@@ -1,0 +1,273 @@
+"""Recommenders: registered strategies that rank posts for users, with their parameters in config.
+
+A recommender gets the users to serve, how many posts each needs (``k``) and a read-only view of
+the platform (:class:`~populace.worlds.social.state.SocialState` plus the clock), and returns a
+``(len(users), k)`` array of post ids, ``-1`` where it has nothing more to offer. Plug in your own::
+
+    from populace.worlds.social import Recommender, recommenders
+
+    class MostLiked(Recommender):
+        '''The k most-liked visible posts, for everyone.'''
+        def recommend(self, users, k, view):
+            posts = view.candidates()
+            best = posts[np.argsort(-view.state.posts["likes"][posts], kind="stable")[:k]]
+            return np.broadcast_to(pad(best, k), (len(users), k)).copy()
+
+    recommenders.add("most_liked", MostLiked)
+
+and select it in a scenario with ``world.params.recommender: {type: most_liked}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from populace.errors import ScenarioError
+from populace.registry import Registry
+from populace.worlds.social.state import SocialState
+
+#: Reddit's epoch offset (seconds) in its published hot formula.
+REDDIT_T0 = 1134028003.0
+
+
+class RecommenderParams(BaseModel):
+    """Base of every recommender's parameters; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class FeedView:
+    """What a recommender may read: the state, the current step and time (seconds), and a generator."""
+
+    state: SocialState
+    step: int
+    now_s: float
+    rng: np.random.Generator
+    window: int | None = None
+
+    def candidates(self) -> np.ndarray:
+        """Ids of the posts that may be recommended: not hidden, within the recency window."""
+        posts = self.state.posts
+        ok = ~posts["hidden"]
+        if self.window is not None:
+            ok &= posts["step"] >= self.step - self.window
+        return np.flatnonzero(ok)
+
+
+class Recommender:
+    """Base class of recommenders. Subclasses set ``Params`` and implement :meth:`recommend`."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[RecommenderParams]] = RecommenderParams
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        try:
+            self.params = self.Params.model_validate(dict(params or {}))
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise ScenarioError(f"recommender {self.name or type(self).__name__}: {where}: {error['msg']}") from None
+
+    #: users scored per batch, so that a score matrix stays small at any scale
+    chunk: ClassVar[int] = 1024
+
+    def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
+        """Post ids per user, best first: shape ``(len(users), k)``, padded with -1."""
+        posts = view.candidates()
+        out = np.full((len(users), k), -1, dtype=np.int64)
+        for start in range(0, len(users), self.chunk):
+            block = users[start:start + self.chunk]
+            out[start:start + len(block)] = top_k(self.scores(block, posts, view), posts, k)
+        return out
+
+    def scores(self, users: np.ndarray, posts: np.ndarray, view: FeedView) -> np.ndarray:
+        """Score of each post for each user, shape ``(len(users), len(posts))`` (higher is better)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement recommend() or scores()")
+
+
+def top_k(scores: np.ndarray, posts: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best posts per row of ``scores`` (ties to the earlier candidate), padded with -1."""
+    n, m = scores.shape
+    out = np.full((n, k), -1, dtype=np.int64)
+    if m == 0 or k == 0:
+        return out
+    take = min(k, m)
+    if take < m:
+        part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m)).copy()
+    chosen = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -chosen), axis=1)
+    out[:, :take] = posts[np.take_along_axis(part, order, axis=1)]
+    return out
+
+
+def pad(ids: np.ndarray, k: int) -> np.ndarray:
+    """``ids`` cut or padded with -1 to length ``k``."""
+    out = np.full(k, -1, dtype=np.int64)
+    out[: min(k, len(ids))] = ids[:k]
+    return out
+
+
+def hot_score(score: np.ndarray, created_s: np.ndarray, t0: float = REDDIT_T0) -> np.ndarray:
+    """Reddit's hot score: ``sign(s) * log10(max(|s|, 1)) + (t - t0) / 45000``."""
+    s = np.asarray(score, dtype=np.float64)
+    return np.sign(s) * np.log10(np.maximum(np.abs(s), 1.0)) + (np.asarray(created_s, np.float64) - t0) / 45000.0
+
+
+# -- built-in strategies -----------------------------------------------------------------------
+class RandomRecommender(Recommender):
+    """Uniformly random visible posts."""
+
+    name = "random"
+
+    def scores(self, users: np.ndarray, posts: np.ndarray, view: FeedView) -> np.ndarray:
+        return view.rng.random((len(users), len(posts)))
+
+
+class ChronologicalRecommender(Recommender):
+    """The newest posts by the accounts a user follows, newest first (reverse-chronological)."""
+
+    name = "chronological"
+
+    def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
+        return followed_posts(users, k, view)
+
+
+class HotParams(RecommenderParams):
+    t0: float = Field(REDDIT_T0, description="epoch offset in seconds")
+
+
+class HotRecommender(Recommender):
+    """Reddit's hot ranking: the same list for everyone, from score and age."""
+
+    name = "hot"
+    Params = HotParams
+
+    def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
+        posts = view.candidates()
+        assert isinstance(self.params, HotParams)
+        h = hot_score(view.state.score(posts), view.state.posts["created_s"][posts], self.params.t0)
+        best = top_k(h[None, :], posts, k)[0]
+        return np.broadcast_to(best, (len(users), k)).copy()
+
+
+class InterestParams(RecommenderParams):
+    half_life: float = Field(24.0, gt=0, description="steps after which a post's recency weight halves")
+    popularity: float = Field(0.0, ge=0, description="exponent of (1 + log1p(likes + reposts)); 0 = off")
+    chunk: int = Field(2048, ge=1, description="users per matrix-product batch")
+
+
+class InterestRecommender(Recommender):
+    """Cosine of user and post embeddings x recency decay x optional popularity, exact top-k."""
+
+    name = "interest"
+    Params = InterestParams
+
+    def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
+        p = self.params
+        assert isinstance(p, InterestParams)
+        posts = view.candidates()
+        state = view.state
+        age = view.step - state.posts["step"][posts]
+        weight = np.power(0.5, age / p.half_life)
+        if p.popularity > 0:
+            engagement = state.posts["likes"][posts] + state.posts["reposts"][posts]
+            weight = weight * np.power(1.0 + np.log1p(engagement), p.popularity)
+        # shift cosine to [0, 2] so that the multiplicative weights rank the same way for any sign
+        matrix = state.post_embedding[posts].T
+        weight32 = weight.astype(np.float32)
+        out = np.full((len(users), k), -1, dtype=np.int64)
+        for start in range(0, len(users), p.chunk):
+            block = users[start:start + p.chunk]
+            scores = (state.user_embedding[block] @ matrix + 1.0) * weight32
+            out[start:start + p.chunk] = top_k(scores, posts, k)
+        return out
+
+
+class StanceParams(RecommenderParams):
+    prefer: Literal["close", "far", "aligned", "opposed"] = Field(
+        "close", description="close/far: by stance distance; aligned/opposed: by stance product "
+                             "(same side and strongest first, or the other side's strongest first)")
+    half_life: float = Field(24.0, gt=0, description="steps after which a post's recency weight halves")
+
+
+class StanceRecommender(Recommender):
+    """Ranks posts by their stance relative to the user's, times recency decay."""
+
+    name = "stance"
+    Params = StanceParams
+
+    def scores(self, users: np.ndarray, posts: np.ndarray, view: FeedView) -> np.ndarray:
+        assert isinstance(self.params, StanceParams)
+        state, prefer = view.state, self.params.prefer
+        mine = state.users["stance"][users][:, None]
+        theirs = state.posts["stance"][posts][None, :]
+        if prefer in ("close", "far"):
+            distance = np.abs(mine - theirs)
+            fit = 2.0 - distance if prefer == "close" else distance
+        else:
+            product = mine * theirs
+            fit = 1.0 + (product if prefer == "aligned" else -product)
+        age = view.step - state.posts["step"][posts]
+        return fit * np.power(0.5, age / self.params.half_life)[None, :]
+
+
+class EchoChamber(StanceRecommender):
+    """An echo chamber: posts on the user's side of the dilemma, the most forceful first."""
+
+    name = "echo_chamber"
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__({"prefer": "aligned", **dict(params or {})})
+
+
+class OpposingViews(StanceRecommender):
+    """Exposure to opposing views: posts from the other side of the dilemma, the most forceful first."""
+
+    name = "opposing_views"
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__({"prefer": "opposed", **dict(params or {})})
+
+
+def followed_posts(users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
+    """Up to ``k`` newest visible posts by each user's followees, newest first, padded with -1."""
+    state = view.state
+    out = np.full((len(users), k), -1, dtype=np.int64)
+    posts = view.candidates()
+    if len(posts) == 0 or k == 0:
+        return out
+    owner, followee = state.follows.rights_of(users)
+    if len(owner) == 0:
+        return out
+    # the k newest candidate posts of each author, as a CSR over authors
+    authors = state.posts["author"][posts]
+    order = np.lexsort((-posts, authors))
+    by_author, sorted_posts = authors[order], posts[order]
+    starts = np.searchsorted(by_author, np.arange(state.n_users + 1))
+    counts = np.minimum(np.diff(starts), k)
+    per_pair = counts[followee]
+    pair_owner = np.repeat(owner, per_pair)
+    offsets = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    post = sorted_posts[np.repeat(starts[followee], per_pair) + offsets]
+    order = np.lexsort((-post, pair_owner))  # newest (highest id) first within each user
+    pair_owner, post = pair_owner[order], post[order]
+    first = np.searchsorted(pair_owner, np.arange(len(users)))
+    rank = np.arange(len(post)) - first[pair_owner]
+    keep = rank < k
+    out[pair_owner[keep], rank[keep]] = post[keep]
+    return out
+
+
+#: Recommenders by name; a user's own is added with ``recommenders.add(name, cls)``.
+recommenders: Registry[type[Recommender]] = Registry("recommender")
+for _cls in (RandomRecommender, ChronologicalRecommender, HotRecommender, InterestRecommender,
+             StanceRecommender, EchoChamber, OpposingViews):
+    recommenders.add(_cls.name, _cls)

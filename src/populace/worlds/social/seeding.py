@@ -1,0 +1,131 @@
+"""Seeding the platform from data: users from population columns, a follow graph, and posts.
+
+Formats (CSV or Parquet; see ``docs/worlds/social.md``):
+
+- users: the population file itself. Optional columns ``name`` (or ``username``), ``bio`` (or
+  ``description`` / ``user_char``), ``stance`` (a number in [-1, 1]), a follow list column such as
+  OASIS's ``following_agentid_list`` (``"[3, 17]"``) and a column of earlier posts such as OASIS's
+  ``previous_tweets`` (``"['text one', 'text two']"``).
+- follows: columns ``follower`` and ``followee`` (user ids, i.e. population rows).
+- posts: columns ``author`` and ``content``; optional ``step`` (when the post appears, default 0),
+  ``topic`` (e.g. ``rumour``) and ``stance``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from populace.errors import ScenarioError
+from populace.network import random_network, small_world
+from populace.population import Population
+
+NAME_COLUMNS = ("name", "username", "user_name")
+BIO_COLUMNS = ("bio", "description", "user_char")
+
+
+def first_column(population: Population, names: tuple[str, ...]) -> np.ndarray | None:
+    """The first of ``names`` that the population has, as text, or None."""
+    for name in names:
+        if name in population:
+            return np.asarray(["" if v is None else str(v) for v in population[name]], dtype=object)
+    return None
+
+
+def parse_list(value: Any) -> list[Any]:
+    """A list from a list, an array, or its text form (``"[1, 2]"``, ``"['a', 'b']"``); else []."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return list(value)
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            parsed = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return []
+        return list(parsed) if isinstance(parsed, list | tuple) else []
+    return []
+
+
+def resolve(path: str) -> Path:
+    """A data path: absolute, else relative to the working directory, else to the built-in scenarios."""
+    from populace.scenario import scenarios_dir
+
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or candidate.is_file():
+        return candidate
+    packaged = scenarios_dir() / candidate
+    return packaged if packaged.is_file() else candidate
+
+
+def read_table(path: str, required: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """Columns of a CSV or Parquet file, checking that ``required`` ones exist."""
+    from populace.errors import PopulationError
+
+    try:
+        table = Population.from_file(resolve(path))
+    except PopulationError as exc:
+        raise ScenarioError(f"world.params.{what}: {exc}") from None
+    missing = [c for c in required if c not in table]
+    if missing:
+        raise ScenarioError(f"world.params.{what}: {path!r} lacks column(s) {', '.join(missing)} "
+                            f"(has: {', '.join(table.columns)})")
+    return {name: table[name] for name in table.columns}
+
+
+def follow_edges(population: Population, kind: str, degree: int, rewire: float, column: str | None,
+                 path: str | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(follower, followee) arrays for the configured initial follow graph."""
+    n = population.size
+    if kind == "none":
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if kind in ("random", "small_world"):
+        build = small_world if kind == "small_world" else random_network
+        net = build(n, degree, rewire, rng)
+        follower = np.repeat(np.arange(n), np.diff(net.indptr))
+        return follower.astype(np.int64), net.indices.astype(np.int64)
+    if kind == "column":
+        if column is None or column not in population:
+            raise ScenarioError(f"world.params.follows.column: {column!r} is not a population column")
+        pairs = [(u, int(v)) for u, value in enumerate(population[column]) for v in parse_list(value)]
+        follower = np.asarray([a for a, _ in pairs], dtype=np.int64)
+        followee = np.asarray([b for _, b in pairs], dtype=np.int64)
+    else:
+        if path is None:
+            raise ScenarioError("world.params.follows.path: a follows file is needed for kind 'file'")
+        table = read_table(path, ("follower", "followee"), "follows.path")
+        follower = np.asarray(table["follower"], dtype=np.int64)
+        followee = np.asarray(table["followee"], dtype=np.int64)
+    ok = (follower >= 0) & (follower < n) & (followee >= 0) & (followee < n) & (follower != followee)
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        raise ScenarioError(f"world.params.follows: edge {follower[bad]} -> {followee[bad]} is not between two "
+                            f"different users 0..{n - 1}")
+    return follower, followee
+
+
+def column_posts(population: Population, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(author, content) of the earlier posts listed in a population column."""
+    if column not in population:
+        raise ScenarioError(f"world.params.posts_column: {column!r} is not a population column")
+    rows = [(u, str(text)) for u, value in enumerate(population[column]) for text in parse_list(value)
+            if str(text).strip()]
+    return (np.asarray([u for u, _ in rows], dtype=np.int64),
+            np.asarray([t for _, t in rows], dtype=object))
+
+
+def file_posts(path: str, n_users: int) -> dict[str, np.ndarray]:
+    """Posts to inject, by step: author, content, step, topic, stance (NaN = the author's)."""
+    table = read_table(path, ("author", "content"), "posts_file")
+    n = len(table["author"])
+    author = np.asarray(table["author"], dtype=np.int64)
+    if ((author < 0) | (author >= n_users)).any():
+        raise ScenarioError(f"world.params.posts_file: author ids must be users 0..{n_users - 1}")
+    return {
+        "author": author,
+        "content": np.asarray([str(c) for c in table["content"]], dtype=object),
+        "step": np.asarray(table.get("step", np.zeros(n)), dtype=np.int64),
+        "topic": np.asarray([str(t) for t in table.get("topic", np.full(n, ""))], dtype=object),
+        "stance": np.asarray(table.get("stance", np.full(n, np.nan)), dtype=np.float64),
+    }

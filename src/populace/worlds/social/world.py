@@ -1,0 +1,354 @@
+"""The social-media world: a Twitter- or Reddit-like platform with feeds and recommenders.
+
+State is columnar (:mod:`.state`), actions are an explicit typed table (:mod:`.actions`), feeds
+mix followed and recommended posts (:mod:`.feeds`, :mod:`.recommenders`), and the platform can
+be seeded from data (:mod:`.seeding`). The two modes differ only in defaults: ``twitter`` ranks by
+interest and mixes in followees' posts; ``reddit`` ranks by hot score and shows scores and
+comment threads.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from populace.embedding import Encoder, encoders
+from populace.errors import PopulaceError
+from populace.events import Events
+from populace.population import Population
+from populace.world import Observations, Seed, World, WorldConfig, operation, worlds
+from populace.worlds.social import metrics
+from populace.worlds.social.actions import ACTIONS, PlatformActions
+from populace.worlds.social.feeds import assemble_feeds, feed_text, top_comments
+from populace.worlds.social.recommenders import FeedView, Recommender, recommenders
+from populace.worlds.social.seeding import (
+    BIO_COLUMNS,
+    NAME_COLUMNS,
+    column_posts,
+    file_posts,
+    first_column,
+    follow_edges,
+)
+from populace.worlds.social.state import SocialState
+
+#: 2025-01-01 00:00 UTC: the time of step 0 when the world runs without a clock
+EPOCH_S = 1735689600.0
+
+
+class RecommenderSpec(WorldConfig):
+    type: str = Field(description="a registered recommender: random, chronological, hot, interest, ...")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> RecommenderSpec:
+        try:
+            recommenders.get(self.type)(self.params)
+        except PopulaceError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class EncoderSpec(WorldConfig):
+    type: str = Field("hashing", description="a registered text encoder: hashing, minilm, ...")
+    params: dict[str, Any] = Field(default_factory=dict, description="e.g. {dim: 128} for hashing")
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        try:
+            encoders.get(name)
+        except PopulaceError as exc:
+            raise ValueError(str(exc)) from None
+        return name
+
+
+class FeedConfig(WorldConfig):
+    size: int = Field(10, ge=1, le=200, description="posts per feed")
+    followed_share: float | None = Field(None, ge=0, le=1, description="share from followees (mode default)")
+    refresh_every: int = Field(1, ge=1, description="steps a computed feed is reused (until a refresh)")
+    window: int | None = Field(72, ge=1, description="only posts of the last `window` steps are recommended")
+
+
+class FollowsConfig(WorldConfig):
+    kind: Literal["none", "random", "small_world", "column", "file"] = "random"
+    degree: int = Field(10, ge=2, description="mean follows per user for generated graphs (mutual)")
+    rewire: float = Field(0.1, ge=0, le=1)
+    column: str | None = Field(None, description="population column listing each user's followees")
+    path: str | None = Field(None, description="CSV/Parquet file with follower,followee columns")
+
+
+class SocialConfig(WorldConfig):
+    mode: Literal["twitter", "reddit"] = "twitter"
+    recommender: RecommenderSpec | None = Field(None, description="default: interest (twitter), hot (reddit)")
+    feed: FeedConfig = Field(default_factory=FeedConfig)
+    show_scores: bool | None = Field(None, description="show post and comment scores (default: reddit)")
+    show_comments: bool | None = Field(None, description="show comment threads (default: reddit)")
+    comments_shown: int = Field(3, ge=0, le=50, description="comments shown per post in threads")
+    encoder: EncoderSpec = Field(default_factory=EncoderSpec)
+    follows: FollowsConfig = Field(default_factory=FollowsConfig)
+    posts_column: str | None = Field(None, description="population column of earlier posts (OASIS format)")
+    posts_file: str | None = Field(None, description="CSV/Parquet of posts to inject: author, content, step, ...")
+    interest_rate: float = Field(0.1, ge=0, le=1, description="how far an engagement moves a user's interests")
+    influence: float = Field(0.0, ge=0, le=1, description="how far an endorsement moves a user's stance")
+    expression: float = Field(0.0, ge=0, description="posts state the author's stance times (1 + expression)")
+    report_threshold: int = Field(5, ge=1, description="reports that hide a post")
+    notification_window: int = Field(24, ge=1, description="steps notifications stay shown")
+    text: bool = Field(True, description="render text columns (persona, feed, ...) for language-model minds")
+    dilemma: str = Field("", description="the question stances are about, shown in personas")
+    cascade_topic: str = Field("rumour", description="the topic whose cascades are measured")
+
+
+class SocialWorld(PlatformActions, World):
+    """A social-media platform (``mode: twitter | reddit``)."""
+
+    name = "social"
+    Config = SocialConfig
+    actions = ACTIONS
+    metric_descriptions: ClassVar[Mapping[str, str]] = metrics.DESCRIPTIONS
+
+    def __init__(self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(population, config, **kwargs)
+        cfg = self.cfg
+        reddit = cfg.mode == "reddit"
+        self.show_scores = reddit if cfg.show_scores is None else cfg.show_scores
+        self.show_comments = reddit if cfg.show_comments is None else cfg.show_comments
+        self.followed_share = (0.0 if reddit else 0.5) if cfg.feed.followed_share is None else cfg.feed.followed_share
+        self.interest_rate, self.influence, self.expression = cfg.interest_rate, cfg.influence, cfg.expression
+        self.report_threshold = cfg.report_threshold
+
+    @property
+    def cfg(self) -> SocialConfig:
+        assert isinstance(self.config, SocialConfig)
+        return self.config
+
+    # -- the contract ------------------------------------------------------------------------
+    def reset(self, seed: Seed = None) -> None:
+        super().reset(seed)
+        cfg, pop, n = self.cfg, self.population, self.n_users
+        self.encoder: Encoder = encoders.get(cfg.encoder.type)(**cfg.encoder.params)
+        spec = cfg.recommender or RecommenderSpec(type="hot" if cfg.mode == "reddit" else "interest")
+        self.recommender: Recommender = recommenders.get(spec.type)(spec.params)
+        self.state = s = SocialState(n, self.encoder.dim)
+        names, bios = first_column(pop, NAME_COLUMNS), first_column(pop, BIO_COLUMNS)
+        if names is not None:
+            s.users["name"][:] = names
+        if bios is not None:
+            s.users["bio"][:] = bios
+            s.user_embedding[:] = self.encoder.encode(list(bios))
+        if "stance" in pop:
+            s.users["stance"][:] = np.clip(np.asarray(pop["stance"], dtype=np.float64), -1, 1)
+        f = cfg.follows
+        follower, followee = follow_edges(pop, f.kind, f.degree, f.rewire, f.column, f.path,
+                                          np.random.default_rng(self.rng.integers(2**63)))
+        new = s.follows.add(follower, followee)
+        np.add.at(s.users["following"], follower[new], 1)
+        np.add.at(s.users["followers"], followee[new], 1)
+        s.follows.compact()
+        if cfg.posts_column:
+            authors, content = column_posts(pop, cfg.posts_column)
+            self.add_posts(authors, content)
+        self.scheduled = file_posts(cfg.posts_file, n) if cfg.posts_file else None
+        if self.scheduled is not None:
+            self._inject_scheduled(self.scheduled["step"] <= 0)
+        self.feed_cache = np.full((n, cfg.feed.size), -1, dtype=np.int64)
+        self.cached_at = np.full(n, -(10**9), dtype=np.int64)
+        self.stale = np.zeros(n, dtype=bool)
+        self.herd: tuple[float, float] | None = None
+        self.treated_upto = 0
+
+    @property
+    def n_users(self) -> int:
+        return self.population.size
+
+    def now_s(self) -> float:
+        if self.time is not None:
+            return float(calendar.timegm(self.time.utctimetuple())) + self.time.microsecond / 1e6
+        return EPOCH_S + 3600.0 * self.step
+
+    def view(self) -> FeedView:
+        """What recommenders read now."""
+        return FeedView(self.state, self.step, self.now_s(), self.rng, self.cfg.feed.window)
+
+    def feeds(self, users: np.ndarray) -> np.ndarray:
+        """The current feed of each user (recomputed when older than ``refresh_every`` or refreshed)."""
+        feed = self.cfg.feed
+        due = self.stale[users] | (self.step - self.cached_at[users] >= feed.refresh_every)
+        todo = np.unique(users[due])
+        if len(todo):
+            self.feed_cache[todo] = assemble_feeds(todo, self.view(), self.recommender, feed.size,
+                                                   self.followed_share)
+            self.cached_at[todo] = self.step
+            self.stale[todo] = False
+        return self.feed_cache[users]
+
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        s, ids = self.state, np.asarray(agent_ids, dtype=np.int64)
+        feed = self.feeds(ids)
+        has = feed >= 0
+        post = np.where(has, feed, 0)
+        p = s.posts
+        empty = len(p) == 0
+
+        def column(values: np.ndarray, fill: Any = 0) -> np.ndarray:
+            return np.where(has, values[post], fill) if not empty else np.full(feed.shape, fill)
+
+        sims = np.einsum("ijk,ik->ij", s.post_embedding[post], s.user_embedding[ids]) if not empty \
+            else np.zeros(feed.shape, np.float32)
+        following = s.follows.contains(np.repeat(ids, feed.shape[1]), column(p["author"], -1).ravel() % max(
+            self.n_users, 1)).reshape(feed.shape) & has if not empty else np.zeros(feed.shape, bool)
+        cols: dict[str, np.ndarray] = {
+            "stance": s.users["stance"][ids].copy(), "belief": s.users["belief"][ids].copy(),
+            "followers": s.users["followers"][ids].copy(), "following": s.users["following"][ids].copy(),
+            "feed_post": feed, "feed_author": column(p["author"], -1), "feed_likes": column(p["likes"]),
+            "feed_dislikes": column(p["dislikes"]), "feed_reposts": column(p["reposts"]),
+            "feed_comments": column(p["comments"]), "feed_score": column(p["likes"]) - column(p["dislikes"]),
+            "feed_age": np.where(has, self.step - column(p["step"]), 0), "feed_kind": column(p["kind"], -1),
+            "feed_similarity": np.where(has, sims, 0.0), "feed_stance": column(p["stance"], 0.0),
+            "feed_topic": column(p["topic"], "").astype(str), "feed_followed": following,
+            "feed_liked": s.post_likes.contains(np.repeat(ids, feed.shape[1]), post.ravel()).reshape(feed.shape)
+            & has,
+        }
+        threads = None
+        if self.show_comments:
+            threads = top_comments(s, feed, self.cfg.comments_shown)
+            flat = threads.reshape(len(ids), -1)
+            known = flat >= 0
+            cols["thread_comment"] = flat
+            cols["thread_post"] = np.where(known, np.repeat(feed, self.cfg.comments_shown, axis=1), -1)
+            cols["thread_score"] = np.where(known, s.comment_score(np.maximum(flat, 0)), 0) if len(s.comments) \
+                else np.zeros(flat.shape, np.int64)
+            cols["thread_author"] = np.where(known, s.comments["author"][np.maximum(flat, 0)], -1) \
+                if len(s.comments) else np.full(flat.shape, -1)
+            voter, target = np.repeat(ids, flat.shape[1]), np.maximum(flat, 0).ravel()
+            voted = s.comment_likes.contains(voter, target) | s.comment_dislikes.contains(voter, target)
+            cols["thread_voted"] = voted.reshape(flat.shape) & known
+        followers, replies, notes = self._notifications(ids)
+        cols["notify_followers"], cols["notify_replies"] = followers, replies
+        cols["question"] = s.question[ids].copy()
+        if self.cfg.text:
+            cols["persona"] = self._personas(ids)
+            cols["feed"] = np.asarray(feed_text(s, feed, self.now_s(), self.show_scores, threads), dtype=object)
+            cols["notifications"] = notes
+            cols["results"] = s.last_results[ids].copy()
+        s.last_results[ids] = ""
+        s.users["last_seen"][ids] = self.step + 1
+        return Observations(ids, cols, self.step, self.time)
+
+    def _personas(self, ids: np.ndarray) -> np.ndarray:
+        u = self.state.users
+        dilemma = self.cfg.dilemma
+        out = np.empty(len(ids), dtype=object)
+        for i, user in enumerate(ids.tolist()):
+            text = f"You are @{u['name'][user]}. {u['bio'][user]}".strip()
+            text += f" You have {u['followers'][user]} followers and follow {u['following'][user]} accounts."
+            if dilemma:
+                text += f" On '{dilemma}' your stance is {u['stance'][user]:+.2f} (-1 against, +1 for)."
+            out[i] = text
+        return out
+
+    def _notifications(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s, window = self.state, self.cfg.notification_window
+        note = s.notifications
+        start = int(np.searchsorted(note["step"], self.step - window))
+        user, kind, step = note["user"][start:], note["kind"][start:], note["step"][start:]
+        position = np.full(self.n_users, -1, dtype=np.int64)
+        position[ids] = np.arange(len(ids))
+        mine = (position[user] >= 0) & (step >= s.users["last_seen"][user])
+        rows = np.flatnonzero(mine)
+        who = position[user[rows]]
+        follows = np.bincount(who[kind[rows] == "follow"], minlength=len(ids))
+        replies = np.bincount(who[kind[rows] == "reply"], minlength=len(ids))
+        texts = np.full(len(ids), "", dtype=object)
+        if self.cfg.text and len(rows):
+            names, actor, item = s.users["name"], note["actor"][start:], note["item"][start:]
+            verbs = {"follow": "followed you", "reply": "commented on your post", "repost": "reposted your post",
+                     "quote": "quoted your post"}
+            lines: dict[int, list[str]] = {}
+            for r in rows.tolist():
+                target = f" {item[r]}" if item[r] >= 0 else ""
+                lines.setdefault(int(position[user[r]]), []).append(f"@{names[actor[r]]} {verbs[kind[r]]}{target}")
+            for i, entries in lines.items():
+                texts[i] = "; ".join(entries[-10:])
+        return follows, replies, texts
+
+    def tick(self) -> list[Events]:
+        events = []
+        if self.herd is not None and len(self.state.comments) > self.treated_upto:
+            events.append(self._treat(np.arange(self.treated_upto, len(self.state.comments))))
+        if self.scheduled is not None:
+            due = self.scheduled["step"] == self.step + 1
+            if due.any():
+                events.append(self._inject_scheduled(due))
+        self.state.follows.compact()
+        return events
+
+    def metrics(self) -> dict[str, float]:
+        return metrics.all_metrics(self.state, self.cfg.cascade_topic)
+
+    # -- interventions -----------------------------------------------------------------------
+    def _inject_scheduled(self, due: np.ndarray) -> Events:
+        sched = self.scheduled
+        assert sched is not None
+        stance = np.where(np.isnan(sched["stance"][due]), self.state.users["stance"][sched["author"][due]],
+                          sched["stance"][due])
+        ids = self.add_posts(sched["author"][due], sched["content"][due], topic=sched["topic"][due], stance=stance)
+        return Events.world("seed_post", sched["author"][due], post_id=ids)
+
+    @operation
+    def inject_post(self, author: int, content: str, topic: str = "", stance: float | None = None) -> Events:
+        """Publish a post (e.g. a rumour or its correction) as ``author``, tagged with ``topic``."""
+        if not 0 <= author < self.n_users:
+            raise PopulaceError(f"inject_post: author {author} is not a user 0..{self.n_users - 1}")
+        authors = np.asarray([author], dtype=np.int64)
+        ids = self.add_posts(authors, np.asarray([content], dtype=object), topic=topic,
+                             stance=None if stance is None else np.asarray([stance]))
+        if topic == "rumour":
+            self.state.users["belief"][author] = 1
+        return Events.world("inject_post", authors, post_id=ids, topic=topic)
+
+    @operation
+    def ask(self, question: str, share: float = 1.0) -> Events:
+        """Pose a survey question to a random ``share`` of users (answered with ``interview``)."""
+        chosen = np.sort(self.rng.permutation(self.n_users)[: round(share * self.n_users)])
+        self.state.question[chosen] = question
+        return Events.world("ask", chosen, question=question)
+
+    @operation
+    def herd_treatment(self, up: float = 1 / 3, down: float = 1 / 3) -> Events:
+        """From now on give each new comment one up-vote (share ``up``), one down-vote (``down``) or none."""
+        self.herd = (up, down)
+        self.treated_upto = len(self.state.comments)
+        return Events.world("herd_treatment", up=up, down=down)
+
+    def _treat(self, comments: np.ndarray) -> Events:
+        assert self.herd is not None
+        up, down = self.herd
+        draw = self.rng.random(len(comments))
+        group = np.where(draw < up, "up", np.where(draw < up + down, "down", "control")).astype(object)
+        c = self.state.comments
+        c["treatment"][comments] = group
+        c["boost"][comments] = np.where(group == "up", 1, np.where(group == "down", -1, 0))
+        self.treated_upto = len(c)
+        return Events.world("treat_comment", c["author"][comments], comment_id=comments, group=group)
+
+    @operation
+    def set_recommender(self, type: str, params: dict[str, Any] | None = None) -> Events:
+        """Switch the recommender (e.g. to test an intervention on ranking); feeds refresh at once."""
+        self.recommender = recommenders.get(type)(params)
+        self.stale[:] = True
+        return Events.world("set_recommender", recommender=type)
+
+    @operation
+    def remove_posts(self, author: int) -> Events:
+        """Moderation: hide every post by ``author``."""
+        hidden = np.flatnonzero(self.state.posts["author"] == author)
+        self.state.posts["hidden"][hidden] = True
+        return Events.world("remove_posts", np.asarray([author]), removed=len(hidden))
+
+
+worlds.add("social", SocialWorld)
