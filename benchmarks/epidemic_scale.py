@@ -32,6 +32,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
+
 RESULTS = Path(__file__).parent / "results" / "epidemic_scale.json"
 
 PROMPT = (
@@ -69,23 +73,20 @@ class StandInModel:
     """Answers every ``choose`` at once with a distribution that depends on the prompt's case level."""
 
     def __init__(self) -> None:
-        from populace.llm.base import Usage
-
         self.usage = Usage()
 
-    async def choose(self, prompt: Any, options: Sequence[str]) -> Any:
-        import numpy as np
-
-        from populace.llm.base import Choice
-
-        self.usage.calls += 1
+    async def choose(self, prompt: Prompt, options: Sequence[str], *, usage: Usage | None = None) -> Choice:
+        for counter in (self.usage, usage):
+            if counter is not None:
+                counter.calls += 1
         text = str(prompt)
         worried = 0.5 if ("high" in text or "Symptoms: True" in text) else 0.1
         p = np.asarray([1 - worried, worried * 0.7, worried * 0.3])
         return Choice(list(options), p, f"r{self.usage.calls}")
 
-    async def complete(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+    async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
+                       schema: dict[str, Any] | None = None, usage: Usage | None = None) -> Completion:
+        raise NotImplementedError("the benchmark only asks for choices")
 
 
 def measure(size: int, days: int, mind: str, profile: bool) -> dict[str, Any]:

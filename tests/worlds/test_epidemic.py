@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+import pytest
+
+from populace import Actions, Population, Simulation
+from populace.errors import ScenarioError
+from populace.minds.rules import RulesMind
+from populace.testing import check_world
+from populace.worlds.epidemic import EpidemicWorld
+from populace.worlds.epidemic.calibration import calibrate, fit_error, read_weekly_cases, weekly_cases
+from populace.worlds.epidemic.census import AGE_GROUPS, CensusConfig, synthesize
+from populace.worlds.epidemic.disease import DEAD, INFECTIOUS, RECOVERED
+
+
+def final_size(r0: float) -> float:
+    """Root of z = 1 - exp(-r0 z) by fixed-point iteration (the homogeneous-mixing final size)."""
+    z = 0.9
+    for _ in range(200):
+        z = 1 - math.exp(-r0 * z)
+    return z
+
+
+def world(n: int = 2000, **params: object) -> EpidemicWorld:
+    w = EpidemicWorld(Population(size=n), params)
+    w.reset(3)
+    return w
+
+
+def test_conforms_to_the_world_contract() -> None:
+    check_world(EpidemicWorld(Population(size=1500), {"census": {"neighbourhood_size": 500}}))
+
+
+def test_synthetic_census_matches_its_shares_and_never_builds_a_dense_matrix() -> None:
+    cfg = CensusConfig()
+    c = synthesize(200_000, cfg, np.random.default_rng(0))
+    shares = np.bincount(c.age, minlength=len(AGE_GROUPS)) / c.size
+    assert np.allclose(shares, np.asarray(cfg.age_shares) / sum(cfg.age_shares), atol=0.01)
+    sizes = np.bincount(c.household)
+    expected_mean = np.dot(cfg.household_sizes, np.arange(1, 7)) / sum(cfg.household_sizes)
+    assert abs(sizes.mean() - expected_mean) < 0.05
+    heads = np.r_[0, np.flatnonzero(np.diff(c.household)) + 1]
+    assert (c.age[heads] >= 1).all()  # every household has an adult first member
+    workers = c.occupation > 0
+    assert ((c.age[workers] >= 1) & (c.age[workers] <= 3)).all()
+    assert (c.workplace[workers] >= 0).all() and (c.workplace[~workers] == -1).all()
+    assert abs(np.bincount(c.workplace[workers]).mean() - cfg.workplace_size) < 2
+    assert c.age.dtype == np.int8 and c.household.dtype == np.int32
+
+
+@pytest.mark.parametrize("r0", [1.5, 2.5])
+def test_final_attack_rate_matches_the_final_size_relation_at_100k(r0: float) -> None:
+    # One well-mixed community, no households or workplaces, no behaviour, no deaths: the
+    # homogeneous SEIR model, whose final size solves z = 1 - exp(-r0 z) for any stage durations.
+    w = world(100_000, census={"neighbourhood_size": 0}, disease={
+        "r0": r0, "layer_weights": {"community": 1.0}, "initial_infected": 30, "fatality": [0.0] * 5,
+    })
+    for _ in range(400):
+        w.tick()
+        if not np.any((w.stage == 1) | (w.stage == INFECTIOUS)):
+            break
+    assert abs(w.metrics()["attack_rate"] - final_size(r0)) < 0.01  # tolerance: 1 percentage point
+
+
+def test_lockdown_lowers_the_peak_and_costs_jobs_that_stimulus_cushions() -> None:
+    size = ["population.size=20000"]
+    free = Simulation.from_scenario("covid", size).run().metrics()
+    locked = Simulation.from_scenario("covid-lockdown", size).run().metrics()
+    assert locked["infectious"].max() < 0.5 * free["infectious"].max()
+    assert locked["attack_rate"].iloc[-1] < free["attack_rate"].iloc[-1]
+    assert locked["unemployment"].max() > 0.2 > free["unemployment"].max()
+    assert locked["lockdown"].iloc[30] == 1 and locked["lockdown"].iloc[-1] == 0
+    assert locked["stimulus_paid"].iloc[-1] > 0
+    assert locked["unemployment"].iloc[-1] < locked["unemployment"].max()  # re-hiring after reopening
+    assert free["staying_home"].max() > 0.05  # agents react to the case counts they hear
+
+
+def test_cautious_agents_stay_home_as_cases_rise_and_the_sick_isolate() -> None:
+    w = world(4000)
+    mind = RulesMind(w.population, w.action_space, {"policy": "cautious", "params": {"caution": 0.3}})
+
+    def shares(level: int) -> dict[str, float]:
+        w.recent_cases.extend([0] * 7)
+        thresholds = w.config.behaviour.case_thresholds  # type: ignore[attr-defined]
+        w.recent_cases[-1] = int(thresholds[level - 1] * w.n_agents / 1e5) + 1 if level else 0
+        obs = w.observe(w.population.ids)
+        assert obs["case_level"][0] == level
+        decided = asyncio.run(mind.decide(obs)).actions
+        return {a.name: len(a) / w.n_agents for a in decided}
+
+    assert shares(0).get("stay_home", 0) == 0
+    assert shares(2)["stay_home"] < shares(4)["stay_home"]
+    sick = np.flatnonzero(w.stage == INFECTIOUS)
+    w.symptomatic[sick] = True
+    w.tested[sick[:1]] = True
+    decided = {a.name: set(a.agents.tolist()) for a in asyncio.run(mind.decide(w.observe(sick))).actions}
+    assert int(sick[0]) in decided["isolate"]
+
+
+def test_dead_agents_cannot_act_and_the_tested_are_quarantined() -> None:
+    w = world(500)
+    w.stage[:2] = [DEAD, INFECTIOUS]
+    w.tested[1] = True
+    events = w.apply([Actions("go_out", np.array([0, 1, 2])), Actions("isolate", np.array([0]))])
+    reasons = {(e.kind, int(a)): r for e in events if e.reason is not None
+               for a, r in zip(e.agents, e.reason, strict=True)}
+    assert reasons[("go_out", 0)] == "has died"
+    assert reasons[("go_out", 1)] == "in quarantine after a positive test"
+    assert reasons[("isolate", 0)] == "has died"
+
+
+def test_closed_workplaces_cost_income_then_jobs() -> None:
+    w = world(3000, livelihood={"job_loss_after": 3, "rehire_rate": 0.0})
+    before = w.metrics()
+    w.tick()
+    working_income = w.metrics()["income_per_worker"]
+    w.lockdown(close=["service"], community=1.0)
+    for _ in range(5):
+        w.tick()
+    service = w.census.occupation == 3
+    assert w.metrics()["income_per_worker"] < working_income
+    assert not w.money.employed[service].any() and w.money.employed[w.census.occupation == 1].all()
+    assert before["unemployment"] == 0 < w.metrics()["unemployment"]
+    paid = w.stimulus(500, to="unemployed")
+    assert paid.data["recipients"][0] == int(service.sum())
+
+
+def test_operations_reject_bad_arguments_with_one_line() -> None:
+    w = world(200)
+    with pytest.raises(ScenarioError, match="unknown sector 'farms'"):
+        w.lockdown(close=["farms"])
+    with pytest.raises(ScenarioError, match="expected 'adults' or 'unemployed'"):
+        w.stimulus(10, to="everyone")
+
+
+def test_calibration_recovers_a_known_r0() -> None:
+    base = ["population.size=10000", "minds.0.params.caution=0.05", "steps=70"]
+    observed = weekly_cases("covid", 9, [*base, "world.params.disease.r0=2.2"])
+    # fitted on a different seed: the model's own noise, not a replay of the same draws
+    result = calibrate(observed, "covid", {"world.params.disease.r0": (1.4, 3.4)}, points=5, rounds=2,
+                       overrides=[*base, "seed=5"])
+    assert abs(result.best["world.params.disease.r0"] - 2.2) <= 0.25
+    assert result.error == min(e for _, e in result.tried) < 0.8
+    assert max(e for _, e in result.tried) > 2 * result.error
+    # R0 and the behavioural parameter together (a coarse 3 x 3 grid, one round)
+    both = calibrate(observed, "covid", {"world.params.disease.r0": (1.4, 3.4), "minds.0.params.caution": (0.0, 0.3)},
+                     points=3, rounds=1, overrides=[*base, "seed=5"])
+    assert len(both.tried) == 9 and abs(both.best["world.params.disease.r0"] - 2.2) <= 0.5
+
+
+def test_weekly_case_file_is_read_and_bad_files_get_one_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    good = Path(str(tmp_path)) / "cases.csv"
+    good.write_text("week,cases\n1,10\n2,30\n")
+    assert read_weekly_cases(good).tolist() == [10.0, 30.0]
+    bad = Path(str(tmp_path)) / "bad.csv"
+    bad.write_text("week,count\n1,10\n")
+    with pytest.raises(ScenarioError, match="needs a 'cases' column"):
+        read_weekly_cases(bad)
+    assert fit_error(np.array([10.0, 30.0]), np.array([10.0, 30.0])) == 0.0
+    assert RECOVERED == 3
