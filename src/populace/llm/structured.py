@@ -94,6 +94,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _is_type(value: Any, kind: str) -> bool:
+    if isinstance(value, bool) and kind in ("integer", "number"):
+        return False
+    if kind == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES.get(kind, (object,)))
+
+
 def validation_errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Every way ``value`` violates ``schema`` (empty when it is valid)."""
     errors: list[str] = []
@@ -102,14 +110,8 @@ def validation_errors(value: Any, schema: dict[str, Any], path: str = "$") -> li
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
     kind = schema.get("type")
-    if kind is not None:
-        kinds = kind if isinstance(kind, list) else [kind]
-        ok = any(isinstance(value, _TYPES.get(k, (object,))) and not (k in ("integer", "number")
-                 and isinstance(value, bool)) for k in kinds)
-        if ok and "integer" in kinds and "number" not in kinds and isinstance(value, float):
-            ok = value.is_integer()
-        if not ok:
-            return [*errors, f"{path}: expected {kind}, got {type(value).__name__}"]
+    if kind is not None and not any(_is_type(value, k) for k in (kind if isinstance(kind, list) else [kind])):
+        return [*errors, f"{path}: expected {kind}, got {type(value).__name__}"]
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for name in schema.get("required", []):
