@@ -111,8 +111,11 @@ class PromptTemplate:
         return literal + fields
 
     def render(self, persona: Mapping[str, Any], obs: Mapping[str, Any],
-               extras: Mapping[str, Any] | None = None) -> str:
-        """The prompt for one agent (or one group) from its persona and observation values."""
+               extras: Mapping[str, Any] | None = None, *, fenced: bool = True) -> str:
+        """The prompt for one agent (or one group) from its persona and observation values.
+
+        ``fenced=False`` inserts text values as they are (still cut), for text that is embedded,
+        never shown to a model."""
         out: list[str] = []
         sources = {"persona": persona, "obs": obs, "extra": extras or {}}
         for literal, scope, name, spec in self._parts:
@@ -126,6 +129,8 @@ class PromptTemplate:
             value = plain(source[name])
             if scope == "extra":
                 out.append(str(value)[: self.max_extra_chars])
+            elif not fenced and isinstance(value, str):
+                out.append(value[: self.max_field_chars])
             else:
                 out.append(self._value(value, spec))
         return "".join(out)
