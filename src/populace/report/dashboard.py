@@ -1,0 +1,218 @@
+"""``populace dashboard RUN``: a live, read-only web view of a run, in progress or finished.
+
+A FastAPI app over the run directory: one HTML page (inline CSS and JS, no CDN) that polls JSON
+endpoints for progress, metric series, the social feed at a step, and one agent's persona, state,
+memory and last decisions. Agent text only ever reaches the page as JSON and is put there with
+``textContent``, so a post containing ``<script>`` shows as text. It binds to loopback by default.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from populace import analysis
+from populace.errors import PopulaceError
+from populace.report.decisions import decisions
+from populace.report.feed import build_feed, has_feed
+from populace.runs import Run
+
+T = TypeVar("T")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe value (NumPy scalars unwrapped, NaN as None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class RunView:
+    """Reads a run's tables, re-reading only when new parts have been written."""
+
+    def __init__(self, path: Path) -> None:
+        self.run = Run.open(path)
+        self.path = self.run.path
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Any, Any]] = {}
+
+    def _signature(self, *tables: str) -> tuple[Any, ...]:
+        return tuple(sorted(p.name for t in tables for p in (self.path / t).glob("*.parquet")))
+
+    def _cached(self, key: str, tables: tuple[str, ...], load: Callable[[], T]) -> T:
+        signature = self._signature(*tables)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == signature:
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._cache[key] = (signature, value)
+        return value
+
+    def events(self) -> pd.DataFrame:
+        return self._cached("events", ("events",), lambda: analysis.events(self.path))
+
+    def metrics(self) -> pd.DataFrame:
+        return self._cached("metrics", ("metrics",), lambda: analysis.metrics(self.path))
+
+    def steps(self) -> pd.DataFrame:
+        return self._cached("steps", ("steps",), lambda: analysis.steps(self.path))
+
+    def descriptions(self) -> dict[str, str]:
+        try:
+            from populace.world import worlds
+
+            return dict(worlds.get(self.run.scenario().world.type).metric_descriptions)
+        except PopulaceError:
+            return {}
+
+    # -- JSON payloads -----------------------------------------------------------------------
+    def progress(self) -> dict[str, Any]:
+        m = self.run.manifest()
+        steps = self.steps()
+        last = int(steps["step"].max()) if len(steps) else -1
+        return _plain({"id": m.get("id"), "scenario": m.get("scenario"), "status": m.get("status"),
+                       "steps": m.get("steps"), "steps_done": m.get("steps_done"), "last_step": last,
+                       "updated": m.get("updated"), "parent": m.get("parent")})
+
+    def series(self) -> dict[str, Any]:
+        metrics, events, steps = self.metrics(), self.events(), self.steps()
+        out: dict[str, Any] = {"metrics": {}, "actions": {}, "usage": {}, "descriptions": self.descriptions()}
+        for name in metrics.columns:
+            column = metrics[name].dropna()
+            out["metrics"][str(name)] = {"x": column.index.tolist(), "y": column.tolist()}
+        if len(events):
+            per_step = analysis.actions_per_step(events)
+            for name in per_step.columns:
+                out["actions"][str(name)] = {"x": per_step.index.tolist(), "y": per_step[name].tolist()}
+        usage = analysis.model_usage(steps)
+        for name in ("calls", "cache_hits"):
+            if name in usage:
+                out["usage"][name] = {"x": usage["step"].tolist(), "y": usage[name].tolist()}
+        return _plain(out)
+
+    def feed(self, step: int | None, limit: int, author: int | None) -> dict[str, Any]:
+        events = self.events()
+        if not has_feed(events):
+            return {"available": False, "posts": []}
+        return _plain({"available": True, "posts": build_feed(events, step, limit, author)})
+
+    def agents(self, step: int | None, limit: int = 60) -> list[dict[str, Any]]:
+        """The most active agents up to ``step`` (for the inspector's list)."""
+        events = self.events()
+        chosen = events[events["agent"] >= 0]
+        if step is not None:
+            chosen = chosen[chosen["step"] <= step]
+        counts = chosen.groupby("agent").size().sort_values(ascending=False, kind="stable").head(limit)
+        return [{"agent": int(a), "events": int(n)} for a, n in counts.items()]
+
+    def _state(self, step: int | None) -> tuple[dict[str, Any] | None, int | None]:
+        steps = analysis.checkpoint_steps(self.path)
+        if not steps:
+            return None, None
+        wanted = analysis.checkpoint_at_or_before(self.path, step + 1) if step is not None else steps[-1]
+        chosen = wanted if wanted is not None else steps[0]
+        return self._cached(f"checkpoint-{chosen}", ("checkpoints",),
+                            lambda: analysis.checkpoint(self.path, chosen)), chosen
+
+    def _persona(self, agent: int, state: dict[str, Any] | None) -> dict[str, Any]:
+        population = state.get("population") if state else None
+        if population is None:
+            population = self._cached("population", (), self._rebuild_population)
+        if population is None or not 0 <= agent < population.size:
+            return {}
+        return {k: _plain(v) for k, v in population.row(agent).items()}
+
+    def _rebuild_population(self) -> Any:
+        from populace.simulation import build_population
+
+        scenario = self.run.scenario()
+        pop_seq = np.random.SeedSequence(scenario.seed).spawn(4)[0]
+        return build_population(scenario, np.random.default_rng(pop_seq))
+
+    def agent(self, agent: int, step: int | None) -> dict[str, Any]:
+        state, at = self._state(step)
+        world_state: dict[str, Any] = {}
+        world = state.get("world") if state else None
+        if world is not None:
+            n = getattr(world, "n_agents", None)
+            for name, value in vars(world).items():
+                if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= agent < len(value):
+                    world_state[name] = _plain(value[agent])
+        events = self.events()
+        mine = events[events["agent"] == agent]
+        if step is not None:
+            mine = mine[mine["step"] <= step]
+        recent = [{"step": int(r.step), "action": r.action, "outcome": r.outcome, "reason": r.reason,
+                   "args": r.args, "data": r.data} for r in mine.tail(12).itertuples()]
+        asked, source = decisions(self.path, events, agent=agent, limit=8)
+        if step is not None and len(asked):
+            asked = asked[asked["step"] <= step]
+        memory = self._memory(agent, step)
+        return _plain({
+            "agent": agent, "persona": self._persona(agent, state), "state": world_state, "state_after_step": at,
+            "events": recent[::-1], "decisions": asked.to_dict("records")[::-1], "decisions_source": source,
+            "memory": memory,
+        })
+
+    def _memory(self, agent: int, step: int | None) -> list[dict[str, Any]]:
+        if not analysis.has_table(self.path, "memories"):
+            return []
+        table = self._cached("memories", ("memories",), lambda: analysis.read_table(self.path, "memories"))
+        mine = table[table["agent"] == agent]
+        if step is not None and "step" in mine:
+            mine = mine[mine["step"] <= step]
+        return [_plain(r) for r in mine.tail(20).to_dict("records")][::-1]
+
+
+def create_app(run_path: Path | str) -> Any:
+    """The dashboard's FastAPI app for one run (read-only: every route is a GET)."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import HTMLResponse
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    view = RunView(Path(run_path))
+    page = Environment(loader=PackageLoader("populace.report", "templates"),
+                       autoescape=select_autoescape(default=True)).get_template("dashboard.html.j2")
+    app = FastAPI(title="populace dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page.render(run=view.run.manifest())
+
+    @app.get("/api/progress")
+    def progress() -> dict[str, Any]:
+        return view.progress()
+
+    @app.get("/api/series")
+    def series() -> dict[str, Any]:
+        return view.series()
+
+    @app.get("/api/feed")
+    def feed(step: int | None = None, limit: int = 50, author: int | None = None) -> dict[str, Any]:
+        return view.feed(step, max(1, min(limit, 500)), author)
+
+    @app.get("/api/agents")
+    def agents(step: int | None = None) -> list[dict[str, Any]]:
+        return view.agents(step)
+
+    @app.get("/api/agents/{agent}")
+    def agent(agent: int, step: int | None = None) -> dict[str, Any]:
+        try:
+            return view.agent(agent, step)
+        except PopulaceError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    return app
