@@ -1,0 +1,378 @@
+"""The ``town`` world: a small town after Generative Agents' Smallville (Park et al., UIST 2023).
+
+Places (homes, a café, a park, shops, a college, a pub) form a graph whose edges carry travel
+times; agents follow daily plans between them, talk with whoever shares their place, and
+information spreads through what they say: each fact has keywords, and a listener learns a
+fact when someone who knows it says one of them. Who talked to whom is the relationship
+network, whose density is measured as Generative Agents did. Facts that are events (a place
+and a time, such as a party) are scored by who turned up there and then.
+
+Observation columns are text a language model can read (``place``, ``time``, ``here``,
+``conversation``, ``knows``, ``plan``) and numbers a rules policy can use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.errors import ScenarioError
+from populace.events import Events
+from populace.minds.rules import RulesMind, policy
+from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+
+PUBLIC: tuple[tuple[str, str, float, float], ...] = (
+    ("Hobbs Cafe", "cafe", 0, 0),
+    ("Johnson Park", "park", 2, 1),
+    ("Harvey Oak Supply Store", "shop", -1, 2),
+    ("The Willows Market and Pharmacy", "shop", 1, -2),
+    ("Oak Hill College", "college", 3, -2),
+    ("The Rose and Crown Pub", "bar", -2, -1),
+)
+LEISURE = ("cafe", "park", "bar", "shop")
+FALLBACK_START = datetime(2023, 2, 13, 8, 0)
+
+
+class PlaceSpec(WorldConfig):
+    name: str
+    kind: Literal["home", "cafe", "park", "shop", "college", "bar", "work"] = "work"
+    x: float = Field(0, description="position in town blocks (travel time grows with distance)")
+    y: float = 0
+
+
+class FactSpec(WorldConfig):
+    key: str = Field(pattern=r"^[a-z0-9_]+$", description="short name used in metric names")
+    text: str = Field(description="what an agent who knows it can say")
+    keywords: list[str] = Field(min_length=1, description="words whose mention passes the fact on")
+    known_by: list[int] = Field(default_factory=list, description="agents who know it at the start")
+    place: str | None = Field(None, description="for an event: where it happens")
+    at: datetime | None = Field(None, description="for an event: when it starts")
+    hours: float = Field(2.0, gt=0, description="for an event: how long it lasts")
+
+
+class TownConfig(WorldConfig):
+    places: list[PlaceSpec] = Field(
+        default_factory=lambda: [PlaceSpec(name=n, kind=k, x=x, y=y) for n, k, x, y in PUBLIC],
+        description="public places; homes and workplaces named in the population are added",
+    )
+    home: str = Field("home", description="population column naming each agent's home (else one per 3 agents)")
+    work: str = Field("work", description="population column naming each agent's workplace (optional)")
+    minutes_per_block: float = Field(4.0, gt=0, description="travel time per block of distance")
+    facts: list[FactSpec] = Field(default_factory=list)
+    acquaintance: float = Field(0.0, ge=0, le=1, description="density of the relationship network at the start")
+    conversation_lines: int = Field(6, ge=1, description="lines of recent conversation an agent hears")
+
+
+class TownWorld(World):
+    name = "town"
+    Config = TownConfig
+    actions = ActionSpace(
+        ActionSpec("go", {"place": Arg.text(80, description="the name of a place in town")},
+                   "set off for a place; you arrive after the travel time"),
+        ActionSpec("talk", {"to": Arg.agent("someone at your place"),
+                            "text": Arg.text(280, description="what you say")},
+                   "say something to someone at the same place"),
+        ActionSpec("stay", {}, "carry on with what you are doing here"),
+    )
+    metric_descriptions: ClassVar[dict[str, str]] = {
+        "density": "density of the relationship network (pairs who have talked, or knew each other)",
+        "density_change": "density now minus density at the start",
+        "conversations": "utterances this step",
+        "travelling": "agents on the way somewhere",
+        "informed_<fact>": "agents who learned the fact during the run (not counting those who knew it)",
+        "attended_<fact>": "of those, agents present at the event's place during it",
+        "present_<fact>": "everyone present at the event's place during it",
+    }
+
+    # -- set-up ------------------------------------------------------------------------------
+    def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        super().reset(seed)
+        cfg = self.config
+        assert isinstance(cfg, TownConfig)
+        n = self.n_agents
+        self.names = (np.asarray(self.population["name"], dtype=object) if "name" in self.population
+                      else np.asarray([f"Agent {i}" for i in range(n)], dtype=object))
+        places = list(cfg.places)
+        known = {p.name for p in places}
+        homes = (np.asarray(self.population[cfg.home], dtype=object) if cfg.home in self.population
+                 else np.asarray([f"House {i // 3 + 1}" for i in range(n)], dtype=object))
+        ring = sorted(set(homes.tolist()) - known)
+        for i, name in enumerate(ring):  # homes on a ring around the centre
+            angle = 2 * math.pi * i / max(len(ring), 1)
+            places.append(PlaceSpec(name=name, kind="home", x=round(4 * math.cos(angle), 2),
+                                    y=round(4 * math.sin(angle), 2)))
+        known |= set(ring)
+        works = np.asarray(self.population[cfg.work], dtype=object) if cfg.work in self.population else None
+        for name in sorted(set(works.tolist()) - known) if works is not None else []:
+            places.append(PlaceSpec(name=name, kind="work", x=float(self.rng.uniform(-3, 3)),
+                                    y=float(self.rng.uniform(-3, 3))))
+        self.places = places
+        self.place_names = np.asarray([p.name for p in places], dtype=object)
+        self.place_index = {p.name: i for i, p in enumerate(places)}
+        self.place_kind = np.asarray([p.kind for p in places], dtype=object)
+        xy = np.asarray([[p.x, p.y] for p in places], dtype=np.float64)
+        blocks = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+        self.travel = blocks * cfg.minutes_per_block  # minutes between places: a complete weighted graph
+        self.home = np.asarray([self.place_index[h] for h in homes], dtype=np.int64)
+        self.workplace = (np.asarray([self.place_index[w] for w in works], dtype=np.int64) if works is not None
+                          else np.full(n, -1, dtype=np.int64))
+        self.location = self.home.copy()  # place index, or -1 while travelling
+        self.destination = self.home.copy()
+        self.arrival = np.full(n, np.datetime64("NaT"), dtype="datetime64[m]")
+        self.facts = list(cfg.facts)
+        for f in self.facts:
+            if f.place is not None and f.place not in self.place_index:
+                raise ScenarioError(f"world.params.facts: {f.key!r} is at {f.place!r}, which is not a place in town")
+        self.knows = np.zeros((n, len(self.facts)), dtype=bool)
+        for j, f in enumerate(self.facts):
+            self.knows[[a for a in f.known_by if 0 <= a < n], j] = True
+        self.knew = self.knows.copy()
+        self.present = np.zeros((n, len(self.facts)), dtype=bool)  # at the event's place during it
+        total_pairs = n * (n - 1) // 2
+        start = self.rng.choice(total_pairs, size=round(cfg.acquaintance * total_pairs), replace=False)
+        self.pairs = np.sort(self._pair_codes(*self._unpair(start)))
+        self.density_start = self.density()
+        self.heard: dict[int, list[str]] = {}
+        self.said: list[tuple[int, str]] = []
+        self.utterances = 0
+        self.plan_day: object = None
+        self.schedule = np.zeros((n, 24), dtype=np.int64)
+
+    def _unpair(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Triangular index -> (a, b) with a < b."""
+        index = np.asarray(index, dtype=np.int64)
+        b = ((1 + np.sqrt(1 + 8 * index.astype(np.float64))) // 2).astype(np.int64)
+        b -= (b * (b - 1) // 2 > index).astype(np.int64)
+        b += ((b + 1) * b // 2 <= index).astype(np.int64)
+        return index - b * (b - 1) // 2, b
+
+    def _pair_codes(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        return lo * self.n_agents + hi
+
+    def now(self) -> datetime:
+        """Simulated time (from the run's clock; half-hour steps from a fixed start when run bare)."""
+        return self.time if self.time is not None else FALLBACK_START + timedelta(minutes=30 * self.step)
+
+    def _daily_plans(self, now: datetime) -> None:
+        """Rules-generated plans for the day: home at night, work by day, meals and leisure out."""
+        if self.plan_day == now.date():
+            return
+        self.plan_day = now.date()
+        n, rng = self.n_agents, self.rng
+        kinds = self.place_kind
+        cafe = [i for i, k in enumerate(kinds) if k == "cafe"]
+        leisure = np.asarray([i for i, k in enumerate(kinds) if k in LEISURE] or [0])
+        plan = np.repeat(self.home[:, None], 24, axis=1)
+        work = np.where(self.workplace >= 0, self.workplace, leisure[rng.integers(0, len(leisure), n)])
+        plan[:, 9:12] = work[:, None]
+        plan[:, 13:17] = work[:, None]
+        lunch = np.where(rng.random(n) < 0.5, leisure[rng.integers(0, len(leisure), n)], work)
+        plan[:, 12] = lunch
+        if cafe:
+            breakfast = rng.random(n) < 0.3
+            plan[breakfast, 8] = cafe[0]
+        out = rng.random(n) < 0.6  # an evening out for most
+        evening = leisure[rng.integers(0, len(leisure), n)]
+        plan[out, 17:20] = evening[out, None]
+        host = self.place_kind[work] == "cafe"  # café staff work from breakfast to evening
+        plan[host, 8:20] = work[host, None]
+        self.schedule = plan
+
+    # -- observation -------------------------------------------------------------------------
+    def _arrive(self, now: datetime) -> None:
+        due = (self.location < 0) & (self.arrival <= np.datetime64(now, "m"))
+        self.location[due] = self.destination[due]
+
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        now = self.now()
+        self._arrive(now)
+        self._daily_plans(now)
+        m = len(agent_ids)
+        loc = self.location[agent_ids]
+        here_counts = np.bincount(self.location[self.location >= 0], minlength=len(self.places))
+        planned = self.schedule[agent_ids, now.hour]
+        # one random other agent at the same place (-1 if alone or travelling), for simple policies
+        nearby = np.full(m, -1, dtype=np.int64)
+        order = self.rng.permutation(self.n_agents)
+        by_place: dict[int, list[int]] = {}
+        for a in order[self.location[order] >= 0].tolist():
+            by_place.setdefault(int(self.location[a]), []).append(a)
+        here_text = np.empty(m, dtype=object)
+        place_text = np.empty(m, dtype=object)
+        heard = np.empty(m, dtype=object)
+        knows_text = np.empty(m, dtype=object)
+        plan_text = np.empty(m, dtype=object)
+        event_place = np.empty(m, dtype=object)
+        for i, a in enumerate(agent_ids.tolist()):
+            p = int(loc[i])
+            others = [b for b in by_place.get(p, []) if b != a] if p >= 0 else []
+            if others:
+                nearby[i] = others[0]
+            here_text[i] = ", ".join(f"{self.names[b]} ({b})" for b in sorted(others)) or "nobody"
+            place_text[i] = (str(self.place_names[p]) if p >= 0
+                             else f"on the way to {self.place_names[self.destination[a]]}")
+            heard[i] = "\n".join(self.heard.get(p, [])[-self._lines():]) if p >= 0 else ""
+            knows_text[i] = " ".join(f.text for j, f in enumerate(self.facts) if self.knows[a, j])
+            plan_text[i] = self._plan_text(a)
+            event_place[i] = self._event_now(a, now)
+        clock_text = np.empty(m, dtype=object)
+        clock_text[:] = now.strftime("%A %d %B %Y, %H:%M")
+        return Observations(agent_ids, {
+            "place": place_text, "time": clock_text, "here": here_text, "conversation": heard,
+            "knows": knows_text, "plan": plan_text,
+            "place_id": loc, "home_id": self.home[agent_ids], "plan_place": self.place_names[planned],
+            "event_place": event_place, "nearby": nearby,
+            "n_here": np.where(loc >= 0, here_counts[np.maximum(loc, 0)] - 1, 0),
+            "known_facts": self.knows[agent_ids],
+        })
+
+    def _lines(self) -> int:
+        assert isinstance(self.config, TownConfig)
+        return self.config.conversation_lines
+
+    def _plan_text(self, agent: int) -> str:
+        row = self.schedule[agent]
+        spans, start = [], 0
+        for h in range(1, 25):
+            if h == 24 or row[h] != row[start]:
+                spans.append(f"{start:02d}:00-{h:02d}:00 {self.place_names[row[start]]}")
+                start = h
+        return "; ".join(spans)
+
+    def _event_now(self, agent: int, now: datetime) -> str:
+        """The place of a known event under way, or starting within the travel time to it."""
+        for j, f in enumerate(self.facts):
+            if not (self.knows[agent, j] and f.place and f.at):
+                continue
+            origin = max(int(self.location[agent]), 0)
+            lead = timedelta(minutes=float(self.travel[origin, self.place_index[f.place]]) + 30)
+            if f.at - lead <= now < f.at + timedelta(hours=f.hours):
+                return f.place
+        return ""
+
+    # -- actions -----------------------------------------------------------------------------
+    def handlers(self) -> Mapping[str, Handler]:
+        return {"go": self._go, "talk": self._talk, "stay": Events.accepted}
+
+    def _go(self, actions: Actions) -> Events:
+        now = self.now()
+        target = np.asarray([self.place_index.get(str(p), -1) for p in actions.args["place"]], dtype=np.int64)
+        travelling = self.location[actions.agents] < 0
+        ok = (target >= 0) & ~travelling
+        reason = np.empty(len(actions), dtype=object)
+        reason[:] = "already on the way somewhere"
+        reason[target < 0] = f"no such place (places: {', '.join(self.place_names[:12])}, ...)"
+        agents, dest = actions.agents[ok], target[ok]
+        minutes = self.travel[self.location[agents], dest]
+        self.destination[agents] = dest
+        self.location[agents] = -1
+        self.arrival[agents] = np.datetime64(now, "m") + np.ceil(minutes).astype("timedelta64[m]")
+        self._arrive(now)  # next door: there at once
+        return Events.outcomes(actions, ok, reason)
+
+    def _talk(self, actions: Actions) -> Events:
+        speaker, listener, texts = actions.agents, actions.args["to"], actions.args["text"]
+        where = self.location[speaker]
+        ok = (where >= 0) & (self.location[listener] == where) & (speaker != listener)
+        reason = np.empty(len(actions), dtype=object)
+        reason[:] = "can only talk to someone at the same place"
+        learned = np.zeros(len(actions), dtype=np.int64)
+        for i in np.flatnonzero(ok):
+            s, li, text = int(speaker[i]), int(listener[i]), str(texts[i])
+            lowered = text.lower()
+            for j, f in enumerate(self.facts):
+                if self.knows[s, j] and not self.knows[li, j] and any(k.lower() in lowered for k in f.keywords):
+                    self.knows[li, j] = True
+                    learned[i] += 1
+            self.said.append((int(where[i]), f"{self.names[s]} to {self.names[li]}: {text}"))
+        self.pairs = np.union1d(self.pairs, self._pair_codes(speaker[ok], listener[ok]))
+        self.utterances += int(ok.sum())
+        return Events.outcomes(actions, ok, reason, learned=learned)
+
+    # -- dynamics ----------------------------------------------------------------------------
+    def tick(self) -> list[Events]:
+        now = self.now()
+        self._arrive(now)
+        self.heard = {}
+        for place, line in self.said:
+            self.heard.setdefault(place, []).append(line)
+        self.said = []
+        self._utterances_last, self.utterances = self.utterances, 0
+        for j, f in enumerate(self.facts):
+            if f.place and f.at and f.at <= now < f.at + timedelta(hours=f.hours):
+                self.present[self.location == self.place_index[f.place], j] = True
+        return []
+
+    def density(self) -> float:
+        n = self.n_agents
+        return len(self.pairs) / (n * (n - 1) / 2) if n > 1 else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        density = self.density()
+        out = {"density": density, "density_change": density - self.density_start,
+               "conversations": float(getattr(self, "_utterances_last", 0)),
+               "travelling": float(np.count_nonzero(self.location < 0))}
+        for j, f in enumerate(self.facts):
+            learned = self.knows[:, j] & ~self.knew[:, j]
+            out[f"informed_{f.key}"] = float(learned.sum())
+            if f.place:
+                out[f"attended_{f.key}"] = float((learned & self.present[:, j]).sum())
+                out[f"present_{f.key}"] = float(self.present[:, j].sum())
+        return out
+
+    @operation
+    def tell(self, agents: list[int], fact: str) -> Events:
+        """Plant a fact in some agents' minds (e.g. a rumour, an announcement)."""
+        keys = [f.key for f in self.facts]
+        if fact not in keys:
+            raise ValueError(f"no fact {fact!r} (facts: {', '.join(keys) or 'none'})")
+        chosen = np.asarray([a for a in agents if 0 <= a < self.n_agents], dtype=np.int64)
+        self.knows[chosen, keys.index(fact)] = True
+        return Events.world("tell", chosen, fact=fact)
+
+
+def _hash01(agents: np.ndarray, salt: int) -> np.ndarray:
+    """A fixed pseudo-random number in [0, 1) per (agent, salt), so choices persist across steps."""
+    x = (agents.astype(np.uint64) * np.uint64(2654435761) + np.uint64(salt) * np.uint64(40503)) % np.uint64(2**32)
+    x = (x ^ (x >> np.uint64(15))) * np.uint64(2246822519) % np.uint64(2**32)
+    return (x % np.uint64(2**32)).astype(np.float64) / 2**32
+
+
+@policy("routine")
+def routine(obs: Observations, mind: RulesMind) -> list[Actions]:
+    """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
+
+    ``talk`` (0.5): chance of speaking to someone at one's place; ``tell`` (0.5): chance that a
+    speaker who knows a fact mentions it; ``attend`` (0.5): share of informed agents who go to
+    an event (fixed per agent).
+    """
+    p_talk, p_tell = float(mind.params.get("talk", 0.5)), float(mind.params.get("tell", 0.5))
+    attend = float(mind.params.get("attend", 0.5))
+    agents, m = obs.agents, len(obs)
+    travelling = obs["place_id"] < 0
+    event = obs["event_place"]
+    goes_to_event = (event != "") & (_hash01(agents, int(mind.params.get("seed", 0))) < attend)
+    want = np.where(goes_to_event, event, obs["plan_place"])
+    here = np.where(travelling, "", obs["place"])
+    leave = ~travelling & (want != here)
+    out = [Actions("go", agents[leave], {"place": want[leave].astype(object)})]
+    chat = ~travelling & ~leave & (obs["nearby"] >= 0) & (mind.rng.random(m) < p_talk)
+    knows_any = obs["known_facts"].any(axis=1) if obs["known_facts"].ndim == 2 else np.zeros(m, bool)
+    tell = chat & knows_any & (mind.rng.random(m) < p_tell)
+    texts = np.empty(m, dtype=object)
+    texts[:] = "Hi! How is your day going?"
+    texts[tell] = [str(t)[:280] for t in obs["knows"][tell]]
+    out.append(Actions("talk", agents[chat], {"to": obs["nearby"][chat], "text": texts[chat]}))
+    rest = ~leave & ~chat
+    out.append(Actions("stay", agents[rest], {}))
+    return out
+
+
+worlds.add("town", TownWorld)
