@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from populace.errors import UnknownNameError
-from populace.events import Events
+from populace.events import Events, filled
 
 ArgKind = Literal["agent", "int", "float", "bool", "str", "choice"]
 
@@ -89,18 +89,21 @@ class Arg:
         """Convert raw values to this kind; return (converted, ok mask, reason per failure kind)."""
         n = len(values)
         ok = np.ones(n, dtype=bool)
-        reason = np.full(n, "", dtype=object)
+        reason = filled(n, "")
         if self.kind in ("agent", "int", "float"):
             out = _to_number(values)
-            bad = np.isnan(out) if out.dtype.kind == "f" else np.zeros(n, dtype=bool)
-            reason[bad] = f"must be {'a number' if self.kind == 'float' else 'an integer'}"
-            ok &= ~bad
-            if self.kind != "float":
-                filled = np.where(bad, 0, out)
-                integral = np.equal(np.mod(filled, 1), 0)
-                reason[ok & ~integral] = "must be an integer"
-                ok &= integral
-                out = filled.astype(np.int64)
+            if out.dtype.kind == "f":
+                bad = np.isnan(out)
+                reason[bad] = f"must be {'a number' if self.kind == 'float' else 'an integer'}"
+                ok &= ~bad
+                if self.kind != "float":
+                    whole = np.where(bad, 0, out)
+                    integral = np.equal(np.mod(whole, 1), 0)
+                    reason[ok & ~integral] = "must be an integer"
+                    ok &= integral
+                    out = whole.astype(np.int64)
+            elif self.kind != "float":  # integers already: nothing to check or convert
+                out = out.astype(np.int64, copy=False)
             if self.kind == "agent":
                 missing = ok & ((out < 0) | (out >= n_agents))
                 reason[missing] = "no such agent"
@@ -232,7 +235,8 @@ class ActionSpace:
             return None, Events.rejected(batch, np.ones(n, dtype=bool), msg)
         spec = self._specs[batch.name]
         ok = (agents >= 0) & (agents < n_agents) if agents.dtype.kind in "iu" else np.zeros(n, bool)
-        reason = np.where(ok, "", "no such agent").astype(object)
+        reason = filled(n, "")
+        reason[~ok] = "no such agent"
         converted: dict[str, np.ndarray] = {}
         for arg_name in batch.args:
             if arg_name not in spec.args:
@@ -251,6 +255,8 @@ class ActionSpace:
         rejected = None if ok.all() else Events.rejected(batch, ~ok, reason)
         if not ok.any():
             return None, rejected
+        if rejected is None:  # all valid: no copies
+            return Actions(spec.name, agents.astype(np.int64, copy=False), converted, batch.request), None
         keep = np.flatnonzero(ok)
         valid = Actions(
             spec.name, agents[keep].astype(np.int64),

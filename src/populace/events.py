@@ -39,7 +39,7 @@ class Events:
         """Every action in the batch took effect."""
         n = len(actions)
         return cls(
-            actions.name, np.asarray(actions.agents, dtype=np.int64), np.full(n, OK, dtype=object),
+            actions.name, np.asarray(actions.agents, dtype=np.int64), filled(n, OK),
             None, dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
         )
 
@@ -56,11 +56,17 @@ class Events:
         """
         ok = np.asarray(ok, dtype=bool)
         n = len(actions)
-        reasons = np.full(n, reason, dtype=object) if isinstance(reason, str) else np.asarray(reason, dtype=object)
+        outcome, reasons = filled(n, OK), filled(n, None)
+        bad = ~ok
+        if bad.any():  # only rejected rows get a reason, so only they are converted
+            outcome[bad] = REJECTED
+            if isinstance(reason, str):
+                reasons[bad] = reason
+            else:
+                given = reason if isinstance(reason, np.ndarray) else np.asarray(reason, dtype=object)
+                reasons[bad] = given[bad]
         return cls(
-            actions.name, np.asarray(actions.agents, dtype=np.int64),
-            np.where(ok, OK, REJECTED).astype(object),
-            np.where(ok, np.asarray(None, dtype=object), reasons).astype(object),
+            actions.name, np.asarray(actions.agents, dtype=np.int64), outcome, reasons,
             dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
         )
 
@@ -69,7 +75,7 @@ class Events:
         """Failed decisions: the mind could not produce an action (the agent does nothing)."""
         n = len(agents)
         return cls(
-            "decision", np.asarray(agents, dtype=np.int64), np.full(n, FAILED, dtype=object),
+            "decision", np.asarray(agents, dtype=np.int64), filled(n, FAILED),
             np.asarray(np.broadcast_to(np.asarray(causes, dtype=object), (n,)), dtype=object),
             request=request,
         )
@@ -79,7 +85,7 @@ class Events:
         """Events the world itself produces (an infection, a regrowth, an intervention)."""
         agents = np.asarray([NO_AGENT] if agents is None else agents, dtype=np.int64)
         n = len(agents)
-        return cls(kind, agents, np.full(n, OK, dtype=object), None, {},
+        return cls(kind, agents, filled(n, OK), None, {},
                    {k: _column(v, n) for k, v in data.items()})
 
     def take(self, index: np.ndarray) -> Events:
@@ -92,6 +98,13 @@ class Events:
 
     def count(self, outcome: str) -> int:
         return int(np.count_nonzero(self.outcome == outcome))
+
+
+def filled(n: int, value: Any) -> np.ndarray:
+    """An object array of ``n`` references to ``value`` (``np.full`` would build ``n`` new strings)."""
+    out = np.empty(n, dtype=object)
+    out[:] = value
+    return out
 
 
 def _column(value: Any, n: int) -> np.ndarray:

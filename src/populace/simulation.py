@@ -43,6 +43,20 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     return Population(sample_attributes(spec.attributes, size, rng, existing), size=size)
 
 
+def count_outcomes(events: list[Events]) -> dict[str, int]:
+    """How many agent events (world events, agent -1, are not decisions) ended ok, rejected, failed."""
+    counts = {OK: 0, REJECTED: 0, FAILED: 0}
+    for batch in events:
+        by_agent = batch.agents >= 0
+        outcome = batch.outcome if by_agent.all() else batch.outcome[by_agent]
+        ok = int(np.count_nonzero(outcome == OK))
+        counts[OK] += ok
+        if ok < len(outcome):
+            counts[REJECTED] += int(np.count_nonzero(outcome == REJECTED))
+            counts[FAILED] += int(np.count_nonzero(outcome == FAILED))
+    return counts
+
+
 @dataclass
 class StepResult:
     step: int
@@ -160,11 +174,7 @@ class Simulation:
             events.extend(decisions.failures)
         events.extend(self.world.tick())
         metrics = self.world.metrics()
-        counts = {OK: 0, REJECTED: 0, FAILED: 0}
-        for batch in events:  # agent events only; world events (agent -1) are not decisions
-            by_agent = batch.agents >= 0
-            for outcome in counts:
-                counts[outcome] += int(np.count_nonzero(by_agent & (batch.outcome == outcome)))
+        counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
         stats = self.executor.stats()
         for key, value in stats.items():
@@ -180,9 +190,12 @@ class Simulation:
         """Split a batch by mind shard and let the executor run every shard concurrently."""
         owner = self.mind_of[observations.agents]
         requests = []
-        for shard in np.unique(owner[owner >= 0]).tolist():
-            index = np.flatnonzero(owner == shard)
-            requests.append((shard, observations.take(index) if len(index) < len(owner) else observations))
+        sizes = np.bincount(owner + 1, minlength=len(self.minds) + 1)[1:]  # agents per shard (-1: none)
+        for shard in np.flatnonzero(sizes).tolist():
+            if sizes[shard] == len(owner):
+                requests.append((shard, observations))
+            else:
+                requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
         decisions = Decisions()
         for result in await self.executor.decide(requests):
             decisions.extend(result)

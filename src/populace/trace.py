@@ -52,6 +52,8 @@ EVENT_SCHEMA = pa.schema([
     ("request", pa.string()),
 ])
 
+DICTIONARY_COLUMNS = ["step", "time", "action", "outcome", "reason", "request"]
+
 
 def events_table(events: Iterable[Events], step: int, time: datetime, keep: str = "all") -> pa.Table:
     """Turn a step's event batches into one Arrow table (vectorised, no per-row Python for numbers)."""
@@ -68,8 +70,8 @@ def events_table(events: Iterable[Events], step: int, time: datetime, keep: str 
             "step": pa.array(np.full(n, step, dtype=np.int32)),
             "time": pa.array(np.full(n, np.datetime64(time.replace(tzinfo=None), "ms"))),
             "agent": pa.array(np.asarray(batch.agents, dtype=np.int64)),
-            "action": pa.array(np.full(n, batch.kind, dtype=object), pa.string()),
-            "outcome": pa.array(batch.outcome, pa.string()),
+            "action": _repeat(batch.kind, n),
+            "outcome": _labels(batch.outcome, n),
             "reason": _text(batch.reason, n),
             "args": _json_objects(batch.args, n),
             "data": _json_objects(batch.data, n),
@@ -78,9 +80,27 @@ def events_table(events: Iterable[Events], step: int, time: datetime, keep: str 
     return pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
 
 
+def _repeat(value: str, n: int) -> pa.Array:
+    """One string ``n`` times, without ``n`` Python objects."""
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def _labels(values: np.ndarray, n: int) -> pa.Array:
+    """A column of a few distinct strings (outcomes); the usual all-equal case is one comparison."""
+    first = values[0] if n else None
+    if isinstance(first, str) and bool(np.all(values == first)):
+        return _repeat(first, n)
+    return _text(values, n)
+
+
 def _text(values: np.ndarray | None, n: int) -> pa.Array:
     if values is None:
         return pa.nulls(n, pa.string())
+    if values.dtype.kind in "OU":
+        try:  # strings and None convert in Arrow's C loop; anything else is turned into text below
+            return pa.array(values, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
@@ -184,7 +204,10 @@ class TraceStore:
                     for name, tables in batch.items():
                         table = pa.concat_tables(tables, promote_options="permissive")
                         target = self.path / name / f"{first:08d}-{last:08d}.parquet"
-                        _atomic_write(target, lambda handle, t=table: pq.write_table(t, handle))
+                        # dictionary-encode only the repetitive event columns: agents and arguments
+                        # are mostly distinct, and a dictionary for them doubles the write time
+                        options = {"use_dictionary": DICTIONARY_COLUMNS} if name == "events" else {}
+                        _atomic_write(target, lambda handle, t=table, o=options: pq.write_table(t, handle, **o))
             except BaseException as exc:  # reported to the simulation thread on its next call
                 self._error = exc
             finally:
