@@ -45,7 +45,7 @@ def write_social_run(runs_dir: Path) -> Path:
         ok = sum(len(e) for e in events)
         store.record(step, start + timedelta(hours=step), events, {"active": 12, "ok": ok, "rejected": 0, "failed": 0,
                                                                    "llm_calls": 1, "llm_cache_hits": step},
-                     {"posts": float(sum(1 for s in steps[:step + 1] for e in s if e.kind == "create_post")),
+                     {"posts": float(sum(len(e) for s in steps[:step + 1] for e in s if e.kind == "create_post")),
                       "variance": 0.1 / (step + 1)})
     store.close()
     (run.path / "decisions").mkdir()
@@ -61,3 +61,9 @@ def write_social_run(runs_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def social_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_social_run(tmp_path_factory.mktemp("social"))
+
+
+@pytest.fixture(scope="session")
+def malicious() -> str:
+    """The text of the post (and answer) written to attack the page."""
+    return MALICIOUS

@@ -14,6 +14,7 @@ after the fork; parameters the world reads every step (thresholds, rates, the re
 from __future__ import annotations
 
 import pickle
+import shlex
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,16 +33,23 @@ from populace.trace import TABLES
 
 
 def parse_intervention(text: str, at: int) -> dict[str, Any]:
-    """``"operation key=value ..."`` (values read as YAML) -> an intervention at step ``at``."""
-    call, *pairs = text.split()
-    if not call:
+    """``"operation key=value ..."`` (shell-quoted; values read as YAML) -> an intervention at step ``at``."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ScenarioError(f"intervention {text!r}: {exc}") from None
+    if not words:
         raise ScenarioError(f"intervention {text!r} must look like 'operation key=value ...'")
+    call, pairs = words[0], words[1:]
     args: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ScenarioError(f"intervention {text!r}: {pair!r} must look like key=value")
-        args[key] = yaml.safe_load(raw)
+        try:
+            args[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            args[key] = raw
     return {"at": at, "call": call, "args": args}
 
 

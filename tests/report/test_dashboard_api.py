@@ -1,0 +1,69 @@
+"""The dashboard's JSON endpoints and page, through FastAPI's test client (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from populace import Simulation
+from populace.report.dashboard import create_app
+
+
+@pytest.fixture(scope="module")
+def client(social_run: Path) -> TestClient:
+    return TestClient(create_app(social_run))
+
+
+def test_page_is_self_contained_and_carries_no_agent_text(client: TestClient, malicious: str) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "Hello, town!" not in html and malicious not in html  # agent text only arrives as JSON
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert ".innerHTML" not in html and "insertAdjacentHTML" not in html and "document.write" not in html
+
+
+def test_progress_and_series(client: TestClient) -> None:
+    progress = client.get("/api/progress").json()
+    assert (progress["status"], progress["steps_done"], progress["steps"], progress["last_step"]) == ("completed", 5,
+                                                                                                      5, 4)
+    series = client.get("/api/series").json()
+    assert series["metrics"]["posts"] == {"x": [0, 1, 2, 3, 4], "y": [2.0, 2.0, 2.0, 3.0, 3.0]}
+    assert series["actions"]["like_post"]["y"] == [0, 3, 0, 0, 2]
+    assert series["usage"]["cache_hits"]["y"] == [0, 1, 2, 3, 4]
+    assert "variance" in series["descriptions"]
+
+
+def test_feed_at_a_step_with_counts(client: TestClient, malicious: str) -> None:
+    early = client.get("/api/feed", params={"step": 0}).json()
+    assert early["available"] and [p["id"] for p in early["posts"]] == [1, 0]
+    late = {p["id"]: p for p in client.get("/api/feed").json()["posts"]}
+    assert late[0]["likes"] == 3 and late[0]["reposts"] == 1 and late[0]["comments"][0]["likes"] == 1
+    assert late[1]["likes"] == 0 and late[1]["content"] == malicious  # raw in JSON; the page escapes it
+    assert late[3]["kind"] == "repost" and late[3]["parent"] == 2
+    assert [p["id"] for p in client.get("/api/feed", params={"author": 7}).json()["posts"]] == [4]
+
+
+def test_agents_and_inspector(client: TestClient) -> None:
+    agents = client.get("/api/agents", params={"step": 0}).json()
+    assert agents == [{"agent": 1, "events": 1}, {"agent": 2, "events": 1}]
+    agent = client.get("/api/agents/2").json()
+    assert set(agent["persona"]) == {"age", "gender", "education", "activity"}
+    assert agent["decisions"][0]["prompt"] == "You are agent 2. Write a post."
+    assert agent["decisions_source"] == "decisions table"
+    assert agent["events"][0]["action"] == "create_post" and agent["memory"] == []
+    assert client.post("/api/agents/2").status_code == 405  # read-only
+
+
+def test_agent_state_comes_from_the_checkpoint_at_the_step(tmp_path: Path) -> None:
+    sim = Simulation.from_scenario("wealth", ["population.size=30", "steps=10", "trace.checkpoint_every=5"],
+                                   tmp_path).run()
+    assert sim.path is not None
+    client = TestClient(create_app(sim.path))
+    at_end = client.get("/api/agents/3").json()
+    assert at_end["state_after_step"] == 10 and at_end["state"]["wealth"] == int(sim.world.wealth[3])
+    assert client.get("/api/agents/3", params={"step": 6}).json()["state_after_step"] == 5
+    assert client.get("/api/feed").json() == {"available": False, "posts": []}
+    assert "not a social world" in client.get("/").text

@@ -1,0 +1,90 @@
+"""Forks: an unchanged fork replays the parent exactly; a changed parameter or intervention changes the outcome."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+from typer.testing import CliRunner
+
+from populace import Simulation, analysis
+from populace.cli import app
+from populace.errors import RunError, ScenarioError
+from populace.report.fork import fork, parse_intervention
+
+SMALL = ["population.size=150", "steps=30", "trace.checkpoint_every=10", "trace.flush_every=4"]
+
+
+@pytest.fixture(scope="module")
+def opinion_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sim = Simulation.from_scenario("opinion", SMALL, tmp_path_factory.mktemp("runs")).run()
+    assert sim.path is not None
+    return sim.path
+
+
+@pytest.mark.parametrize("at", [0, 10, 17, 30])
+def test_unchanged_fork_reproduces_the_parent_exactly(opinion_run: Path, at: int) -> None:
+    branch = fork(opinion_run, at).run()
+    parent = Simulation.resume(opinion_run)  # reads the parent's trace without running it
+    assert branch.events().equals(parent.trace.read("events"))
+    assert branch.metrics().equals(analysis.metrics(opinion_run))
+    manifest = branch.run_record.manifest() if branch.run_record else {}
+    assert manifest["parent"] == {"id": opinion_run.name, "path": str(opinion_run.resolve()), "at": at}
+    assert manifest["status"] == "completed" and manifest["changes"] == []
+
+
+def test_fork_reuses_the_parent_trace_before_the_fork(opinion_run: Path) -> None:
+    branch = fork(opinion_run, 17)
+    assert branch.steps_done == 17
+    assert branch.path is not None
+    copied = analysis.read_arrow(branch.path, "events")
+    assert pc.max(copied["step"]).as_py() == 16  # steps 0..16 come from the parent; the part spanning 17 is cut
+    assert analysis.checkpoint_steps(branch.path) == [17]
+
+
+def test_changed_threshold_changes_the_outcome_after_the_fork_only(opinion_run: Path) -> None:
+    branch = fork(opinion_run, 10, ["minds.0.params.threshold=0.6", "minds.1.params.threshold=0.6"]).run()
+    assert branch.path is not None
+    parent_m, branch_m = analysis.metrics(opinion_run), analysis.metrics(branch.path)
+    assert parent_m.loc[:9].equals(branch_m.loc[:9])
+    # a wide confidence bound merges the clusters the narrow one keeps apart
+    assert branch_m.loc[29, "clusters"] < parent_m.loc[29, "clusters"]
+    assert branch_m.loc[29, "variance"] < parent_m.loc[29, "variance"] / 2
+    assert json.loads((branch.path / "run.json").read_text())["changes"] == ["minds.0.params.threshold=0.6",
+                                                                            "minds.1.params.threshold=0.6"]
+
+
+def test_intervention_added_at_the_fork_step(opinion_run: Path) -> None:
+    branch = fork(opinion_run, 12, interventions=["broadcast value=1.0 share=0.5"]).run()
+    assert branch.path is not None
+    ev = analysis.events(branch.path)
+    broadcast = ev[ev["action"] == "broadcast"]
+    assert sorted(set(broadcast["step"])) == [12]  # the scenario's own broadcast is at step 60, past the end
+    assert len(broadcast) == 75
+    assert analysis.metrics(branch.path).loc[12, "mean"] > analysis.metrics(opinion_run).loc[12, "mean"] + 0.1
+
+
+def test_fork_errors_are_one_line(opinion_run: Path) -> None:
+    with pytest.raises(RunError, match=r"--at 31: .* has 30 steps recorded; choose a step from 0 to 30"):
+        fork(opinion_run, 31)
+    with pytest.raises(ScenarioError, match="intervention 'broadcast value': 'value' must look like key=value"):
+        parse_intervention("broadcast value", 3)
+    with pytest.raises(ScenarioError, match="interventions.1.call: .*'broadcats'"):
+        fork(opinion_run, 5, interventions=["broadcats value=1"])
+    assert parse_intervention("ban_account agent=7 reason='spam here'", 4)["args"] == {"agent": 7, "reason": "spam here"}
+    assert parse_intervention("broadcast value=0.9 share=0.1", 4) == {
+        "at": 4, "call": "broadcast", "args": {"value": 0.9, "share": 0.1}}
+
+
+def test_fork_command_runs_the_branch_and_writes_a_side_by_side_report(opinion_run: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["fork", str(opinion_run), "--at", "20", "--set",
+                                      "minds.1.params.threshold=0.5", "--runs-dir", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    (branch,) = [p for p in tmp_path.iterdir() if (p / "run.json").is_file()]
+    html = (branch / "report.html").read_text(encoding="utf-8")
+    assert f"fork of {opinion_run.name} at step 20 with minds.1.params.threshold=0.5" in html
+    assert f"parent {opinion_run.name}" in html and "Metrics — both branches" in html
+    bad = CliRunner().invoke(app, ["fork", str(opinion_run), "--at", "99"])
+    assert bad.exit_code != 0

@@ -1,0 +1,57 @@
+"""The HTML report: self-contained, one plot per metric, agent text escaped, decisions shown when kept."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from populace import Simulation
+from populace.cli import app
+from populace.report import write_report
+
+# anything a browser would fetch: src/href to a URL, CSS imports or url(), scripts
+FETCHES = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|@import|url\(\s*["']?(?:https?:)?//|<script|<link""",
+                     re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def wealth_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sim = Simulation.from_scenario("wealth", ["population.size=40", "steps=15"], tmp_path_factory.mktemp("r")).run()
+    assert sim.path is not None
+    return sim.path
+
+
+def test_report_is_self_contained_with_a_plot_per_metric(wealth_run: Path) -> None:
+    path = write_report(wealth_run)
+    assert path == wealth_run / "report.html"
+    html = path.read_text(encoding="utf-8")
+    assert not FETCHES.search(html)
+    plots = re.findall(r'<figure class="plot" data-metric="([a-z0-9_]+)"><svg', html)
+    assert plots == ["gini", "share_zero", "top10_share", "total"]
+    assert "Gini coefficient of wealth" in html  # the world's description of the metric
+    assert "name: wealth" in html and "final gini" in html and ">15 / 15<" in html
+    assert "events per action" in html
+    assert "No prompts or responses to show: no decision in this run was made by a language model" in html
+
+
+def test_report_escapes_agent_text_and_shows_decisions_and_cascades(social_run: Path, tmp_path: Path,
+                                                                    malicious: str) -> None:
+    html = write_report(social_run, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert not FETCHES.search(html)
+    assert malicious not in html and "<img" not in html and "<b>neighbour" not in html
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    assert "Hello, town!" in html and "Most liked posts" in html
+    # cascade 0 -> 2 -> 3: scale 3, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
+    assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">1</td>"
+                     r"<td class=\"num\">1.333</td>", html)
+    assert "2 decisions from the decisions table" in html and "You are agent 2. Write a post." in html
+    assert "model calls" in html  # llm_* step columns are plotted and counted
+
+
+def test_report_command_prints_the_path(wealth_run: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(wealth_run), "--out", str(wealth_run / "x.html")])
+    assert result.exit_code == 0, result.output
+    assert "x.html" in result.output and (wealth_run / "x.html").is_file()
