@@ -1,60 +1,56 @@
-"""A scripted stand-in for the language-model client: answers come from plain functions."""
+"""Minds are tested through the real client over a scripted backend whose answers come from functions."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 
-from populace.llm.base import Choice, Completion, ModelError, Prompt, Sampling, Usage
+from populace.llm.backends.scripted import ScriptedBackend
+from populace.llm.base import Choice, Completion, Prompt, Sampling
+from populace.llm.client import LanguageModel
 
 
-class ScriptedModel:
-    """Implements the client calls minds use; counts every call and every prompt."""
+class RecordingBackend(ScriptedBackend):
+    """A scripted backend that records every prompt it is sent and can delay answers by prompt."""
 
-    def __init__(self, choose: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
-                 complete: Callable[[str, dict[str, Any] | None], Any] | None = None,
-                 delay: Callable[[str], float] | None = None) -> None:
-        self._choose = choose or (lambda prompt, options: [1.0] * len(options))
-        self._complete = complete or (lambda prompt, schema: "")
-        self._delay = delay
-        self.usage = Usage()
+    def __init__(self, choose: Callable[[str, Sequence[str]], Sequence[float]] | None,
+                 complete: Callable[[str, dict[str, Any] | None], Any] | None,
+                 delay: Callable[[str], float] | None) -> None:
+        def respond(text: str, sampling: Sampling, schema: dict[str, Any] | None) -> str:
+            value = complete(text, schema) if complete is not None else ""
+            return value if isinstance(value, str) else json.dumps(value)
+
+        super().__init__(respond, probabilities=choose)
+        self.delay = delay
         self.prompts: list[str] = []
-        self._ids = itertools.count()
 
-    async def _wait(self, prompt: str, usage: Usage | None) -> None:
-        self.prompts.append(prompt)
-        self.usage.calls += 1
-        if usage is not None:
-            usage.calls += 1
-        if self._delay is not None:
-            await asyncio.sleep(self._delay(prompt))
+    async def _record(self, prompt: Prompt) -> None:
+        self.prompts.append(str(prompt))
+        if self.delay is not None:
+            await asyncio.sleep(self.delay(str(prompt)))
 
-    async def choose(self, prompt: Prompt, options: Sequence[str], *, usage: Usage | None = None) -> Choice:
-        text = str(prompt)
-        await self._wait(text, usage)
-        try:
-            p = np.asarray(self._choose(text, options), dtype=float)
-        except ModelError:
-            self.usage.failures += 1
-            if usage is not None:
-                usage.failures += 1
-            raise
-        return Choice(list(options), p / p.sum(), f"r{next(self._ids)}")
+    async def complete(self, prompt: Prompt, sampling: Sampling, schema: dict[str, Any] | None) -> Completion:
+        await self._record(prompt)
+        return await super().complete(prompt, sampling, schema)
 
-    async def complete(self, prompt: Prompt, *, sampling: Sampling | None = None,
-                       schema: dict[str, Any] | None = None, usage: Usage | None = None) -> Completion:
-        text = str(prompt)
-        await self._wait(text, usage)
-        value = self._complete(text, schema)
-        return Completion(text=str(value), request_id=f"r{next(self._ids)}", value=value,
-                          tokens_in=len(text) // 4)
+    async def choose(self, prompt: Prompt, options: Sequence[str]) -> Choice:
+        await self._record(prompt)
+        return await super().choose(prompt, options)
+
+
+def scripted_model(choose: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+                   complete: Callable[[str, dict[str, Any] | None], Any] | None = None,
+                   delay: Callable[[str], float] | None = None) -> LanguageModel:
+    """A client (no cache, no retries) over a recording scripted backend; ``.prompts`` lists what it was sent."""
+    model = LanguageModel(RecordingBackend(choose, complete, delay), retries=0, repairs=0, concurrency=64)
+    model.prompts = model.backend.prompts  # type: ignore[attr-defined]
+    return model
 
 
 @pytest.fixture
-def scripted() -> type[ScriptedModel]:
-    return ScriptedModel
+def scripted() -> Callable[..., LanguageModel]:
+    return scripted_model

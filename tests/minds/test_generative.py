@@ -64,7 +64,7 @@ def test_decisions_are_parsed_into_actions(scripted: Any) -> None:
 @pytest.mark.parametrize(("reply", "cause"), [
     ("I think I will give", "invalid_json"),
     ({"action": "steal", "args": {}}, "schema_mismatch"),
-    ({"args": {}}, "invalid_json"),
+    ({"args": {}}, "schema_mismatch"),
 ])
 def test_unparseable_output_is_a_failed_decision(scripted: Any, reply: Any, cause: str) -> None:
     def complete(prompt: str, schema: Any) -> Any:
@@ -122,7 +122,7 @@ def test_daily_plan_is_made_once_a_day_and_guides_the_hour(scripted: Any) -> Non
 
 def test_importance_rated_by_the_model_is_the_expected_rating(scripted: Any) -> None:
     mind, world, model = setup(scripted, plan=False, importance="model")
-    model._choose = lambda prompt, options: [0.0] * 8 + [1.0, 1.0]  # ratings 9 and 10, equally likely
+    model.backend.probabilities = lambda prompt, options: [0.0] * 8 + [1.0, 1.0]  # ratings 9 and 10 equally likely
     asyncio.run(mind.decide(observe(world, 0, n=len(mind.population))))
     assert mind.memory.importance[: len(mind.memory)].tolist() == [9.5] * 8
     assert mind.stats()["generative_calls"] == 4 + 8  # decisions + one rating per new memory

@@ -81,7 +81,7 @@ def test_agents_engage_with_what_matches_their_interests() -> None:
     assert stats["similarity_agents"] == n and stats["similarity_items"] == n * 6
     assert stats["similarity_encoded"] == 2 + 6  # two interest texts and six posts, each embedded once
     asyncio.run(mind.decide(observe(n, items)))
-    assert mind.stats()["similarity_encoded"] == 0  # all cached
+    assert mind.stats()["similarity_encoded"] == 8  # all cached: nothing more was embedded
 
 
 def test_popularity_and_recency_raise_engagement() -> None:

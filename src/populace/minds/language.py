@@ -42,7 +42,6 @@ class LanguageMind(Mind):
         super().__init__(*args, **kwargs)
         self._client: ModelClient | None = None
         self.usage = Usage()  # this mind's share of its (possibly shared) client's requests
-        self._usage_seen: dict[str, float] = {}
         self._counters: dict[str, float] = {}
 
     def use_model(self, client: ModelClient) -> None:
@@ -70,23 +69,17 @@ class LanguageMind(Mind):
         return await self.llm.choose(prompt, options, usage=self.usage)
 
     def count(self, **amounts: float) -> None:
-        """Add to this step's counters (reported and reset by :meth:`stats`)."""
+        """Add to this mind's counters (reported by :meth:`stats`)."""
         for key, value in amounts.items():
             self._counters[key] = self._counters.get(key, 0) + value
 
     def stats(self) -> dict[str, float]:
-        """Counters since the last call: this mind's own, and its ``llm_*`` model usage."""
-        out = dict(self._counters)
-        self._counters = {}
-        now = self.usage.as_dict()
-        out.update({k: v - self._usage_seen.get(k, 0) for k, v in now.items()})
-        self._usage_seen = dict(now)
-        return out
+        """Cumulative counters: this mind's own, and its ``llm_*`` model usage."""
+        return {**self._counters, **self.usage.as_dict()}
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_client"] = None  # a live client is rebuilt after resume
-        state["_usage_seen"] = {}
         return state
 
     async def aclose(self) -> None:

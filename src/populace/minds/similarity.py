@@ -254,8 +254,8 @@ class SimilarityMind(Mind):
         return out
 
     def stats(self) -> dict[str, float]:
-        out, self._counters = self._counters, dict.fromkeys(self._counters, 0.0)
-        return out
+        """Cumulative counters: agents decided for, items seen, texts embedded."""
+        return dict(self._counters)
 
 
 def _rank_within(groups: np.ndarray) -> np.ndarray:
