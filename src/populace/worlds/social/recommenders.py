@@ -99,7 +99,12 @@ def top_k(scores: np.ndarray, posts: np.ndarray, k: int) -> np.ndarray:
         return out
     take = min(k, m)
     if take < m:
-        part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        kth = -np.partition(-scores, take - 1, axis=1)[:, take - 1:take]
+        above, tied = scores > kth, scores == kth
+        # among posts tied with the k-th score, the earliest candidates fill the remaining places
+        room = take - above.sum(axis=1, keepdims=True)
+        chosen_mask = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        part = np.nonzero(chosen_mask)[1].reshape(n, take)
     else:
         part = np.broadcast_to(np.arange(m), (n, m)).copy()
     chosen = np.take_along_axis(scores, part, axis=1)
