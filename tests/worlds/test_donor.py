@@ -1,0 +1,79 @@
+"""The donor game: doubled donations, recipient histories, generations, inheritance, punishment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from populace import Actions, Population, Simulation
+from populace.testing import check_world
+from populace.worlds.games.donor import DonorWorld
+
+
+@pytest.mark.parametrize("params", [{}, {"punishment": True, "rounds": 2}])
+def test_conforms_to_the_world_contract(params: dict[str, object]) -> None:
+    check_world(DonorWorld(Population(size=12), params))
+
+
+def test_donations_are_doubled_and_punishment_costs_both() -> None:
+    world = DonorWorld(Population(size=3), {"punishment": True, "rounds": 5})
+    world.reset(0)
+    donor = 0
+    recipient = int(world.recipient[donor])
+    third = 3 - donor - recipient
+    world.apply([Actions("donate", np.array([donor]), {"fraction": np.array([0.5])}),
+                 Actions("punish", np.array([recipient]), {"fraction": np.array([0.1])})])
+    world.tick()
+    # the donor gave 5 and the recipient got 10; the recipient spent 1 to take 2 from its own recipient
+    assert world.resources[donor] == pytest.approx(5.0)
+    assert world.resources[recipient] == pytest.approx(10 + 10 - 1)
+    assert world.resources[third] == pytest.approx(10 - 2)
+
+
+def test_donors_see_the_recipients_recent_history() -> None:
+    world = DonorWorld(Population(size=4), {"history_depth": 2})
+    world.reset(1)
+    everyone = np.arange(4)
+    world.apply([Actions("donate", everyone, {"fraction": np.array([0.1, 0.2, 0.3, 0.4])})])
+    world.tick()
+    obs = world.observe(everyone)
+    for i in range(4):
+        rec = int(obs["recipient"][i])
+        assert obs["recipient_last"][i] == pytest.approx([0.1, 0.2, 0.3, 0.4][rec])
+        assert obs["history"][i].startswith(f"In round 1, agent {rec} gave {[10, 20, 30, 40][rec]}% of their")
+
+
+def test_the_richer_half_survives_and_newcomers_inherit_its_strategy() -> None:
+    world = DonorWorld(Population({"g": np.array([0.0, 1.0])}), {"rounds": 1, "generosity": "g", "mutation": 0.0})
+    world.reset(0)
+    world.apply([Actions("set_strategy", np.arange(2), {"strategy": np.array(["keep", "give"], dtype=object)})])
+    obs = world.observe(np.arange(2))
+    world.apply([Actions("donate", obs.agents, {"fraction": obs["generosity"]})])
+    (event,) = world.tick()  # the keeper ends with 30, the giver with 0
+    assert event.kind == "generation" and event.agents.tolist() == [1]
+    assert world.generation_resources == [15.0]
+    assert world.generosity.tolist() == [0.0, 0.0] and world.strategy.tolist() == ["keep", "keep"]
+    assert world.generation == 1 and world.resources.tolist() == [10.0, 10.0]
+
+
+def test_punishing_is_rejected_when_the_world_does_not_allow_it() -> None:
+    world = DonorWorld(Population(size=4))
+    world.reset(0)
+    (events,) = world.apply([Actions("punish", np.array([0]), {"fraction": np.array([0.5])})])
+    assert events.reason[0] == "punishment is off in this world"
+
+
+def run(overrides: list[str]) -> object:
+    return Simulation.from_scenario("donor-game", ["trace.events=none", *overrides]).run().metrics()
+
+
+def test_donor_game_scenario_reciprocity_sustains_cooperation_that_unconditional_giving_loses() -> None:
+    reciprocal = run([])
+    unconditional = run(["minds.0.params={}"])
+    for m in (reciprocal, unconditional):
+        assert m["generation"].iloc[-1] == 11  # ten generations completed
+    gen = reciprocal["generation_resources"].dropna().drop_duplicates()
+    assert len(gen) == 10
+    # without conditioning on reputation, generosity is selected away and gains vanish
+    assert unconditional["generosity_mean"].iloc[-1] < 0.05 < 0.15 < reciprocal["generosity_mean"].iloc[-1]
+    assert unconditional["generation_resources"].iloc[-1] < 20 < 40 < reciprocal["generation_resources"].iloc[-1]
