@@ -70,3 +70,16 @@ def test_text_observations_carry_the_discussion_and_history() -> None:
     assert obs["phase"][0] == "harvest" and obs["stock"][0] == 100
     assert obs["history"][2] == ("Month 1: the lake held 100 tons; you caught 5, the others caught 10, 20; "
                                  "after regrowth it held 100 tons.")
+
+
+def test_an_archetype_mind_fishes_through_the_text_observations() -> None:
+    """A scripted model that always answers "share" takes the sustainable share; talk is skipped."""
+    sim = Simulation.from_scenario("fishery", [
+        "trace.events=none", "model={backend: scripted, probabilities: {share: 1, more: 0, wait: 0}}",
+        "minds=[{type: archetype, prompt: '{obs.rules} {obs.history} {obs.discussion} Phase: {obs.phase}. {options}',"
+        " options: {share: {action: harvest, args: {tons: obs.sustainable_share}},"
+        " more: {action: harvest, args: {tons: 30}}, wait: null}}]",
+    ]).run()
+    m = sim.metrics().iloc[-1]
+    assert m["survival_months"] == 12 and m["efficiency"] == pytest.approx(1.0)
+    assert m["over_usage"] == 0

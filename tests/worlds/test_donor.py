@@ -77,3 +77,14 @@ def test_donor_game_scenario_reciprocity_sustains_cooperation_that_unconditional
     # without conditioning on reputation, generosity is selected away and gains vanish
     assert unconditional["generosity_mean"].iloc[-1] < 0.05 < 0.15 < reciprocal["generosity_mean"].iloc[-1]
     assert unconditional["generation_resources"].iloc[-1] < 20 < 40 < reciprocal["generation_resources"].iloc[-1]
+
+
+def test_an_archetype_mind_donates_after_reading_the_recipients_history() -> None:
+    """A scripted model that answers "give" hands over half; everyone gains, nobody evolves away."""
+    m = Simulation.from_scenario("donor-game", [
+        "trace.events=none", "steps=24", "model={backend: scripted, probabilities: {give: 1, keep: 0}}",
+        "minds=[{type: archetype, prompt: 'Recipient: {obs.history} Your strategy: {obs.strategy}. {options}',"
+        " options: {give: {action: donate, args: {fraction: 0.5}}, keep: null}}]",
+    ]).run().metrics()
+    assert m["donation_rate"].tolist() == [0.5] * 24
+    assert m["generation_resources"].dropna().iloc[-1] > 100
