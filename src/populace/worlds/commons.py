@@ -42,6 +42,8 @@ class CommonsConfig(WorldConfig):
 
 
 class CommonsWorld(World):
+    """GovSim's fishery: agents harvest a shared, regrowing stock, then talk; it may collapse."""
+
     name = "commons"
     Config = CommonsConfig
     actions = ActionSpace(

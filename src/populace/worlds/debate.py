@@ -164,6 +164,8 @@ def measure(transcript: Transcript, converged_sd: float = 0.5) -> dict[str, floa
 
 
 class DebateWorld(World):
+    """Group debates: public messages and stances each round, private opinions reported after."""
+
     name = "debate"
     Config = DebateConfig
     actions = ActionSpace(

@@ -46,6 +46,8 @@ class DonorConfig(WorldConfig):
 
 
 class DonorWorld(World):
+    """The donor game over generations: doubled donations, reputations, selection and inheritance."""
+
     name = "donor"
     Config = DonorConfig
     actions = ActionSpace(

@@ -63,7 +63,7 @@ class MatrixGameConfig(WorldConfig):
 
 
 class MatrixGameWorld(World):
-    """Fixed pairs repeat one 2×2 game for ``rounds`` rounds."""
+    """Repeated 2×2 matrix games (Prisoner's Dilemma, Battle of the Sexes) between fixed pairs."""
 
     name = "games"
     Config = MatrixGameConfig
