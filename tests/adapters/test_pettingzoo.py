@@ -9,6 +9,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from populace import Population
 from populace.adapters.pettingzoo import WorldParallelEnv
+from populace.world import Observations
 from populace.worlds.commons import CommonsWorld
 from populace.worlds.debate import DebateWorld
 from populace.worlds.games.donor import DonorWorld
@@ -75,3 +76,17 @@ def test_rejected_actions_are_reported_in_infos() -> None:
     env.reset(seed=0)
     _, _, _, _, infos = env.step({"agent_0": {"action": 1, "harvest.tons": np.float64(1.0)}})
     assert infos["agent_0"]["rejected"] == "it is the harvest phase; talk after the harvest"
+
+
+def test_array_valued_observation_columns_are_flattened() -> None:
+    class Windows(MatrixGameWorld):
+        def observe(self, agent_ids: np.ndarray) -> Observations:
+            obs = super().observe(agent_ids)
+            obs.columns["view"] = np.zeros((len(agent_ids), 3, 3), dtype=np.int8) + agent_ids[:, None, None]
+            return obs
+
+    env = WorldParallelEnv(Windows(Population(size=2)), columns=["round", "view"], max_steps=2)
+    observations, _ = env.reset(seed=0)
+    assert env.observation_space("agent_1").shape == (10,)
+    assert observations["agent_1"].tolist() == [1.0] + [1.0] * 9
+    parallel_api_test(env, num_cycles=5)

@@ -14,7 +14,8 @@ many values (a choice, a boolean, a bounded integer, an agent) each (action, arg
 is one index of a ``Discrete`` space; otherwise it is a ``Dict`` space with the action's index under
 ``"action"`` and each argument under ``"<action>.<argument>"``. Actions with a free-text argument
 are left out unless ``fixed_args`` gives that argument a value. The observation is a ``Box`` of the
-world's numeric observation columns (all of them, or ``columns``; NaN reads 0); the text columns
+world's numeric observation columns (all of them, or ``columns``; a column of per-agent arrays,
+such as a k×k view, is flattened; NaN reads 0); the text columns
 come in each agent's ``info["text"]`` (unless ``text_info=False``, for large worlds). The reward
 is the per-step increase of a numeric observation column (``reward="score"``) or whatever a
 callable returns.
@@ -114,7 +115,8 @@ class WorldParallelEnv(ParallelEnv):
         ]
         self.text_columns = [k for k, v in probe.columns.items()
                              if text_info and np.asarray(v).dtype.kind not in "biuf"]
-        observation_space = spaces.Box(-np.inf, np.inf, shape=(len(self.columns),), dtype=np.float32)
+        width = self._features(probe.columns, len(ids)).shape[1]
+        observation_space = spaces.Box(-np.inf, np.inf, shape=(width,), dtype=np.float32)
         self._action_spaces = {a: action_space for a in self.possible_agents}
         self._observation_spaces = {a: observation_space for a in self.possible_agents}
         self._last_reward_column: np.ndarray | None = None
@@ -201,9 +203,7 @@ class WorldParallelEnv(ParallelEnv):
     def _observe(self, rejected: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
         ids = np.asarray([self._index[a] for a in self.agents], dtype=np.int64)
         obs = self.world.observe(ids)
-        matrix = np.column_stack([np.asarray(obs[c], dtype=np.float64) for c in self.columns]) if self.columns \
-            else np.zeros((len(ids), 0))
-        matrix = np.nan_to_num(matrix, nan=0.0).astype(np.float32)
+        matrix = self._features(obs.columns, len(ids))
         rewards = self._rewards(ids, obs.columns)
         observations: dict[str, Any] = {}
         infos: dict[str, dict[str, Any]] = {}
@@ -215,6 +215,12 @@ class WorldParallelEnv(ParallelEnv):
                 infos[agent]["rejected"] = rejected[agent]
             reward_of[agent] = float(rewards[i])
         return observations, infos, reward_of
+
+    def _features(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """The numeric columns side by side, one row per agent; a column of windows is flattened."""
+        parts = [np.asarray(columns[c], dtype=np.float64).reshape(n, -1) for c in self.columns]
+        matrix = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+        return np.nan_to_num(matrix, nan=0.0).astype(np.float32)
 
     def _rewards(self, ids: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         if self.reward is None:
