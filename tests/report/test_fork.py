@@ -88,3 +88,23 @@ def test_fork_command_runs_the_branch_and_writes_a_side_by_side_report(opinion_r
     assert f"parent {opinion_run.name}" in html and "Metrics — both branches" in html
     bad = CliRunner().invoke(app, ["fork", str(opinion_run), "--at", "99"])
     assert bad.exit_code != 0
+
+
+@pytest.fixture(scope="module")
+def rumour_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sim = Simulation.from_scenario("misinformation", ["steps=12", "trace.checkpoint_every=6"],
+                                   tmp_path_factory.mktemp("social")).run()
+    assert sim.path is not None
+    return sim.path
+
+
+def test_social_fork_replays_and_a_switched_recommender_changes_the_spread(rumour_run: Path) -> None:
+    same = fork(rumour_run, 6).run()
+    assert same.events().equals(analysis.read_arrow(rumour_run, "events"))
+    switched = fork(rumour_run, 3, ["world.params.recommender={type: random}"]).run()
+    assert switched.path is not None
+    ev = analysis.events(switched.path)
+    assert ev.loc[ev["action"] == "set_recommender", "step"].tolist() == [3]
+    parent_m, branch_m = analysis.metrics(rumour_run), analysis.metrics(switched.path)
+    assert parent_m.loc[:2].equals(branch_m.loc[:2])
+    assert parent_m.loc[11].to_dict() != branch_m.loc[11].to_dict()

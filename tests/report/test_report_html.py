@@ -43,7 +43,7 @@ def test_report_escapes_agent_text_and_shows_decisions_and_cascades(social_run: 
     assert not FETCHES.search(html)
     assert malicious not in html and "<img" not in html and "<b>neighbour" not in html
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
-    assert "Hello, town!" in html and "Most liked posts" in html
+    assert "Hello, town!" in html and "Most engaged-with posts" in html
     # cascade 0 -> 2 -> 3: scale 3, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
     assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">1</td>"
                      r"<td class=\"num\">1.333</td>", html)

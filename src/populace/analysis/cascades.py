@@ -18,7 +18,7 @@ import pandas as pd
 from populace.analysis.tables import field
 
 #: event kinds that create an original post, and that share an existing one
-POST_ACTIONS = ("create_post", "post")
+POST_ACTIONS = ("create_post", "inject_post", "post")
 SHARE_ACTIONS = ("repost", "quote_post", "share", "quote")
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from populace import analysis
 from populace.errors import PopulaceError
 from populace.report.decisions import decisions
-from populace.report.feed import build_feed, has_feed
+from populace.report.feed import build_feed, has_feed, injected_texts
 from populace.runs import Run
 
 T = TypeVar("T")
@@ -107,7 +107,14 @@ class RunView:
         events = self.events()
         if not has_feed(events):
             return {"available": False, "posts": []}
-        return _plain({"available": True, "posts": build_feed(events, step, limit, author)})
+        texts = self._cached("texts", ("events",), lambda: injected_texts(events, self._interventions()))
+        return _plain({"available": True, "posts": build_feed(events, step, limit, author, texts)})
+
+    def _interventions(self) -> list[dict[str, Any]]:
+        try:
+            return [iv.model_dump() for iv in self.run.scenario().interventions]
+        except PopulaceError:
+            return []
 
     def agents(self, step: int | None, limit: int = 60) -> list[dict[str, Any]]:
         """The most active agents up to ``step`` (for the inspector's list)."""

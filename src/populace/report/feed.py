@@ -11,13 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-POST_KINDS = ("create_post", "quote_post", "repost")
+ORIGINALS = ("create_post", "inject_post")
+POST_KINDS = (*ORIGINALS, "quote_post", "repost")
 REMOVALS = ("remove_post", "delete_post", "takedown")
+AUTHOR_REMOVALS = ("remove_posts", "ban_account", "ban_user")
 POST_COUNTERS = {"like_post": ("likes", 1), "unlike_post": ("likes", -1), "dislike_post": ("dislikes", 1),
                  "undo_dislike_post": ("dislikes", -1)}
 COMMENT_COUNTERS = {"like_comment": ("likes", 1), "unlike_comment": ("likes", -1),
                     "dislike_comment": ("dislikes", 1), "undo_dislike_comment": ("dislikes", -1)}
-FEED_ACTIONS = (*POST_KINDS, *REMOVALS, "create_comment", *POST_COUNTERS, *COMMENT_COUNTERS)
+FEED_ACTIONS = (*POST_KINDS, *REMOVALS, *AUTHOR_REMOVALS, "create_comment", *POST_COUNTERS, *COMMENT_COUNTERS)
 
 
 def _key(value: Any) -> Any:
@@ -29,13 +31,26 @@ def has_feed(events: pd.DataFrame) -> bool:
     return bool(len(events)) and bool(events["action"].isin(POST_KINDS).any())
 
 
+def injected_texts(events: pd.DataFrame, interventions: list[dict[str, Any]]) -> dict[Any, str]:
+    """Texts of posts published by ``inject_post`` interventions (their events carry only the id)."""
+    texts: dict[Any, str] = {}
+    injected = events[(events["action"] == "inject_post") & (events["outcome"] == "ok")]
+    for step, group in injected.groupby("step"):
+        calls = [iv for iv in interventions if iv.get("call") == "inject_post" and iv.get("at") == step]
+        for data, iv in zip(group["data"], calls, strict=False):
+            texts[_key(data.get("post_id"))] = str(iv.get("args", {}).get("content", ""))
+    return texts
+
+
 def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
-               author: int | None = None) -> list[dict[str, Any]]:
+               author: int | None = None, texts: dict[Any, str] | None = None) -> list[dict[str, Any]]:
     """Posts (newest first) as dicts with their comments and counts, from events up to step ``upto``.
 
-    ``author`` keeps only one agent's posts. Each post: ``id, author, step, kind, content, parent,
-    likes, dislikes, reposts, comments (list), removed``.
+    ``author`` keeps only one agent's posts; ``texts`` supplies contents the events lack (see
+    :func:`injected_texts`). Each post: ``id, author, step, kind, content, parent, likes,
+    dislikes, reposts, comments (list), removed``.
     """
+    texts = texts or {}
     chosen = events[(events["outcome"] == "ok") & events["action"].isin(FEED_ACTIONS)]
     if upto is not None:
         chosen = chosen[chosen["step"] <= upto]
@@ -45,9 +60,10 @@ def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
                                                chosen["args"], chosen["data"], strict=True):
         if action in POST_KINDS:
             pid = _key(data.get("post_id"))
-            parent = _key(args.get("post_id")) if action != "create_post" else None
+            parent = _key(args.get("post_id")) if action not in ORIGINALS else None
+            content = args.get("content", data.get("content", texts.get(pid, "")))
             posts[pid] = {"id": pid, "author": int(agent), "step": int(step), "kind": action,
-                          "content": str(args.get("content", "")), "parent": parent, "likes": 0, "dislikes": 0,
+                          "content": str(content), "parent": parent, "likes": 0, "dislikes": 0,
                           "reposts": 0, "comments": [], "removed": False}
             if parent in posts:
                 posts[parent]["reposts"] += 1
@@ -72,6 +88,10 @@ def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
             pid = _key(data.get("post_id", args.get("post_id")))
             if pid in posts:
                 posts[pid]["removed"] = True
+        elif action in AUTHOR_REMOVALS:
+            for post in posts.values():
+                if post["author"] == int(agent):
+                    post["removed"] = True
     shown = [p for p in posts.values() if author is None or p["author"] == author]
     shown.sort(key=lambda p: (p["step"], str(p["id"])), reverse=True)
     return shown[:limit]

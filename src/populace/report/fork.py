@@ -7,8 +7,10 @@ parts before ``STEP`` are copied into the branch, so its tables tell the whole h
 changed scenario takes over: ``--set`` overrides (world and mind parameters, schedule, steps,
 interventions) and interventions added at the fork step. ``run.json`` records the parent.
 
-World parameters that only shape the initial state (e.g. the network's degree) change nothing
-after the fork; parameters the world reads every step (thresholds, rates, the recommender) do.
+World parameters the world reads every step (rates, thresholds) take effect through its config.
+One it only reads at reset takes effect when the world has a ``set_<name>`` operation, which the
+fork runs at the fork step (``--set world.params.recommender.type=random`` calls
+``set_recommender``); otherwise (e.g. the network's degree) it changes nothing after the fork.
 """
 
 from __future__ import annotations
@@ -59,10 +61,28 @@ def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventio
     data.setdefault("interventions", [])
     data["interventions"] = [*data["interventions"], *(parse_intervention(t, at) for t in interventions)]
     scenario = load_scenario(data, overrides)
+    setters = _setter_interventions(original, scenario, at)
+    if setters:
+        data["interventions"] = [*data["interventions"], *setters]
+        scenario = load_scenario(data, overrides)
     scenario._base_dir = original.base_dir
     if len(scenario.minds) != len(original.minds):
         raise ScenarioError("a fork keeps the parent's mind tiers; change their parameters, not their number")
     return scenario
+
+
+def _setter_interventions(original: Scenario, changed: Scenario, at: int) -> list[dict[str, Any]]:
+    """For a changed world parameter ``x`` that the world only reads at reset, its ``set_x``
+    operation (if it has one) run at the fork step: e.g. ``world.params.recommender`` ->
+    ``set_recommender(type=..., params=...)``."""
+    from populace.world import worlds
+
+    operations = worlds.get(changed.world.type).operations()
+    out = []
+    for key, value in changed.world.params.items():
+        if original.world.params.get(key) != value and f"set_{key}" in operations:
+            out.append({"at": at, "call": f"set_{key}", "args": value if isinstance(value, dict) else {"value": value}})
+    return out
 
 
 def _copy_parts(parent: Path, child: Path, at: int) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 from populace import analysis
 from populace.errors import PopulaceError
 from populace.report.decisions import decisions
-from populace.report.feed import build_feed, has_feed
+from populace.report.feed import build_feed, has_feed, injected_texts
 from populace.report.plots import bars_svg, line_svg
 from populace.runs import Run
 
@@ -73,6 +73,13 @@ class Branch:
         return out
 
 
+def _interventions(run: Run) -> list[dict[str, Any]]:
+    try:
+        return [iv.model_dump() for iv in run.scenario().interventions]
+    except PopulaceError:
+        return []
+
+
 def _fmt(value: float) -> str:
     if math.isnan(value):
         return "–"
@@ -123,7 +130,9 @@ def render_report(run_path: Path | str) -> str:
 
     feed, cascade_rows = [], []
     if has_feed(this.events):
-        feed = sorted(build_feed(this.events, limit=10_000), key=lambda p: (-p["likes"], p["step"]))[:10]
+        texts = injected_texts(this.events, _interventions(run))
+        posts = build_feed(this.events, limit=len(this.events), texts=texts)
+        feed = sorted(posts, key=lambda p: (-(p["likes"] + p["reposts"]), p["step"]))[:10]
         table = analysis.cascades(analysis.posts_from_events(this.events))
         cascade_rows = table.head(10).to_dict("records")
     sample, source = decisions(run, this.events, limit=12)
