@@ -103,7 +103,6 @@ class CommonsWorld(World):
         k, cfg = len(ids), self.cfg
         last = self.catches[self.month - 1] if self.month else np.zeros(self.n_agents)
         others = (last.sum() - last[ids]) / max(self.n_agents - 1, 1)
-        history = self._history()
         discussion = self._discussion()
         return Observations(ids, {
             "phase": np.full(k, self.phase, dtype=object),
@@ -116,7 +115,7 @@ class CommonsWorld(World):
             "others_last_catch": others,
             "my_total": self.catches[:, ids].sum(axis=0),
             "rules": np.full(k, self._rules(), dtype=object),
-            "history": np.asarray([history.get(int(i), "") for i in ids], dtype=object),
+            "history": np.asarray([self._history(int(i)) for i in ids], dtype=object),
             "discussion": np.full(k, discussion, dtype=object),
         })
 
@@ -131,19 +130,21 @@ class CommonsWorld(World):
             f" and the lake holds {self.stock:g} tons."
         )
 
-    def _history(self) -> dict[int, str]:
-        start = max(0, self.month - self.cfg.history_months)
-        out: dict[int, str] = {}
-        for agent in range(self.n_agents):
-            lines = []
-            for m in range(start, self.month):
-                before, after = self.monthly[m]
-                catches = self.catches[m]
-                others = ", ".join(f"{c:g}" for j, c in enumerate(catches) if j != agent)
-                lines.append(f"Month {m + 1}: the lake held {before:g} tons; you caught {catches[agent]:g}, "
-                             f"the others caught {others}; after regrowth it held {after:g} tons.")
-            out[agent] = " ".join(lines)
-        return out
+    def _history(self, agent: int) -> str:
+        """The last months in words; with more than 8 fishers the others' catches are summed."""
+        lines = []
+        for m in range(max(0, self.month - self.cfg.history_months), len(self.monthly)):
+            before, after = self.monthly[m]
+            catches = self.catches[m]
+            if self.n_agents <= 8:
+                others = "the others caught " + ", ".join(f"{c:.3g}" for j, c in enumerate(catches) if j != agent)
+            else:
+                others = f"the other {self.n_agents - 1} caught {catches.sum() - catches[agent]:.4g} in all"
+            end = (f"the fishery collapsed with {after:.3g} tons left" if self.collapsed and m == self.month
+                   else f"after regrowth it held {after:.4g} tons")
+            lines.append(f"Month {m + 1}: the lake held {before:.4g} tons; you caught {catches[agent]:.3g}, "
+                         f"{others}; {end}.")
+        return " ".join(lines)
 
     def _discussion(self) -> str:
         return "\n".join(f"Fisher {a}: {text}" for m, _, a, text in self.messages if m == self.month)

@@ -130,8 +130,16 @@ def load_transcript(path: str | Path) -> Transcript:
 
 def _within_sd(opinions: np.ndarray, groups: np.ndarray) -> float:
     """Mean over groups of the spread (std) of the known opinions in each."""
-    spreads = [np.std(v[~np.isnan(v)]) for g in np.unique(groups) if (~np.isnan(v := opinions[groups == g])).any()]
-    return float(np.mean(spreads)) if spreads else float("nan")
+    _, codes = np.unique(groups, return_inverse=True)
+    known = ~np.isnan(opinions)
+    if not known.any():
+        return float("nan")
+    x, g = opinions[known], codes.reshape(-1)[known]
+    count = np.bincount(g)
+    present = count > 0
+    mean = np.bincount(g, x)[present] / count[present]
+    variance = np.bincount(g, x * x)[present] / count[present] - mean**2
+    return float(np.mean(np.sqrt(np.maximum(variance, 0.0))))
 
 
 def _number(value: Any) -> float:
