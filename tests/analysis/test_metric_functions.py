@@ -127,6 +127,22 @@ def test_herd_scores_compare_each_treatment_with_control() -> None:
     assert scores.loc["down", "lift"] == pytest.approx(-0.25)
 
 
+def test_herd_choices_from_treated_comments_and_later_votes() -> None:
+    ev = _events([(0, -1, "treat_comment", "ok", {}, {"comment_id": 1, "group": "up"}),
+                  (0, -1, "treat_comment", "ok", {}, {"comment_id": 2, "group": "control"}),
+                  (1, 5, "like_comment", "ok", {"comment_id": 1}, None),
+                  (1, 6, "like_comment", "ok", {"comment_id": 1}, None),
+                  (1, 7, "dislike_comment", "ok", {"comment_id": 2}, None),
+                  (2, 8, "like_comment", "ok", {"comment_id": 2}, None),
+                  (2, 9, "like_comment", "ok", {"comment_id": 3}, None),  # untreated: not counted
+                  (2, 4, "like_comment", "rejected", {"comment_id": 1}, None)])
+    choices = analysis.herd_choices(ev)
+    assert choices[["comment", "treatment", "outcome"]].to_numpy().tolist() == [
+        [1, "up", 1], [1, "up", 1], [2, "control", 0], [2, "control", 1]]
+    scores = analysis.herd_scores(choices).set_index("treatment")
+    assert scores.loc["up", "rate"] == 1.0 and scores.loc["up", "lift"] == pytest.approx(0.5)
+
+
 def test_epidemic_curve_from_infection_and_recovery_events() -> None:
     ev = _events([(0, 1, "infect", "ok", {}, None), (0, 2, "infect", "ok", {}, None),
                   (1, 3, "infect", "ok", {}, None), (1, 1, "recover", "ok", {}, None),

@@ -13,6 +13,7 @@ from populace.analysis.behaviour import (
     actions_per_step,
     cooperation_rates,
     epidemic_curve,
+    herd_choices,
     herd_scores,
     model_usage,
 )
@@ -31,7 +32,7 @@ __all__ = [
     "actions_per_step", "bimodality_coefficient", "cascade_growth", "cascades", "checkpoint",
     "checkpoint_at_or_before", "checkpoint_steps", "cooperation_rates", "degree_distribution",
     "degrees_from_edges", "epidemic_curve", "events", "friendship_paradox", "gini_over_time", "has_table",
-    "herd_scores", "metrics", "model_usage", "parse_json", "polarization", "polarization_over_time",
+    "herd_choices", "herd_scores", "metrics", "model_usage", "parse_json", "polarization", "polarization_over_time",
     "posts_from_events",
     "read_arrow", "read_table", "run_path", "states", "steps",
 ]

@@ -58,6 +58,27 @@ def herd_scores(choices: pd.DataFrame, treatment: str = "treatment", outcome: st
     return grouped
 
 
+def herd_choices(events: pd.DataFrame, treat: str = "treat_comment", up: str = "like_comment",
+                 down: str = "dislike_comment") -> pd.DataFrame:
+    """Later votes on treated comments as ``comment, treatment, agent, step, outcome`` (1 up, 0 down).
+
+    Treatments come from ``treat`` events (``data``: ``comment_id``, ``group``), as the social
+    world's ``herd_treatment`` records them; feed the result to :func:`herd_scores`.
+    """
+    ok = events[events["outcome"] == "ok"]
+    treated = ok[ok["action"] == treat]
+    group = dict(zip(field(treated, "data", "comment_id"), field(treated, "data", "group"), strict=True))
+    votes = ok[ok["action"].isin([up, down])]
+    comment = field(votes, "args", "comment_id")
+    keep = comment.isin(list(group))
+    votes, comment = votes[keep], comment[keep]
+    return pd.DataFrame({
+        "comment": comment.to_numpy(), "treatment": [group[c] for c in comment],
+        "agent": votes["agent"].to_numpy(), "step": votes["step"].to_numpy(),
+        "outcome": (votes["action"] == up).astype(int).to_numpy(),
+    })
+
+
 def epidemic_curve(
     events: pd.DataFrame, population: int, initial: int = 0, steps: int | None = None,
     infect: Sequence[str] = ("infect", "infection"), recover: Sequence[str] = ("recover", "recovery"),
