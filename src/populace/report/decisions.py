@@ -3,8 +3,9 @@
 Sources, first found wins:
 
 1. a ``decisions/`` table of Parquet parts (``step, agent, prompt, response`` and optionally ``action``);
-2. events whose ``request`` column names a request, joined to the run's response cache
-   (``cache/responses.sqlite``: records holding ``prompt`` and ``text``/``response``/``choice``);
+2. events whose ``request`` column names a request (the cache key or its prefix), joined to the
+   run's response cache (``cache/responses.sqlite``: the answer's ``text`` or ``probabilities``,
+   and the ``prompt`` where the record keeps it);
 3. nothing: a rules-only run decides without prompts, and the report says so.
 """
 
@@ -39,21 +40,25 @@ def _first(record: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _cache_records(path: Path, keys: list[str]) -> dict[str, dict[str, Any]]:
+def _cache_records(path: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Cache records by request id; an id is the cache key or a prefix of it (the client's short id)."""
     file = path / "cache" / "responses.sqlite"
-    if not file.is_file() or not keys:
+    if not file.is_file() or not ids:
         return {}
     found: dict[str, dict[str, Any]] = {}
     with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as db:
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = db.execute(f"SELECT key, record FROM responses WHERE key IN ({','.join('?' * len(chunk))})",
-                              chunk).fetchall()
-            for key, record in rows:
-                try:
-                    found[key] = json.loads(record)
-                except json.JSONDecodeError:
-                    continue
+        for length in sorted({len(i) for i in ids}):
+            wanted = [i for i in ids if len(i) == length]
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                rows = db.execute(f"SELECT substr(key, 1, {int(length)}), record FROM responses "
+                                  f"WHERE substr(key, 1, {int(length)}) IN ({','.join('?' * len(chunk))})",
+                                  chunk).fetchall()
+                for key, record in rows:
+                    try:
+                        found[key] = json.loads(record)
+                    except json.JSONDecodeError:
+                        continue
     return found
 
 
@@ -89,7 +94,7 @@ def decisions(run: RunLike, events: pd.DataFrame | None = None, agent: int | Non
             if record is None:
                 continue
             rows.append({"step": int(step), "agent": int(who), "action": action, "request": str(request),
-                         "prompt": _text(_first(record, "prompt", "messages")),
+                         "prompt": _text(_first(record, "prompt", "messages")) or "(the prompt was not kept)",
                          "response": _text(_first(record, "text", "response", "content", "choice", "answer",
                                                   "probabilities"))})
         frame = pd.DataFrame(rows, columns=COLUMNS)

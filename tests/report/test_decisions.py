@@ -1,0 +1,37 @@
+"""Decisions with prompts and answers: from a decisions table, or from events joined to the response cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from populace.llm.cache import CACHE_FILE, ResponseCache, request_key
+from populace.report.decisions import decisions
+
+
+def test_decisions_from_the_response_cache_by_short_request_id(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text("{}")
+    cache = ResponseCache(tmp_path / "cache" / CACHE_FILE)
+    with_prompt = request_key("complete", "scripted", "Say hi")
+    without = request_key("choose", "scripted", "Pick one", options=["a", "b"])
+    cache.put(with_prompt, "complete", "scripted", {"text": "hi <there>", "prompt": "Say hi"})
+    cache.put(without, "choose", "scripted", {"probabilities": [0.25, 0.75]})
+    cache.close()
+    events = pd.DataFrame({"step": [0, 1, 1, 2], "agent": [3, 4, 5, 6], "action": ["post", "vote", "vote", "keep"],
+                           "request": [with_prompt[:16], without[:16], without[:16], None]})
+    table, source = decisions(tmp_path, events)
+    assert source == "response cache"
+    assert table[["agent", "prompt", "response"]].to_numpy().tolist() == [
+        [3, "Say hi", "hi <there>"], [4, "(the prompt was not kept)", "[\n 0.25,\n 0.75\n]"],
+        [5, "(the prompt was not kept)", "[\n 0.25,\n 0.75\n]"]]
+    mine, _ = decisions(tmp_path, events, agent=5)
+    assert mine["agent"].tolist() == [5]
+
+
+def test_no_decisions_says_why(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text("{}")
+    none = pd.DataFrame({"step": [0], "agent": [1], "action": ["give"], "request": [None]})
+    assert decisions(tmp_path, none)[1] == "no decision in this run was made by a language model"
+    asked = none.assign(request=["abcdef0123456789"])
+    assert decisions(tmp_path, asked)[1] == "the run has model requests but no prompts or responses were kept"
