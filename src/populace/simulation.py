@@ -48,12 +48,13 @@ def count_outcomes(events: list[Events]) -> dict[str, int]:
     counts = {OK: 0, REJECTED: 0, FAILED: 0}
     for batch in events:
         by_agent = batch.agents >= 0
-        outcome = batch.outcome if by_agent.all() else batch.outcome[by_agent]
-        ok = int(np.count_nonzero(outcome == OK))
+        # list.count compares by identity first: several times faster than == over an object array
+        outcome = (batch.outcome if by_agent.all() else batch.outcome[by_agent]).tolist()
+        ok = outcome.count(OK)
         counts[OK] += ok
         if ok < len(outcome):
-            counts[REJECTED] += int(np.count_nonzero(outcome == REJECTED))
-            counts[FAILED] += int(np.count_nonzero(outcome == FAILED))
+            counts[REJECTED] += outcome.count(REJECTED)
+            counts[FAILED] += outcome.count(FAILED)
     return counts
 
 
@@ -190,7 +191,10 @@ class Simulation:
         """Split a batch by mind shard and let the executor run every shard concurrently."""
         owner = self.mind_of[observations.agents]
         requests = []
-        sizes = np.bincount(owner + 1, minlength=len(self.minds) + 1)[1:]  # agents per shard (-1: none)
+        if len(self.minds) == 1:
+            sizes = np.array([np.count_nonzero(owner == 0)])
+        else:
+            sizes = np.bincount(owner + 1, minlength=len(self.minds) + 1)[1:]  # agents per shard (-1: none)
         for shard in np.flatnonzero(sizes).tolist():
             if sizes[shard] == len(owner):
                 requests.append((shard, observations))

@@ -88,7 +88,7 @@ def _repeat(value: str, n: int) -> pa.Array:
 def _labels(values: np.ndarray, n: int) -> pa.Array:
     """A column of a few distinct strings (outcomes); the usual all-equal case is one comparison."""
     first = values[0] if n else None
-    if isinstance(first, str) and bool(np.all(values == first)):
+    if isinstance(first, str) and values.tolist().count(first) == n:  # list.count: identity first, fast
         return _repeat(first, n)
     return _text(values, n)
 
