@@ -23,8 +23,8 @@ def test_decisions_from_the_response_cache_by_short_request_id(tmp_path: Path) -
     table, source = decisions(tmp_path, events)
     assert source == "response cache"
     assert table[["agent", "prompt", "response"]].to_numpy().tolist() == [
-        [3, "Say hi", "hi <there>"], [4, "(the prompt was not kept)", "[\n 0.25,\n 0.75\n]"],
-        [5, "(the prompt was not kept)", "[\n 0.25,\n 0.75\n]"]]
+        [3, "Say hi", "hi <there>"], [4, "(the prompt was not kept)", "[0.25, 0.75]"],
+        [5, "(the prompt was not kept)", "[0.25, 0.75]"]]
     mine, _ = decisions(tmp_path, events, agent=5)
     assert mine["agent"].tolist() == [5]
 

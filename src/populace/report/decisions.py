@@ -28,6 +28,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and all(isinstance(v, int | float | str) for v in value):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
         return "\n\n".join(f"[{m.get('role', '')}] {m['content']}" for m in value)
     return json.dumps(value, ensure_ascii=False, default=str, indent=1)
