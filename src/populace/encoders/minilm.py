@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from populace.embedding import Encoder, encoders
 from populace.errors import PopulaceError
@@ -75,12 +76,16 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 
 class MiniLMEncoder(Encoder):
-    """all-MiniLM-L6-v2: 384-dimensional unit vectors; texts longer than ``max_tokens`` are truncated."""
+    """all-MiniLM-L6-v2: 384-dimensional unit vectors; texts longer than ``max_tokens`` are truncated.
+
+    ``threads`` caps the BLAS threads while encoding: on a busy machine, several spinning BLAS
+    threads are many times slower than one (measured: 3.6 against 53 texts/s at load 6 on 2 cores).
+    """
 
     name = "minilm"
     dim = 384
 
-    def __init__(self, max_tokens: int = 256, batch_size: int = 32) -> None:
+    def __init__(self, max_tokens: int = 256, batch_size: int = 32, threads: int = 1) -> None:
         try:
             from tokenizers import Tokenizer
         except ImportError:
@@ -92,6 +97,7 @@ class MiniLMEncoder(Encoder):
         self.eps = float(config["layer_norm_eps"])
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.threads = threads
         self.weights = read_safetensors(folder / "model.safetensors")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
@@ -104,6 +110,11 @@ class MiniLMEncoder(Encoder):
         encodings = self.tokenizer.encode_batch([str(t) for t in texts])
         lengths = np.asarray([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: little padding
+        with threadpool_limits(self.threads, user_api="blas"):
+            self._encode_sorted(encodings, lengths, order, out)
+        return out
+
+    def _encode_sorted(self, encodings: list[Any], lengths: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             width = int(lengths[rows].max())
@@ -113,7 +124,6 @@ class MiniLMEncoder(Encoder):
                 ids[k, : lengths[row]] = encodings[row].ids
                 mask[k, : lengths[row]] = 1.0
             out[rows] = self._forward(ids, mask)
-        return out
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.weights
