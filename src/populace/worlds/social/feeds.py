@@ -83,31 +83,42 @@ def age_text(seconds: float) -> str:
 
 def feed_text(state: SocialState, feed: np.ndarray, now_s: float, show_scores: bool,
               threads: np.ndarray | None) -> list[str]:
-    """One rendered feed per row of ``feed`` (post ids, -1 padded)."""
+    """One rendered feed per row of ``feed`` (post ids, -1 padded); each post is rendered once."""
     p, names = state.posts, state.users["name"]
+    shown, where = np.unique(feed, return_inverse=True)
+    where = where.reshape(feed.shape)
+    author, kind, parent, content = p["author"], p["kind"], p["parent"], p["content"]
+    likes, dislikes, reposts, comments, created = p["likes"], p["dislikes"], p["reposts"], p["comments"], \
+        p["created_s"]
+    rendered = []
+    for post in shown.tolist():
+        if post < 0:
+            rendered.append("")
+            continue
+        if show_scores:
+            counts = f"score {likes[post] - dislikes[post]}, {comments[post]} comments"
+        else:
+            counts = f"{likes[post]} likes, {reposts[post]} reposts, {comments[post]} comments"
+        lead = ""
+        if kind[post] != 0:
+            verb = "reposted" if kind[post] == 1 else "quoted"
+            lead = f"{verb} @{names[author[parent[post]]]}: "
+        rendered.append(f"[post {post}] @{names[author[post]]} ({age_text(now_s - created[post])} ago; {counts}): "
+                        f"{lead}{content[post]}")
+    if threads is not None:
+        c = state.comments
+        listed = np.unique(threads[threads >= 0])
+        scores = state.comment_score(listed)
+        comment_text = {int(i): f"    [comment {i}] @{names[c['author'][i]]} (score {s}): {c['content'][i]}"
+                        for i, s in zip(listed.tolist(), scores.tolist(), strict=True)}
     out = []
-    for r, row in enumerate(feed):
+    for r, row in enumerate(where):
         lines = []
-        for j, post in enumerate(row.tolist()):
-            if post < 0:
+        for j, slot in enumerate(row.tolist()):
+            if shown[slot] < 0:
                 continue
-            author = p["author"][post]
-            counts = f"{p['likes'][post]} likes, {p['reposts'][post]} reposts, {p['comments'][post]} comments"
-            if show_scores:
-                counts = f"score {p['likes'][post] - p['dislikes'][post]}, {p['comments'][post]} comments"
-            lead = ""
-            if p["kind"][post] != 0:
-                parent = p["parent"][post]
-                verb = "reposted" if p["kind"][post] == 1 else "quoted"
-                lead = f"{verb} @{names[p['author'][parent]]}: "
-            age = age_text(now_s - p["created_s"][post])
-            lines.append(f"[post {post}] @{names[author]} ({age} ago; {counts}): {lead}{p['content'][post]}")
+            lines.append(rendered[slot])
             if threads is not None:
-                for comment in threads[r, j].tolist():
-                    if comment >= 0:
-                        c = state.comments
-                        lines.append(f"    [comment {comment}] @{names[c['author'][comment]]} "
-                                     f"(score {int(state.comment_score(np.asarray([comment]))[0])}): "
-                                     f"{c['content'][comment]}")
+                lines.extend(comment_text[i] for i in threads[r, j].tolist() if i >= 0)
         out.append("\n".join(lines) if lines else "(your feed is empty)")
     return out

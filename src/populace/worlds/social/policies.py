@@ -39,7 +39,8 @@ def _object(values: list[str]) -> np.ndarray:
 
 def _topic_posts(obs: Observations, mind: RulesMind, p_post: float) -> list[Actions]:
     who = obs.agents[_chance(mind, (len(obs),), p_post)]
-    texts = [f"my thoughts on {TOPICS[a % len(TOPICS)]}" for a in who.tolist()]
+    texts = [f"my thoughts on {TOPICS[a % len(TOPICS)]}, take {step}" for a, step in
+             zip(who.tolist(), mind.rng.integers(0, 1000, len(who)).tolist(), strict=True)]
     return [Actions("create_post", who, {"content": _object(texts)})]
 
 

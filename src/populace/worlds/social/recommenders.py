@@ -92,24 +92,23 @@ class Recommender:
 
 
 def top_k(scores: np.ndarray, posts: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best posts per row of ``scores`` (ties to the earlier candidate), padded with -1."""
+    """The ``k`` best posts per row of ``scores`` (ties to the earlier candidate), padded with -1.
+
+    Exact and vectorised: one partial sort per row finds the k-th best score, and only the posts
+    at or above it are fully ordered.
+    """
     n, m = scores.shape
     out = np.full((n, k), -1, dtype=np.int64)
-    if m == 0 or k == 0:
+    if m == 0 or k == 0 or n == 0:
         return out
     take = min(k, m)
-    if take < m:
-        kth = -np.partition(-scores, take - 1, axis=1)[:, take - 1:take]
-        above, tied = scores > kth, scores == kth
-        # among posts tied with the k-th score, the earliest candidates fill the remaining places
-        room = take - above.sum(axis=1, keepdims=True)
-        chosen_mask = above | (tied & (np.cumsum(tied, axis=1) <= room))
-        part = np.nonzero(chosen_mask)[1].reshape(n, take)
-    else:
-        part = np.broadcast_to(np.arange(m), (n, m)).copy()
-    chosen = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -chosen), axis=1)
-    out[:, :take] = posts[np.take_along_axis(part, order, axis=1)]
+    kth = np.partition(scores, m - take, axis=1)[:, m - take : m - take + 1]
+    row, col = np.nonzero(scores >= kth)
+    order = np.lexsort((col, -scores[row, col], row))
+    row, col = row[order], col[order]
+    rank = np.arange(len(row)) - np.searchsorted(row, np.arange(n))[row]
+    keep = rank < take
+    out[row[keep], rank[keep]] = posts[col[keep]]
     return out
 
 
@@ -191,7 +190,9 @@ class InterestRecommender(Recommender):
         out = np.full((len(users), k), -1, dtype=np.int64)
         for start in range(0, len(users), p.chunk):
             block = users[start:start + p.chunk]
-            scores = (state.user_embedding[block] @ matrix + 1.0) * weight32
+            scores = state.user_embedding[block] @ matrix
+            scores += 1.0
+            scores *= weight32
             out[start:start + p.chunk] = top_k(scores, posts, k)
         return out
 

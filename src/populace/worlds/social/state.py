@@ -139,9 +139,11 @@ class PairSet:
             return
         base = self._base
         if self._removed:
-            base = base[~np.isin(base, np.fromiter(self._removed, np.int64, len(self._removed)))]
+            gone = np.sort(np.fromiter(self._removed, np.int64, len(self._removed)))
+            base = np.delete(base, np.searchsorted(base, gone))
         if self._added:
-            base = np.union1d(base, np.fromiter(self._added, np.int64, len(self._added)))
+            new = np.sort(np.fromiter(self._added, np.int64, len(self._added)))
+            base = np.insert(base, np.searchsorted(base, new), new)
         self._base = base
         self._added.clear()
         self._removed.clear()
