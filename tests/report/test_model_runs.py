@@ -49,3 +49,30 @@ def test_fork_reuses_the_cache_and_replays_exactly(asked_run: Path) -> None:
     assert branch.events().equals(analysis.read_arrow(asked_run, "events"))
     after = analysis.steps(branch.path)
     assert after.loc[after["step"] >= 5, "llm_calls"].sum() == 0  # every answer came from the copied cache
+
+
+def respond(prompt: str, sampling: Any, schema: dict[str, Any] | None) -> str:
+    """Generative agents keep to themselves, plan nothing and conclude nothing."""
+    import json
+
+    if schema is None or "oneOf" not in schema:
+        return json.dumps({"plan": []} if schema and "plan" in schema.get("properties", {}) else
+                          {"hours": []} if schema and "hours" in schema.get("properties", {}) else {"insights": []})
+    return json.dumps({"action": "nothing"})
+
+
+def test_dashboard_inspector_shows_a_generative_agents_memory(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from populace.report.dashboard import create_app
+
+    scenario = load_scenario({**SCENARIO, "steps": 2, "population": {"size": 8},
+                              "model": {"backend": "scripted", "function": "test_model_runs:respond", "retries": 0},
+                              "minds": [{"select": "all", "type": "generative", "top_k": 2}],
+                              "trace": {"checkpoint_every": 2}})
+    sim = Simulation.from_scenario(scenario, runs_dir=tmp_path).run()
+    assert sim.path is not None
+    agent = TestClient(create_app(sim.path)).get("/api/agents/3").json()
+    assert agent["memory"], "the generative mind's memory stream is read from the checkpoint"
+    assert {m["kind"] for m in agent["memory"]} <= {"observation", "action", "reflection", "plan"}
+    assert all(isinstance(m["text"], str) and m["text"] for m in agent["memory"])

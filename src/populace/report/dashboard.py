@@ -167,21 +167,40 @@ class RunView:
         asked, source = decisions(self.path, events, agent=agent, limit=8)
         if step is not None and len(asked):
             asked = asked[asked["step"] <= step]
-        memory = self._memory(agent, step)
+        memory = self._memory(agent, step, state)
         return _plain({
             "agent": agent, "persona": self._persona(agent, state), "state": world_state, "state_after_step": at,
             "events": recent[::-1], "decisions": asked.to_dict("records")[::-1], "decisions_source": source,
             "memory": memory,
         })
 
-    def _memory(self, agent: int, step: int | None) -> list[dict[str, Any]]:
+    def _memory(self, agent: int, step: int | None, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The agent's memories: a ``memories/`` table if the run wrote one, else the memory streams
+        of the minds in the checkpoint (newest first)."""
         if not analysis.has_table(self.path, "memories"):
-            return []
+            return self._checkpoint_memory(agent, state)
         table = self._cached("memories", ("memories",), lambda: analysis.read_table(self.path, "memories"))
         mine = table[table["agent"] == agent]
         if step is not None and "step" in mine:
             mine = mine[mine["step"] <= step]
         return [_plain(r) for r in mine.tail(20).to_dict("records")][::-1]
+
+
+    @staticmethod
+    def _checkpoint_memory(agent: int, state: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for mind in (state or {}).get("minds", []):
+            stream = getattr(mind, "memory", None)
+            if stream is None or not all(hasattr(stream, a) for a in ("of", "text", "kind", "created")):
+                continue
+            from populace.minds.memory import KINDS
+
+            for row in stream.of(agent)[-limit:][::-1]:
+                kind = int(stream.kind[row])
+                out.append({"kind": KINDS[kind] if kind < len(KINDS) else kind, "text": str(stream.text[row]),
+                            "hour": _plain(stream.created[row]),
+                            "importance": _plain(getattr(stream, "importance", [None] * (row + 1))[row])})
+        return out
 
 
 def create_app(run_path: Path | str) -> Any:
