@@ -73,6 +73,7 @@ class Choice:
     request_id: str
     cached: bool = False
     seconds: float = 0.0
+    tokens_in: int = 0
 
 
 @dataclass

@@ -232,7 +232,8 @@ class LanguageModel:
         record, cached = await self._request(
             "choose", key, prompt, lambda counters: self._score(prompt, options, counters), usage)
         return Choice(options=options, probabilities=np.asarray(record["probabilities"], dtype=np.float64),
-                      request_id=key[:16], cached=cached, seconds=time.perf_counter() - started)
+                      request_id=key[:16], cached=cached, seconds=time.perf_counter() - started,
+                      tokens_in=record.get("tokens_in", 0))
 
     async def complete_many(
         self, prompts: Sequence[Prompt], *, sampling: Sampling | Sequence[Sampling] | None = None,
@@ -374,7 +375,9 @@ class LanguageModel:
         p = np.asarray(choice.probabilities, dtype=np.float64)
         if p.shape != (len(options),) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
             raise ModelError("invalid_choice", f"backend scored {len(options)} options as {p.tolist()!r}")
-        return {"probabilities": (p / p.sum()).tolist()}
+        for c in counters:
+            c.tokens_in += choice.tokens_in
+        return {"probabilities": (p / p.sum()).tolist(), "tokens_in": choice.tokens_in}
 
 
 def _count_failure(counters: list[Usage], cause: str) -> None:

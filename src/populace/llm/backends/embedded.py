@@ -178,7 +178,7 @@ class EmbeddedBackend(Backend):
                 llm.n_tokens = len(tokens)
                 scores[i] = total
         p = np.exp(scores - scores.max())
-        return Choice(options=options, probabilities=p / p.sum(), request_id="")
+        return Choice(options=options, probabilities=p / p.sum(), request_id="", tokens_in=len(tokens))
 
     def _eval_from_start(self, tokens: list[int]) -> np.ndarray:
         """Evaluate ``tokens`` in a cleared context. Reusing a cached prefix would be faster, but

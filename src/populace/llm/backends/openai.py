@@ -178,7 +178,9 @@ class OpenAIBackend(Backend):
         except (KeyError, IndexError, TypeError, ValueError):
             raise ModelError("no_logprobs",
                              f"{self.base_url} returned no log-probabilities for {self.model!r}") from None
-        return Choice(options=list(options), probabilities=first_token_probabilities(top, options), request_id="")
+        tokens_in = int((answer.get("usage") or {}).get("prompt_tokens") or 0)
+        return Choice(options=list(options), probabilities=first_token_probabilities(top, options), request_id="",
+                      tokens_in=tokens_in)
 
     async def aclose(self) -> None:
         if self._http is not None:

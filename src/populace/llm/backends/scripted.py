@@ -111,7 +111,8 @@ class ScriptedBackend(Backend):
             weights = np.ones(len(options))
         if weights.sum() <= 0:
             raise ModelError("invalid_choice", f"no option of {list(options)!r} has a scripted probability")
-        return Choice(options=list(options), probabilities=weights / weights.sum(), request_id="")
+        return Choice(options=list(options), probabilities=weights / weights.sum(), request_id="",
+                      tokens_in=len(prompt_text(prompt).split()))
 
 
 def _default(schema: dict[str, Any] | None) -> str:

@@ -1,0 +1,70 @@
+"""`populace replay`: a run re-run from its response cache, with no model calls, is identical."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from populace.cli import app
+from populace.errors import RunError
+from populace.llm.replay import replay_run
+from populace.simulation import Simulation
+
+SCENARIO = [
+    "steps=6", "trace.events=all",
+    "model={backend: scripted, probabilities: {give: 2, keep: 1}}",
+    "minds=[{type: archetype, prompt: 'Recipient: {obs.history} Your strategy: {obs.strategy}. {options}',"
+    " options: {give: {action: donate, args: {fraction: 0.5}}, keep: null}}]",
+]
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    sim = Simulation.from_scenario("donor-game", SCENARIO, tmp_path / "runs").run()
+    assert sim.path is not None
+    steps = sim.trace.read("steps").to_pandas()
+    assert steps["llm_calls"].sum() > 0
+    return sim.path
+
+
+def change_the_model(run: Path) -> None:
+    """Edit the recorded scenario so a fresh model call would answer differently."""
+    scenario = yaml.safe_load((run / "scenario.yaml").read_text())
+    scenario["model"]["probabilities"] = {"give": 0, "keep": 1}
+    (run / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+
+
+def test_replay_reproduces_the_trace_from_the_cache_alone(recorded: Path) -> None:
+    change_the_model(recorded)  # answers must come from the cache, not from the (changed) model
+    result = replay_run(recorded)
+    assert result.identical, result.difference
+    assert result.usage.calls == 0 and result.usage.cache_hits > 0
+    assert result.replay != recorded and result.replay.parent == recorded.parent
+
+
+def test_replay_command_says_identical_and_a_missing_entry_is_an_error_naming_the_request(recorded: Path) -> None:
+    runner = CliRunner()
+    done = runner.invoke(app, ["replay", str(recorded)])
+    assert done.exit_code == 0, done.output
+    assert "model calls: 0" in done.output and "identical" in done.output
+    shutil.rmtree(recorded / "cache")
+    missing = runner.invoke(app, ["replay", str(recorded)])
+    assert isinstance(missing.exception, RunError)
+    message = str(missing.exception)
+    assert message.startswith("replay_miss: no cached response for choose request ")
+    assert "Recipient:" in message and "\n" not in message
+
+
+def test_a_different_trace_is_reported_as_different(recorded: Path, tmp_path: Path) -> None:
+    from populace.llm.replay import first_difference, read_table
+
+    other = Simulation.from_scenario("donor-game", [*SCENARIO[:-2], "model={backend: scripted, probabilities: "
+                                                    "{give: 1, keep: 3}}", SCENARIO[-1]], tmp_path / "other").run()
+    assert other.path is not None
+    difference = first_difference(read_table(recorded, "events"), read_table(other.path, "events"), "events")
+    assert difference is not None and difference.startswith("events: ")
+    assert first_difference(read_table(recorded, "events"), read_table(recorded, "events"), "events") is None
