@@ -67,3 +67,35 @@ def test_agent_state_comes_from_the_checkpoint_at_the_step(tmp_path: Path) -> No
     assert client.get("/api/agents/3", params={"step": 6}).json()["state_after_step"] == 5
     assert client.get("/api/feed").json() == {"available": False, "posts": []}
     assert "not a social world" in client.get("/").text
+
+
+def test_dashboard_follows_a_run_in_progress(tmp_path: Path) -> None:
+    sim = Simulation.from_scenario("wealth", ["population.size=30", "steps=10", "trace.flush_every=2",
+                                              "trace.checkpoint_every=4"], tmp_path)
+    sim.run(steps=4)  # stopped half-way, as a dashboard opened on a running run sees it
+    assert sim.path is not None
+    client = TestClient(create_app(sim.path))
+    assert client.get("/api/progress").json()["steps_done"] == 4
+    assert client.get("/api/series").json()["metrics"]["gini"]["x"] == [0, 1, 2, 3]
+    Simulation.resume(sim.path).run()
+    progress = client.get("/api/progress").json()
+    assert (progress["status"], progress["steps_done"], progress["last_step"]) == ("completed", 10, 9)
+    assert client.get("/api/series").json()["metrics"]["gini"]["x"] == list(range(10))
+
+
+def test_dashboard_command_binds_to_loopback_by_default(social_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from populace.cli import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: seen.update(kw, app=application))
+    result = CliRunner().invoke(app, ["dashboard", str(social_run)])
+    assert result.exit_code == 0, result.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8765 and seen["app"] is not None
+    assert "http://127.0.0.1:8765/" in result.output
+    CliRunner().invoke(app, ["dashboard", str(social_run), "--host", "0.0.0.0", "--port", "9000"])
+    assert (seen["host"], seen["port"]) == ("0.0.0.0", 9000)
+    missing = CliRunner().invoke(app, ["dashboard", "no-such-run"])
+    assert missing.exit_code != 0
