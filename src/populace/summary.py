@@ -34,10 +34,21 @@ def summarise(path: Path) -> dict[str, list[dict[str, Any]]]:
         FROM {e} GROUP BY ALL ORDER BY action, outcome""", e="events")
     per_step = query(path, """
         SELECT * EXCLUDE (time) FROM {s} ORDER BY step""", s="steps")
+    usage = model_usage(per_step)
     if len(per_step) > 12:
         per_step = per_step[:6] + per_step[-6:]
-    return {"events per action": per_action, "steps": per_step,
+    return {"events per action": per_action, "steps": per_step, "model usage": usage,
             "final metrics": [{"metric": k, "value": v} for k, v in final_metrics(path).items()]}
+
+
+def model_usage(per_step: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run totals of the ``llm_*`` step counters (calls, cache hits, failures, tokens, seconds)."""
+    columns = [k for k in (per_step[0] if per_step else {}) if k.startswith("llm_")]
+    totals = {k.removeprefix("llm_"): sum(float(row.get(k) or 0) for row in per_step) for k in columns}
+    if "calls" in totals and "cache_hits" in totals:
+        asked = totals["calls"] + totals["cache_hits"]
+        totals["cache_hit_rate"] = totals["cache_hits"] / asked if asked else 0.0
+    return [{"counter": k, "total": v} for k, v in totals.items()]
 
 
 def final_metrics(path: Path) -> dict[str, float]:
