@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from populace import Simulation, load_scenario
@@ -43,3 +45,13 @@ def test_echo_chambers_polarize_and_opposing_views_do_not() -> None:
     assert echo["stance_bimodality"].iloc[-1] > echo["stance_bimodality"].iloc[0]
     assert echo["stance_extremes"].iloc[-1] > echo["stance_extremes"].iloc[0] + 0.2
     assert opposing["stance_variance"].iloc[-1] < opposing["stance_variance"].iloc[0]
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    overrides = ["population.size=100", "steps=12", "trace.checkpoint_every=5"]
+    full = Simulation.from_scenario("herd-effect", overrides).run().metrics()
+    first = Simulation.from_scenario("herd-effect", overrides, runs_dir=tmp_path)
+    first.run(steps=7)
+    assert first.path is not None
+    resumed = Simulation.resume(first.path).run().metrics()
+    pd.testing.assert_frame_equal(full, resumed)
