@@ -8,6 +8,8 @@ metrics, trace with ``events: none``). Two minds are measured:
   call per group, per-agent sampling), answered in-process by a stand-in model client that
   returns a fixed distribution immediately, so the numbers are the engine's cost without model
   latency;
+* ``archetype-lean`` -- the same with a five-field prompt (age group, occupation, case level,
+  symptoms, positive test): the grouping cost grows with the number of fields a prompt uses;
 * ``rules`` -- the ``cautious`` rules policy, which groups the same way without a model.
 
 Run: ``.venv/bin/python benchmarks/epidemic_scale.py [--sizes 100000 1000000 8400000] [--days 5]``
@@ -43,6 +45,12 @@ PROMPT = (
     "in your city are {obs.case_level}. Symptoms: {obs.symptoms}. Tested positive: {obs.tested_positive}. "
     "Savings tight: {obs.savings_tight}. Alive: {obs.alive}. What do you do today? Options: {options}."
 )
+#: five fields instead of eight: fewer columns to group by (dead agents then choose too, and are rejected)
+LEAN_PROMPT = (
+    "You are aged {obs.age_group} and work in {obs.occupation}. Reported COVID cases in your city are "
+    "{obs.case_level}. Symptoms: {obs.symptoms}. Tested positive: {obs.tested_positive}. "
+    "What do you do today? Options: {options}."
+)
 BINS = {
     "obs.age_group": {"edges": [0.5, 1.5, 2.5, 3.5], "labels": ["0-17", "18-29", "30-49", "50-64", "65+"]},
     "obs.occupation": {"edges": [0.5, 1.5, 2.5], "labels": ["no job", "essential work", "office work", "services"]},
@@ -52,9 +60,9 @@ BINS = {
 
 def scenario(size: int, mind: str) -> dict[str, Any]:
     """The benchmark scenario: NYC-sized neighbourhoods, events not stored, no checkpoints."""
-    if mind == "archetype":
-        minds = [{"select": "all", "type": "archetype", "prompt": PROMPT, "bins": BINS,
-                  "options": ["go_out", "stay_home", "isolate"]}]
+    if mind.startswith("archetype"):
+        minds = [{"select": "all", "type": "archetype", "prompt": LEAN_PROMPT if mind == "archetype-lean" else PROMPT,
+                  "bins": BINS, "options": ["go_out", "stay_home", "isolate"]}]
     else:
         minds = [{"select": "all", "type": "rules", "policy": "cautious", "params": {"caution": 0.05}}]
     return {
@@ -102,19 +110,21 @@ def measure(size: int, days: int, mind: str, profile: bool) -> dict[str, Any]:
     build_s = time.perf_counter() - started
     asyncio.run(sim.arun(1))  # warm-up day (first-call costs)
     profiler = cProfile.Profile() if profile else None
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(days):
         if profiler:
             profiler.enable()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         asyncio.run(sim.arun(1))
         seconds.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         if profiler:
             profiler.disable()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     row: dict[str, Any] = {
         "agents": size, "mind": mind, "days": days, "build_s": round(build_s, 2),
         "s_per_day": round(sum(seconds) / len(seconds), 3), "s_per_day_max": round(max(seconds), 3),
+        "cpu_s_per_day": round(sum(cpu) / len(cpu), 3),
         "peak_memory_gb": round(peak_kb / 1024**2, 2),
         "groups_per_day": _groups(sim),
         "attack_rate": round(float(sim.world.metrics()["attack_rate"]), 5),
@@ -140,7 +150,7 @@ def _groups(sim: Any) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 8_400_000])
-    parser.add_argument("--minds", nargs="+", default=["archetype", "rules"])
+    parser.add_argument("--minds", nargs="+", default=["archetype", "archetype-lean", "rules"])
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="record the top functions by own time")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MIND"), help=argparse.SUPPRESS)
@@ -158,13 +168,16 @@ def main() -> None:
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append(row)
             print(f"{row['agents']:>10,} {row['mind']:>10} {row['s_per_day']:>8.2f} s/day "
+                  f"(cpu {row['cpu_s_per_day']:.2f}) "
                   f"{row['peak_memory_gb']:>6.2f} GB  groups {row['groups_per_day']}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "benchmark": "epidemic_scale",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "notes": "trace.events=none; one process per row; archetype answered by an in-process stand-in "
-                 "model (no model latency); seconds are wall-clock per simulated day after one warm-up day",
+                 "model (no model latency); s_per_day is wall-clock per simulated day after one warm-up day, "
+                 "cpu_s_per_day the process CPU time (less sensitive to other load on a shared machine)",
         "results": rows,
     }, indent=2) + "\n")
     print(f"wrote {RESULTS}")
