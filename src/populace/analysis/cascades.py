@@ -74,8 +74,10 @@ def cascades(posts: pd.DataFrame) -> pd.DataFrame:
     root, depth, parent_row = _roots_and_depths(posts)
     ids = posts["post"].to_numpy(dtype=object)
     rows = []
-    for r in np.unique(root):
-        members = np.flatnonzero(root == r)
+    order = np.argsort(root, kind="stable")
+    roots, starts, sizes = np.unique(root[order], return_index=True, return_counts=True)
+    for r, start, size in zip(roots, starts, sizes, strict=True):
+        members = order[start:start + size]
         breadth = np.bincount(depth[members])
         rows.append({
             "root": ids[r], "scale": len(members), "depth": int(depth[members].max()),
@@ -109,13 +111,14 @@ def cascade_growth(posts: pd.DataFrame) -> pd.DataFrame:
     if posts.empty:
         return pd.DataFrame(columns=columns)
     root, depth, _ = _roots_and_depths(posts)
-    frame = pd.DataFrame({"root": posts["post"].to_numpy(dtype=object)[root], "step": posts["step"].to_numpy(),
-                          "depth": depth})
-    rows = []
-    for r, group in frame.groupby("root", sort=False):
-        group = group.sort_values("step", kind="stable")
-        for step in group["step"].unique():
-            upto = group[group["step"] <= step]
-            rows.append({"root": r, "step": int(step), "scale": len(upto), "depth": int(upto["depth"].max()),
-                         "max_breadth": int(np.bincount(upto["depth"].to_numpy()).max())})
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame({"root": root, "step": posts["step"].to_numpy(dtype=np.int64), "depth": depth})
+    # new posts per (cascade, step, depth); cumulative over steps within a cascade
+    counts = frame.groupby(["root", "step", "depth"]).size().unstack("depth", fill_value=0)
+    at_depth = counts.groupby(level="root").cumsum()
+    grown = pd.DataFrame({
+        "scale": at_depth.sum(axis=1),
+        "depth": np.asarray(at_depth.columns)[(at_depth.to_numpy() > 0).cumsum(axis=1).argmax(axis=1)],
+        "max_breadth": at_depth.max(axis=1),
+    }, index=at_depth.index).reset_index()
+    grown["root"] = posts["post"].to_numpy(dtype=object)[grown["root"].to_numpy()]
+    return grown[columns].astype({"step": "int64", "scale": "int64", "depth": "int64", "max_breadth": "int64"})

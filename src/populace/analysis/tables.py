@@ -51,8 +51,21 @@ def events(run: RunLike) -> pd.DataFrame:
         return pd.DataFrame(columns=["step", "time", "agent", "action", "outcome", "reason", "args", "data",
                                      "request"])
     for column in ("args", "data"):
-        frame[column] = [parse_json(v) for v in frame[column]]
+        frame[column] = parse_json_column(frame[column].tolist())
     return frame
+
+
+def parse_json_column(values: list[Any]) -> list[dict[str, Any]]:
+    """Parse a column of JSON objects in one pass (one ``json.loads`` over the joined text);
+    falls back to row by row when some row is not a JSON object."""
+    texts = [v if isinstance(v, str) and v else "null" for v in values]
+    try:
+        parsed = json.loads("[" + ",".join(texts) + "]")
+    except json.JSONDecodeError:
+        return [parse_json(v) for v in values]
+    if len(parsed) != len(values):
+        return [parse_json(v) for v in values]
+    return [p if isinstance(p, dict) else {} for p in parsed]
 
 
 def steps(run: RunLike) -> pd.DataFrame:
