@@ -204,3 +204,11 @@ def test_archetype_mind_drives_opinion_clusters_end_to_end(scripted: Any) -> Non
     assert metrics["variance"].iloc[-1] < metrics["variance"].iloc[0]  # discussion pulls opinions together
     assert metrics["clusters"].iloc[-1] >= 3  # but only within bins: several clusters survive
     assert model.usage.calls <= 30 * 25  # at most 5 x 5 bin pairs per step, whatever the population
+
+
+def test_missing_values_form_one_unknown_group(scripted: Any) -> None:
+    pop = Population({"party": np.array(["red", None, "blue", None, "red"], dtype=object)})
+    model = scripted()
+    mind = make_mind(pop, model, prompt="Party {persona.party}: {options}", options=["post"])
+    asyncio.run(mind.decide(observe(5)))
+    assert sorted(model.prompts) == ['Party "blue": post', 'Party "red": post', "Party unknown: post"]

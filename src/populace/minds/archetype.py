@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from populace.actions import Actions
@@ -34,7 +35,7 @@ from populace.events import Events
 from populace.llm.base import Choice, ModelError
 from populace.minds.base import Decisions, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig
-from populace.minds.prompting import PromptError, PromptTemplate, Trusted
+from populace.minds.prompting import PromptError, PromptTemplate, Trusted, plain
 from populace.world import Observations
 
 NOTHING = None
@@ -149,8 +150,7 @@ class ArchetypeMind(LanguageMind):
                     continue
                 if np.asarray(raw).dtype.kind == "f":
                     raise PromptError(f"archetype: {key} is continuous; declare bins for it (bins: {{{key}: [...]}})")
-                uniques, codes = np.unique(np.asarray(raw), return_inverse=True)
-                columns.append((scope, name, codes.reshape(-1), list(uniques)))
+                columns.append((scope, name, *_factorize(raw, key)))
         combined = np.zeros(len(agents), dtype=np.int64)
         for _, _, codes, by_code in columns:
             combined = combined * len(by_code) + codes
@@ -213,6 +213,20 @@ class ArchetypeMind(LanguageMind):
         out = np.empty(len(index), dtype=object)
         out[:] = [value] * len(index)
         return out
+
+
+def _factorize(values: np.ndarray, key: str) -> tuple[np.ndarray, list[Any]]:
+    """A code per value and the value of each code; missing values (None, NaN) share one code."""
+    try:
+        codes, uniques = pd.factorize(np.asarray(values), use_na_sentinel=True)
+    except TypeError:
+        raise PromptError(f"archetype: {key} holds values that cannot be grouped (lists?); "
+                          "a prompt field for grouping must be a scalar") from None
+    known = [plain(u) for u in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(known), codes)
+        known.append(None)
+    return np.asarray(codes, dtype=np.int64), known
 
 
 def _cdf(choice: Choice) -> np.ndarray:
