@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import resource
 import time
@@ -104,6 +105,7 @@ def main() -> None:
         RESULTS.write_text(json.dumps({
             "benchmark": "social_scale", "machine": f"{platform.machine()}, {platform.python_version()}",
             "command": "python benchmarks/social_scale.py", "text_columns": not args.no_text,
+            "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
             "warmup_steps": args.warmup, "results": rows,
         }, indent=2) + "\n")
 

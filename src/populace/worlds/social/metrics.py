@@ -5,9 +5,13 @@ Pure functions of the state, so that a report can recompute them from a checkpoi
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from populace.worlds.social.state import ORIGINAL, SocialState
+
+MetricGroup = Literal["activity", "misinformation", "polarization", "herding"]
 
 DESCRIPTIONS: dict[str, str] = {
     "posts": "posts of every kind (original, repost, quote)",
@@ -113,5 +117,12 @@ def herding(state: SocialState) -> dict[str, float]:
     return out
 
 
-def all_metrics(state: SocialState, topic: str = "rumour") -> dict[str, float]:
-    return {**activity(state), **misinformation(state, topic), **polarization(state), **herding(state)}
+GROUPS = {"activity": activity, "misinformation": misinformation, "polarization": polarization, "herding": herding}
+
+
+def measure(state: SocialState, groups: list[str], topic: str = "rumour") -> dict[str, float]:
+    """The metrics of the named groups (activity, misinformation, polarization, herding)."""
+    out: dict[str, float] = {}
+    for group in groups:
+        out.update(misinformation(state, topic) if group == "misinformation" else GROUPS[group](state))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -24,6 +24,7 @@ from populace.world import Observations, Seed, World, WorldConfig, operation, wo
 from populace.worlds.social import metrics
 from populace.worlds.social.actions import ACTIONS, PlatformActions
 from populace.worlds.social.feeds import assemble_feeds, feed_text, top_comments
+from populace.worlds.social.metrics import MetricGroup
 from populace.worlds.social.recommenders import FeedView, Recommender, recommenders
 from populace.worlds.social.seeding import (
     BIO_COLUMNS,
@@ -100,6 +101,9 @@ class SocialConfig(WorldConfig):
     text: bool = Field(True, description="render text columns (persona, feed, ...) for language-model minds")
     dilemma: str = Field("", description="the question stances are about, shown in personas")
     cascade_topic: str = Field("rumour", description="the topic whose cascades are measured")
+    metrics: list[MetricGroup] = Field(
+        default_factory=lambda: list(get_args(MetricGroup)),
+        description="metric groups recorded each step")
 
 
 class SocialWorld(PlatformActions, World):
@@ -199,19 +203,19 @@ class SocialWorld(PlatformActions, World):
 
         sims = np.einsum("ijk,ik->ij", s.post_embedding[post], s.user_embedding[ids]) if not empty \
             else np.zeros(feed.shape, np.float32)
-        following = s.follows.contains(np.repeat(ids, feed.shape[1]), column(p["author"], -1).ravel() % max(
-            self.n_users, 1)).reshape(feed.shape) & has if not empty else np.zeros(feed.shape, bool)
+        viewer = np.repeat(ids, feed.shape[1])
+        author = column(p["author"], -1)
+        following = s.follows.contains(viewer, np.maximum(author, 0).ravel()).reshape(feed.shape) & has
         cols: dict[str, np.ndarray] = {
             "stance": s.users["stance"][ids].copy(), "belief": s.users["belief"][ids].copy(),
             "followers": s.users["followers"][ids].copy(), "following": s.users["following"][ids].copy(),
-            "feed_post": feed, "feed_author": column(p["author"], -1), "feed_likes": column(p["likes"]),
+            "feed_post": feed, "feed_author": author, "feed_likes": column(p["likes"]),
             "feed_dislikes": column(p["dislikes"]), "feed_reposts": column(p["reposts"]),
             "feed_comments": column(p["comments"]), "feed_score": column(p["likes"]) - column(p["dislikes"]),
             "feed_age": np.where(has, self.step - column(p["step"]), 0), "feed_kind": column(p["kind"], -1),
             "feed_similarity": np.where(has, sims, 0.0), "feed_stance": column(p["stance"], 0.0),
             "feed_topic": column(p["topic"], "").astype(str), "feed_followed": following,
-            "feed_liked": s.post_likes.contains(np.repeat(ids, feed.shape[1]), post.ravel()).reshape(feed.shape)
-            & has,
+            "feed_liked": s.post_likes.contains(viewer, post.ravel()).reshape(feed.shape) & has,
         }
         threads = None
         if self.show_comments:
@@ -288,7 +292,7 @@ class SocialWorld(PlatformActions, World):
         return events
 
     def metrics(self) -> dict[str, float]:
-        return metrics.all_metrics(self.state, self.cfg.cascade_topic)
+        return metrics.measure(self.state, list(self.cfg.metrics), self.cfg.cascade_topic)
 
     # -- interventions -----------------------------------------------------------------------
     def _inject_scheduled(self, due: np.ndarray) -> Events:
