@@ -39,6 +39,7 @@ class CommonsConfig(WorldConfig):
     months: int = Field(12, ge=1, description="months in the season")
     talk_turns: int = Field(2, ge=0, description="discussion turns after each harvest")
     history_months: int = Field(3, ge=0, description="past months summarised in the `history` observation")
+    discussion_messages: int = Field(50, ge=1, description="latest messages of the month shown in `discussion`")
 
 
 class CommonsWorld(World):
@@ -85,6 +86,7 @@ class CommonsWorld(World):
         self.over_requests = 0
         self.messages: list[tuple[int, int, int, str]] = []  # (month, turn, agent, text)
         self._before = self.stock
+        self._month_start = 0  # index in `messages` of this month's first message
 
     @property
     def phase(self) -> str:
@@ -105,7 +107,7 @@ class CommonsWorld(World):
         others = (last.sum() - last[ids]) / max(self.n_agents - 1, 1)
         discussion = self._discussion()
         return Observations(ids, {
-            "phase": np.full(k, self.phase, dtype=object),
+            "phase": _repeat(self.phase, k),
             "month": np.full(k, min(self.month + 1, cfg.months), dtype=np.int64),
             "turn": np.full(k, self.turn, dtype=np.int64),
             "stock": np.full(k, self.stock),
@@ -114,9 +116,9 @@ class CommonsWorld(World):
             "my_last_catch": last[ids],
             "others_last_catch": others,
             "my_total": self.catches[:, ids].sum(axis=0),
-            "rules": np.full(k, self._rules(), dtype=object),
+            "rules": _repeat(self._rules(), k),
             "history": np.asarray([self._history(int(i)) for i in ids], dtype=object),
-            "discussion": np.full(k, discussion, dtype=object),
+            "discussion": _repeat(discussion, k),
         })
 
     def _rules(self) -> str:
@@ -147,7 +149,10 @@ class CommonsWorld(World):
         return " ".join(lines)
 
     def _discussion(self) -> str:
-        return "\n".join(f"Fisher {a}: {text}" for m, _, a, text in self.messages if m == self.month)
+        """This month's messages, the latest ``discussion_messages`` of them."""
+        start = self._month_start
+        recent = self.messages[max(start, len(self.messages) - self.cfg.discussion_messages):]
+        return "\n".join(f"Fisher {a}: {text}" for _, _, a, text in recent)
 
     # -- what agents do ----------------------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
@@ -210,6 +215,7 @@ class CommonsWorld(World):
         total = asked.sum()
         caught = asked * (self.stock / total) if total > self.stock else asked
         self._before = self.stock
+        self._month_start = 0  # index in `messages` of this month's first message
         self.stock = max(0.0, self.stock - float(caught.sum()))
         self.catches[self.month] = caught
         self.requested[:] = np.nan
@@ -225,6 +231,7 @@ class CommonsWorld(World):
         self.stock = min(cfg.capacity, self.stock * cfg.growth)
         self.monthly.append((self._before, self.stock))
         self.month += 1
+        self._month_start = len(self.messages)
         self.survived = self.month
         self.turn = 0
         return Events.world("regrowth", stock=self.stock, month=self.month)
@@ -245,6 +252,13 @@ class CommonsWorld(World):
             "over_usage": self.over_requests / self.requests if self.requests else 0.0,
             "messages": float(len(self.messages)),
         }
+
+
+def _repeat(text: str, k: int) -> np.ndarray:
+    """One text for ``k`` agents, sharing a single string object."""
+    out = np.empty(k, dtype=object)
+    out.fill(text)
+    return out
 
 
 @policy("sustainable")

@@ -247,8 +247,10 @@ class DebateWorld(World):
             sums = totals[self.group[ids]] - np.where(mine, last[ids], 0.0)
             group_stance = np.where(others > 0, sums / np.maximum(others, 1), np.nan)
         transcripts = {g: self._transcript(g) for g in np.unique(self.group[ids])}
+        topic = np.empty(k, dtype=object)
+        topic.fill(cfg.topic)
         return Observations(ids, {
-            "topic": np.full(k, cfg.topic, dtype=object),
+            "topic": topic,
             "round": np.full(k, r + 1, dtype=np.int64),
             "rounds": np.full(k, cfg.rounds, dtype=np.int64),
             "scale_low": np.full(k, cfg.scale[0]),
