@@ -110,10 +110,11 @@ def test_mute_hides_the_author_from_feeds(world: SocialWorld) -> None:
 def test_search_posts_and_users(world: SocialWorld) -> None:
     post(world, 0, "cats and dogs")
     post(world, 1, "stock market crash")
-    found = act(world, "search_posts", [2], query=["stock market"])
+    found = act(world, "search_posts", [2, 3], query=["stock market", " "])
     assert found.data["results"][0].split(",")[0] == "1"
-    people = act(world, "search_user", [2], query=["topic1"])
-    assert people.data["results"][0] == "1,4"
+    assert outcomes(found) == ["ok", "empty query"]
+    people = act(world, "search_user", [2, 3], query=["topic1", ""])
+    assert people.data["results"][0] == "1,4" and outcomes(people) == ["ok", "empty query"]
     assert "users matching" in world.observe(np.array([2]))["results"][0]
 
 

@@ -290,6 +290,8 @@ class PlatformActions:
     # -- looking around ----------------------------------------------------------------------
     def _search_posts(self, actions: Actions) -> Events:
         s = self.state
+        verdict = Verdict(len(actions))
+        verdict.reject(_blank(actions.args["query"]), "empty query")
         visible = np.flatnonzero(~s.posts["hidden"])
         queries = self.encoder.encode([str(q) for q in actions.args["query"]])
         results = np.full(len(actions), "", dtype=object)
@@ -299,21 +301,27 @@ class PlatformActions:
             for i, row in enumerate(best):
                 hits = visible[row[sims[i, row] > 0]]
                 results[i] = ",".join(map(str, hits.tolist()))
-        s.last_results[actions.agents] = [f"posts matching {q!r}: {r or 'none'}"
-                                          for q, r in zip(actions.args["query"], results, strict=True)]
-        return Events.outcomes(actions, np.ones(len(actions), bool), results=results)
+        self._show_results(actions, verdict.ok, "posts", results)
+        return Events.outcomes(actions, verdict.ok, verdict.reason, results=results)
+
+    def _show_results(self, actions: Actions, ok: np.ndarray, what: str, results: np.ndarray) -> None:
+        """Keep search results for the searcher's next observation."""
+        self.state.last_results[actions.agents[ok]] = [
+            f"{what} matching {q!r}: {r or 'none'}"
+            for q, r in zip(actions.args["query"][ok], results[ok], strict=True)]
 
     def _search_user(self, actions: Actions) -> Events:
         s = self.state
+        verdict = Verdict(len(actions))
+        verdict.reject(_blank(actions.args["query"]), "empty query")
         haystack = [f"{n} {b}".lower() for n, b in zip(s.users["name"], s.users["bio"], strict=True)]
         results = np.full(len(actions), "", dtype=object)
         for i, query in enumerate(actions.args["query"]):
             needle = str(query).lower().strip()
             hits = [u for u, text in enumerate(haystack) if needle and needle in text][:5]
             results[i] = ",".join(map(str, hits))
-        s.last_results[actions.agents] = [f"users matching {q!r}: {r or 'none'}"
-                                          for q, r in zip(actions.args["query"], results, strict=True)]
-        return Events.outcomes(actions, np.ones(len(actions), bool), results=results)
+        self._show_results(actions, verdict.ok, "users", results)
+        return Events.outcomes(actions, verdict.ok, verdict.reason, results=results)
 
     def trending(self, k: int = 5, window: int = 24) -> np.ndarray:
         """The ``k`` visible posts of the last ``window`` steps with the most likes and reposts."""
