@@ -59,7 +59,12 @@ def test_the_richer_half_survives_and_newcomers_inherit_its_strategy() -> None:
 def test_punishing_is_rejected_when_the_world_does_not_allow_it() -> None:
     world = DonorWorld(Population(size=4))
     world.reset(0)
+    assert "punish" not in world.action_space  # not offered to minds at all
     (events,) = world.apply([Actions("punish", np.array([0]), {"fraction": np.array([0.5])})])
+    assert events.outcome[0] == "rejected" and "unknown action 'punish'" in events.reason[0]
+    forced = DonorWorld(Population(size=4), available=["donate", "punish"])
+    forced.reset(0)
+    (events,) = forced.apply([Actions("punish", np.array([0]), {"fraction": np.array([0.5])})])
     assert events.reason[0] == "punishment is off in this world"
 
 

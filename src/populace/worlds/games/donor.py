@@ -19,7 +19,7 @@ generation, 10 units each, donations doubled, a trace depth of 3.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -66,6 +66,11 @@ class DonorWorld(World):
         "punishments": "punishments in the last round",
         "generation_resources": "mean final resources of the last completed generation",
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.cfg.punishment and kwargs.get("available") is None:
+            self.action_space = self.action_space.subset([n for n in self.action_space.names if n != "punish"])
 
     @property
     def cfg(self) -> DonorConfig:
