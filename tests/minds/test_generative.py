@@ -33,6 +33,7 @@ def answer(prompt: str, schema: Any) -> Any:
 
 
 def setup(scripted: Any, complete: Any = answer, n: int = 4, **config: Any) -> tuple[GenerativeMind, Any, Any]:
+    config.setdefault("encoder", "hashing")
     population = Population({"job": np.array(["baker", "nurse", "poet", "judge"][:n], dtype=object)})
     world = worlds.get("wealth")(population, {})
     world.reset(0)
@@ -136,3 +137,10 @@ def test_checkpoint_drops_live_objects_and_keeps_memory(scripted: Any) -> None:
     restored = pickle.loads(pickle.dumps(mind))
     assert restored._client is None and len(restored.memory) == 8
     assert json.dumps(restored.schema)  # the action schema survives
+
+
+def test_default_encoder_is_semantic(scripted: Any) -> None:
+    mind, world, _ = setup(scripted, n=2, plan=False, encoder="minilm")
+    asyncio.run(mind.decide(observe(world, 0, n=2)))
+    assert mind.memory.vectors.shape[1] == 384 and mind.encoder.name == "minilm"
+    assert GenerativeMind.Config.model_validate({}).encoder == "minilm"  # type: ignore[attr-defined]

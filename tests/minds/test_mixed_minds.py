@@ -31,7 +31,7 @@ SCENARIO: dict[str, Any] = {
     "model": {"backend": "scripted", "probabilities": {"discuss": 3, "ignore": 1},
               "function": "test_mixed_minds:respond", "retries": 0},
     "minds": [
-        {"select": "age >= 80", "type": "generative", "top_k": 3},
+        {"select": "age >= 80", "type": "generative", "top_k": 3, "encoder": "hashing"},
         {"select": "age < 40", "type": "rules", "policy": "bounded_confidence", "params": {"threshold": 0.3}},
         {"select": "all", "type": "archetype",
          "prompt": "Opinion {obs.opinion}, neighbour {obs.neighbour_opinion}: {options}?",

@@ -28,11 +28,11 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.embedding import Encoder, encoders
+from populace.embedding import Encoder
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, Sampling
 from populace.minds.base import Decisions, minds
-from populace.minds.language import LanguageMind, LanguageMindConfig
+from populace.minds.language import LanguageMind, LanguageMindConfig, shared_encoder
 from populace.minds.memory import MemoryStream
 from populace.minds.prompting import PromptTemplate, fence, plain
 from populace.world import Observations
@@ -59,7 +59,7 @@ RULE_IMPORTANCE = {"observation": 2.0, "action": 3.0, "plan": 4.0, "reflection":
 class GenerativeConfig(LanguageMindConfig):
     persona: str | None = Field(None, description="template describing the agent; default: its persona columns")
     observation: str | None = Field(None, description="template of what the agent notes; default: every column")
-    encoder: str = Field("hashing", description="text encoder for relevance (e.g. hashing, minilm)")
+    encoder: str = Field("minilm", description="text encoder for relevance (minilm, or hashing: lexical, no model)")
     importance: Literal["model", "rule"] = Field("rule", description="who rates importance 1-10")
     rule_importance: dict[str, float] = Field(default_factory=lambda: dict(RULE_IMPORTANCE))
     weights: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="recency, importance, relevance")
@@ -99,7 +99,7 @@ class GenerativeMind(LanguageMind):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = encoders.get(self.cfg.encoder)()
+            self._encoder = shared_encoder(self.context, self.cfg.encoder)
         return self._encoder
 
     def __getstate__(self) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import Field
 
+from populace.embedding import Encoder, encoders
 from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
-from populace.minds.base import Mind, MindConfig
+from populace.minds.base import Mind, MindConfig, MindContext
 
 
 class ModelClient(Protocol):
@@ -27,6 +28,15 @@ class ModelClient(Protocol):
                        schema: dict[str, Any] | None = None, usage: Usage | None = None) -> Completion: ...
 
     async def choose(self, prompt: Prompt, options: Sequence[str], *, usage: Usage | None = None) -> Choice: ...
+
+
+def shared_encoder(context: MindContext, name: str) -> Encoder:
+    """The run's encoder called ``name``: loaded once and shared by every mind that embeds text."""
+    key = f"encoder:{name}"
+    found = context.shared.get(key)
+    if not isinstance(found, Encoder):
+        found = context.shared[key] = encoders.get(name)()
+    return found
 
 
 class LanguageMindConfig(MindConfig):

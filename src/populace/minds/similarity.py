@@ -29,10 +29,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from populace.actions import Actions
-from populace.embedding import Encoder, encoders
+from populace.embedding import Encoder
 from populace.errors import PopulaceError
 from populace.minds.archetype import OptionSpec
 from populace.minds.base import Decisions, Mind, MindConfig, minds
+from populace.minds.language import shared_encoder
 from populace.minds.prompting import PromptTemplate, plain
 from populace.world import Observations
 
@@ -159,7 +160,7 @@ class SimilarityMind(Mind):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = encoders.get(self.cfg.encoder)()
+            self._encoder = shared_encoder(self.context, self.cfg.encoder)
         return self._encoder
 
     def __getstate__(self) -> dict[str, Any]:
