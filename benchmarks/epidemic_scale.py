@@ -13,6 +13,7 @@ metrics, trace with ``events: none``). Two minds are measured:
 * ``rules`` -- the ``cautious`` rules policy, which groups the same way without a model.
 
 Run: ``.venv/bin/python benchmarks/epidemic_scale.py [--sizes 100000 1000000 8400000] [--days 5]``
+(``--quick``: 100k and 1M agents for 2 days, printed only).
 Writes ``benchmarks/results/epidemic_scale.json`` and prints a table.
 """
 
@@ -152,12 +153,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 8_400_000])
     parser.add_argument("--minds", nargs="+", default=["archetype", "archetype-lean", "rules"])
     parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="100k and 1M agents, 2 days (results not written)")
     parser.add_argument("--profile", action="store_true", help="record the top functions by own time")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MIND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(int(args.one[0]), args.days, args.one[1], args.profile)))
         return
+    if args.quick:
+        args.sizes, args.days = [100_000, 1_000_000], 2
     rows = []
     for size in args.sizes:
         for mind in args.minds:
@@ -170,6 +174,8 @@ def main() -> None:
             print(f"{row['agents']:>10,} {row['mind']:>10} {row['s_per_day']:>8.2f} s/day "
                   f"(cpu {row['cpu_s_per_day']:.2f}) "
                   f"{row['peak_memory_gb']:>6.2f} GB  groups {row['groups_per_day']}", flush=True)
+    if args.quick:
+        return  # a quick check never replaces the committed full results
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "benchmark": "epidemic_scale",
