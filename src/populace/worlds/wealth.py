@@ -126,7 +126,7 @@ def _counted_metrics(wealth: np.ndarray) -> dict[str, float] | None:
 @policy("random_gift")
 def random_gift(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Every observed agent with wealth gives one unit to a uniformly random other agent."""
-    givers = obs.agents[obs["wealth"] > 0]
+    givers = obs.agents[np.flatnonzero(obs["wealth"] > 0)]  # faster than a boolean mask that is half true
     n = mind.population.size
     to = mind.rng.integers(0, n - 1, len(givers)) if n > 1 else np.zeros(len(givers), np.int64)
     to += to >= givers  # skip oneself
