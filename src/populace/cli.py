@@ -194,6 +194,7 @@ COMMAND_MODULES = (
     "populace.llm.commands",      # replay, eval-model
     "populace.report.commands",   # report, dashboard, fork
     "populace.bench.commands",    # bench
+    "populace.worlds.epidemic.commands",  # calibrate
 )
 
 

@@ -163,3 +163,20 @@ def test_weekly_case_file_is_read_and_bad_files_get_one_line(tmp_path: object) -
         read_weekly_cases(bad)
     assert fit_error(np.array([10.0, 30.0]), np.array([10.0, 30.0])) == 0.0
     assert RECOVERED == 3
+
+
+def test_calibrate_command_fits_and_reports_the_error(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cases = Path(str(tmp_path)) / "cases.csv"
+    cases.write_text("week,cases\n1,15\n2,46\n3,65\n4,85\n")
+    run = [sys.executable, "-m", "populace", "calibrate", "covid", str(cases), "--points", "3", "--rounds", "1",
+           "--set", "population.size=3000"]
+    done = subprocess.run([*run, "--fit", "world.params.disease.r0=2:3"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "world.params.disease.r0 = " in done.stdout and "fit error (normalised RMSE) = " in done.stdout
+    bad = subprocess.run([*run, "--fit", "r0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "must look like key.path=LOW:HIGH" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -99,3 +99,4 @@ def calibrate(
         dict(zip(names, best, strict=True)), error, simulated,
         [(dict(zip(names, k, strict=True)), e) for k, (e, _) in tried.items()],
     )
+
