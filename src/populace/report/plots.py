@@ -1,4 +1,4 @@
-"""Static plots for the report: matplotlib (Agg backend, no display) rendered to inline SVG text."""
+"""Static plots for the report: matplotlib figures (no display, no pyplot state) rendered to inline SVG text."""
 
 from __future__ import annotations
 
@@ -11,25 +11,28 @@ import numpy as np
 Series = tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
 
 
+RC: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": "populace", "font.size": 9}
+
+
 def _figure(width: float = 5.2, height: float = 2.8) -> tuple[Any, Any]:
+    """A figure not registered with pyplot, so rendering never touches a user's backend or figures."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "populace", "font.size": 9})
-    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(alpha=0.25)
     return fig, ax
 
 
 def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
+    import matplotlib
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     start, end = text.find("<metadata>"), text.find("</metadata>")
