@@ -155,6 +155,14 @@ def test_epidemic_curve_from_infection_and_recovery_events() -> None:
     assert curve["incidence"].tolist() == [pytest.approx(2 / 9), pytest.approx(1 / 7), 0.0]
 
 
+def test_compartments_count_agents_per_stage() -> None:
+    states = pd.DataFrame({"step": [5] * 4 + [10] * 4, "agent": [0, 1, 2, 3] * 2, "value": [0, 0, 0, 2, 0, 3, 3, 4]})
+    table = analysis.compartments(states, ["susceptible", "exposed", "infectious", "recovered", "dead"])
+    assert table.loc[5].tolist() == [3, 0, 1, 0, 0]
+    assert table.loc[10].to_dict() == {"susceptible": 1, "exposed": 0, "infectious": 0, "recovered": 2, "dead": 1}
+    assert analysis.compartments(states).loc[10].to_dict() == {0: 1, 2: 0, 3: 2, 4: 1}
+
+
 def test_model_usage_reads_llm_columns() -> None:
     steps = pd.DataFrame({"step": [0, 1], "active": [5, 5], "llm_calls": [2, 0], "llm_cache_hits": [1, 3],
                           "llm_prompt_tokens": [100, 0]})

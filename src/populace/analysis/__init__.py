@@ -11,6 +11,7 @@ Read a run with :func:`events`, :func:`steps`, :func:`metrics` (pandas) or any P
 
 from populace.analysis.behaviour import (
     actions_per_step,
+    compartments,
     cooperation_rates,
     epidemic_curve,
     herd_choices,
@@ -30,7 +31,7 @@ from populace.analysis.tables import events, has_table, metrics, parse_json, rea
 
 __all__ = [
     "actions_per_step", "bimodality_coefficient", "cascade_growth", "cascades", "checkpoint",
-    "checkpoint_at_or_before", "checkpoint_steps", "cooperation_rates", "degree_distribution",
+    "checkpoint_at_or_before", "checkpoint_steps", "compartments", "cooperation_rates", "degree_distribution",
     "degrees_from_edges", "epidemic_curve", "events", "friendship_paradox", "gini_over_time", "has_table",
     "herd_choices", "herd_scores", "metrics", "model_usage", "parse_json", "polarization", "polarization_over_time",
     "posts_from_events",

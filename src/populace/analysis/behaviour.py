@@ -109,6 +109,22 @@ def epidemic_curve(
     })
 
 
+def compartments(states: pd.DataFrame, labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Agents per disease stage (or any categorical state) per step, from a ``step, agent, value``
+    table such as ``states(run, "stage")``; ``labels[i]`` names code ``i`` (e.g. the epidemic
+    world's ``STAGES``). Indexed by step, one column per stage, zeros where a stage is empty."""
+    if states.empty:
+        return pd.DataFrame(index=pd.Index([], name="step", dtype="int64"))
+    values = states["value"]
+    if labels is not None:
+        values = values.map(lambda v: labels[int(v)] if 0 <= int(v) < len(labels) else v)
+    table = pd.crosstab(states["step"], values)
+    if labels is not None:
+        table = table.reindex(columns=list(labels), fill_value=0)
+    table.columns.name = None
+    return table
+
+
 #: step-table columns that count model use, as minds report them (any ``llm_*`` column too)
 USAGE_COLUMNS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "tokens", "failures", "retries")
 
