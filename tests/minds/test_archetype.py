@@ -212,3 +212,13 @@ def test_missing_values_form_one_unknown_group(scripted: Any) -> None:
     mind = make_mind(pop, model, prompt="Party {persona.party}: {options}", options=["post"])
     asyncio.run(mind.decide(observe(5)))
     assert sorted(model.prompts) == ['Party "blue": post', 'Party "red": post', "Party unknown: post"]
+
+
+def test_a_model_that_cannot_be_used_stops_the_run(scripted: Any) -> None:
+    from populace.llm.base import ModelUnavailableError
+
+    def down(prompt: str, options: Any) -> list[float]:
+        raise ModelUnavailableError("not_installed", "the embedded model is not installed")
+
+    with pytest.raises(ModelUnavailableError, match="not installed"):
+        asyncio.run(make_mind(population(20), scripted(down), **CONFIG).decide(observe(20)))

@@ -144,3 +144,14 @@ def test_default_encoder_is_semantic(scripted: Any) -> None:
     asyncio.run(mind.decide(observe(world, 0, n=2)))
     assert mind.memory.vectors.shape[1] == 384 and mind.encoder.name == "minilm"
     assert GenerativeMind.Config.model_validate({}).encoder == "minilm"  # type: ignore[attr-defined]
+
+
+def test_a_model_that_cannot_be_used_stops_the_run(scripted: Any) -> None:
+    from populace.llm.base import ModelUnavailableError
+
+    def down(prompt: str, schema: Any) -> Any:
+        raise ModelUnavailableError("connection", "model server unavailable: 127.0.0.1:9 refused")
+
+    mind, world, _ = setup(scripted, down, plan=False)
+    with pytest.raises(ModelUnavailableError, match="unavailable"):
+        asyncio.run(mind.decide(observe(world, 0)))

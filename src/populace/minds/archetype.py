@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from populace.actions import Actions
 from populace.events import Events
-from populace.llm.base import Choice, ModelError
+from populace.llm.base import Choice, ModelError, ModelUnavailableError
 from populace.minds.base import Decisions, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig
 from populace.minds.prompting import PromptError, PromptTemplate, Trusted, plain
@@ -182,6 +182,8 @@ class ArchetypeMind(LanguageMind):
         failed = np.zeros(len(groups), dtype=bool)
         causes = np.empty(len(groups), dtype=object)
         for g, answer in enumerate(answers):
+            if isinstance(answer, ModelUnavailableError):
+                raise answer  # the model cannot be used at all: stop the run with one clear line
             if isinstance(answer, ModelError):
                 failed[g], causes[g] = True, answer.cause
                 continue

@@ -30,7 +30,7 @@ from pydantic import Field
 from populace.actions import Actions
 from populace.embedding import Encoder
 from populace.events import Events
-from populace.llm.base import Completion, ModelError, Sampling
+from populace.llm.base import Completion, ModelError, ModelUnavailableError, Sampling
 from populace.minds.base import Decisions, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig, shared_encoder
 from populace.minds.memory import MemoryStream
@@ -179,8 +179,8 @@ class GenerativeMind(LanguageMind):
         failed: list[tuple[int, str, str | None]] = []
         done: list[str] = []
         for agent, answer in zip(agents, answers, strict=True):
-            if isinstance(answer, BaseException) and not isinstance(answer, ModelError):
-                raise answer
+            if isinstance(answer, BaseException) and not _decision_failure(answer):
+                raise answer  # a bug, or a model that cannot be used at all: the run stops
             parsed = _parse(answer, self.action_space.names)
             if isinstance(parsed, str):
                 failed.append((agent, parsed, getattr(answer, "request_id", None)))
@@ -219,7 +219,7 @@ class GenerativeMind(LanguageMind):
         self.count(generative_calls=len(prompts))
         out = np.empty(len(texts))
         for i, (answer, kind) in enumerate(zip(answers, kinds, strict=True)):
-            if isinstance(answer, ModelError):
+            if isinstance(answer, BaseException) and _decision_failure(answer):
                 out[i] = self.cfg.rule_importance.get(kind, 2.0)  # a lost rating is not a lost decision
             elif isinstance(answer, BaseException):
                 raise answer
@@ -242,6 +242,8 @@ class GenerativeMind(LanguageMind):
                   + '\nWhat at most 3 high-level insights can you infer? JSON {"insights": [...]}')
         try:
             answer = await self.complete(prompt, sampling=Sampling(max_tokens=160), schema=INSIGHTS_SCHEMA)
+        except ModelUnavailableError:
+            raise
         except ModelError:
             self.count(generative_reflections_failed=1)
             return
@@ -273,6 +275,8 @@ class GenerativeMind(LanguageMind):
                 int(h["hour"]): str(h["activity"])[:80] for h in (_value(hourly) or {}).get("hours", [])[:24]
                 if isinstance(h, dict) and isinstance(h.get("hour"), int) and 0 <= h["hour"] <= 23
             }
+        except ModelUnavailableError:
+            raise
         except ModelError:
             self.count(generative_plans_failed=1)
             self.plans[agent] = (today, {})
@@ -296,6 +300,11 @@ def _with_nothing(schema: dict[str, Any]) -> dict[str, Any]:
     nothing = {"type": "object", "properties": {"action": {"const": NOTHING}, "args": {"type": "object"}},
                "required": ["action"], "additionalProperties": False}
     return {"oneOf": [*schema.get("oneOf", []), nothing]}
+
+
+def _decision_failure(error: BaseException) -> bool:
+    """Whether an error fails one decision (the run goes on) rather than the whole run."""
+    return isinstance(error, ModelError) and not isinstance(error, ModelUnavailableError)
 
 
 def _value(answer: Completion) -> Any:
