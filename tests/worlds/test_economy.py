@@ -97,3 +97,14 @@ def test_the_planner_beats_the_fixed_baseline_schedule() -> None:
 def test_a_bad_schedule_gets_one_line() -> None:
     with pytest.raises(ScenarioError, match="give 7 rates between 0 and 1"):
         world().set_schedule([0.5, 2.0])
+
+
+def test_votes_count_only_in_voting_years_and_not_from_the_planner() -> None:
+    w = world(vote_every=2)
+    events = w.apply([Actions("vote", np.array([0, 3]), {"approve": np.array([True, True])})])
+    assert [r for e in events if e.reason is not None for r in e.reason] == [
+        "the planner does not vote", "no vote this year"]
+    w.tick()
+    w.set_clock(1, None)
+    events = w.apply([Actions("vote", np.array([0, 3]), {"approve": np.array([True, False])})])
+    assert [str(o) for e in events for o in e.outcome] == ["rejected", "ok"]

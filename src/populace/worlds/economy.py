@@ -215,10 +215,11 @@ class EconomyWorld(World):
         return Events.outcomes(actions, ok, "only the planner (agent 0) sets taxes")
 
     def _vote(self, actions: Actions) -> Events:
-        ok = (actions.agents != PLANNER) & self._voting_year()
+        planner = actions.agents == PLANNER
+        ok = ~planner & self._voting_year()
         self.votes.append(actions.args["approve"][ok])
-        reason = "the planner does not vote" if self._voting_year() else "no vote this year"
-        return Events.outcomes(actions, ok, np.where(actions.agents == PLANNER, reason, reason))
+        reason = np.where(planner, "the planner does not vote", "no vote this year")
+        return Events.outcomes(actions, ok, reason)
 
     def tick(self) -> list[Events]:
         workers = np.arange(self.n_agents) != PLANNER
