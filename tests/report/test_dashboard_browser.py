@@ -94,6 +94,8 @@ def test_dashboard_renders_plots_feed_and_agent_with_agent_text_inert(server: st
     assert "<script>window.__pwned = 1</script>" in "\n".join(contents)
     assert driver.execute_script("return window.__pwned === undefined")  # type: ignore[attr-defined]
     assert not driver.find_elements(By.CSS_SELECTOR, "#feed-list script, #feed-list img, #feed-list b")
+    shared = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#feed-list .post > .shared")]
+    assert shared == ["Hello, town!", "Hello, town!"]  # the repost and the repost of the repost quote the original
     comment = driver.find_element(By.CSS_SELECTOR, "#feed-list .comment .content")
     assert comment.text == "Welcome <b>neighbour</b>"
 

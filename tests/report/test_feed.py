@@ -27,7 +27,7 @@ def test_injected_post_text_comes_from_the_scenario_intervention() -> None:
     assert texts == {0: "a rumour"}
     posts = {p["id"]: p for p in build_feed(EVENTS, texts=texts)}
     assert posts[0]["content"] == "a rumour" and posts[0]["likes"] == 1 and posts[0]["reposts"] == 1
-    assert posts[1]["kind"] == "repost" and posts[1]["parent"] == 0
+    assert posts[1]["kind"] == "repost" and posts[1]["parent"] == 0 and posts[1]["shared"] == "a rumour"
 
 
 def test_moderation_and_step_filter() -> None:

@@ -47,8 +47,8 @@ def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
     """Posts (newest first) as dicts with their comments and counts, from events up to step ``upto``.
 
     ``author`` keeps only one agent's posts; ``texts`` supplies contents the events lack (see
-    :func:`injected_texts`). Each post: ``id, author, step, kind, content, parent, likes,
-    dislikes, reposts, comments (list), removed``.
+    :func:`injected_texts`). Each post: ``id, author, step, kind, content, parent, shared`` (the
+    text of the post a repost or quote shares), ``likes, dislikes, reposts, comments (list), removed``.
     """
     texts = texts or {}
     chosen = events[(events["outcome"] == "ok") & events["action"].isin(FEED_ACTIONS)]
@@ -64,9 +64,10 @@ def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
             content = args.get("content", data.get("content", texts.get(pid, "")))
             posts[pid] = {"id": pid, "author": int(agent), "step": int(step), "kind": action,
                           "content": str(content), "parent": parent, "likes": 0, "dislikes": 0,
-                          "reposts": 0, "comments": [], "removed": False}
+                          "reposts": 0, "comments": [], "removed": False, "shared": ""}
             if parent in posts:
                 posts[parent]["reposts"] += 1
+                posts[pid]["shared"] = posts[parent]["shared"] or posts[parent]["content"]
         elif action == "create_comment":
             cid, pid = _key(data.get("comment_id")), _key(args.get("post_id"))
             comment = {"id": cid, "post": pid, "author": int(agent), "step": int(step),
