@@ -34,16 +34,17 @@ def scenario(n: int, events: str, text: bool, steps: int) -> dict[str, Any]:
     return {
         "name": "grid-scale", "seed": 0, "steps": steps, "population": {"size": n},
         "world": {"type": "grid", "params": {"task": "foraging", "width": SIDE, "height": SIDE, "text": text}},
-        "minds": [{"type": "rules", "policy": "random_walk"}],
+        "minds": [{"type": "rules", "policy": "swarm_random_walk"}],
         "trace": {"events": events, "flush_every": 1000, "checkpoint_every": 1000},
     }
 
 
-def direct(n: int, steps: int, text: bool) -> float:
-    """Seconds per step with the world driven by hand (no engine, no trace)."""
+def direct(n: int, steps: int, text: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds per step with the world driven by hand (no engine, no trace)."""
     world = GridWorld(Population(size=n), {"task": "foraging", "width": SIDE, "height": SIDE, "text": text})
     world.reset(0)
-    mind = RulesMind(world.population, world.action_space, {"policy": "random_walk"}, rng=np.random.default_rng(0))
+    mind = RulesMind(world.population, world.action_space, {"policy": "swarm_random_walk"},
+                     rng=np.random.default_rng(0))
     ids = np.arange(n)
 
     def step() -> None:
@@ -53,19 +54,19 @@ def direct(n: int, steps: int, text: bool) -> float:
         world.metrics()
 
     step()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
-    return (time.perf_counter() - started) / steps
+    return (time.perf_counter() - started) / steps, (time.process_time() - cpu) / steps
 
 
-def engine(n: int, steps: int, events: str, text: bool) -> float:
-    """Seconds per step through ``Simulation`` (in-memory trace)."""
+def engine(n: int, steps: int, events: str, text: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds per step through ``Simulation`` (in-memory trace)."""
     sim = Simulation(load_scenario(scenario(n, events, text, steps + 1)))
     sim.run(steps=1)  # warm-up step
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     sim.run(steps=steps)
-    return (time.perf_counter() - started) / steps
+    return (time.perf_counter() - started) / steps, (time.process_time() - cpu) / steps
 
 
 def main() -> None:
@@ -82,17 +83,19 @@ def main() -> None:
             ("Simulation, events=none, text views", True, lambda n=n: engine(n, args.steps, "none", True)),
             ("Simulation, events=all", False, lambda n=n: engine(n, max(2, args.steps // 2), "all", False)),
         ]:
-            seconds = run()
+            seconds, cpu = run()
             rows.append({"agents": n, "grid": f"{SIDE}x{SIDE}", "path": path, "text_views": text,
-                         "seconds_per_step": round(seconds, 5), "agent_steps_per_s": round(n / seconds)})
-    header = f"{'agents':>8}  {'path':<38} {'s/step':>8}  {'agent-steps/s':>14}"
+                         "seconds_per_step": round(seconds, 5), "agent_steps_per_s": round(n / seconds),
+                         "cpu_seconds_per_step": round(cpu, 5), "agent_steps_per_cpu_s": round(n / cpu)})
+    header = f"{'agents':>8}  {'path':<38} {'s/step':>8}  {'agent-steps/s':>14}  {'per CPU-s':>11}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['agents']:>8}  {r['path']:<38} {r['seconds_per_step']:>8.4f}  {r['agent_steps_per_s']:>14,}")
+        print(f"{r['agents']:>8}  {r['path']:<38} {r['seconds_per_step']:>8.4f}  {r['agent_steps_per_s']:>14,}"
+              f"  {r['agent_steps_per_cpu_s']:>11,}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "benchmark": "grid_scale", "task": "foraging", "policy": "random_walk", "view": 5, "steps": args.steps,
+        "benchmark": "grid_scale", "task": "foraging", "policy": "swarm_random_walk", "view": 5, "steps": args.steps,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                     "load_average": os.getloadavg()[0]},
         "command": "python benchmarks/grid_scale.py", "rows": rows,

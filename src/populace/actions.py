@@ -129,10 +129,13 @@ class Arg:
                 else:
                     ok[i], reason[i] = False, "must be true or false"
             return out, ok, reason
-        as_str = np.asarray([v if isinstance(v, str) else None for v in values], dtype=object)
-        not_str = np.asarray([v is None for v in as_str], dtype=bool)
-        reason[not_str] = "must be text"
-        ok &= ~not_str
+        if values.dtype.kind == "U":  # a NumPy string array holds text only: no per-value checks
+            as_str = values
+        else:
+            as_str = np.asarray([v if isinstance(v, str) else None for v in values], dtype=object)
+            not_str = np.asarray([v is None for v in as_str], dtype=bool)
+            reason[not_str] = "must be text"
+            ok &= ~not_str
         if self.kind == "choice":
             outside = ok & ~np.isin(as_str.astype(str), self.choices)
             reason[outside] = f"must be one of {', '.join(self.choices)}"

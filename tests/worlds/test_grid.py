@@ -171,30 +171,30 @@ def _score(scenario: str, seeds: range, policy: str | None = None) -> list[float
 
 
 def test_swarm_pursuit_greedy_chasers_catch_the_prey_random_walkers_mostly_do_not() -> None:
-    greedy, random = _score("swarm-pursuit", range(6)), _score("swarm-pursuit", range(6), "random_walk")
+    greedy, random = _score("swarm-pursuit", range(6)), _score("swarm-pursuit", range(6), "swarm_random_walk")
     assert sum(s > 0 for s in greedy) >= 4 and sum(greedy) >= 10
     assert sum(s > 0 for s in random) <= 2 and sum(greedy) >= 4 * max(sum(random), 1)
 
 
 def test_swarm_foraging_foragers_deliver_more_than_random_walkers() -> None:
-    forage, random = _score("swarm-foraging", range(4)), _score("swarm-foraging", range(4), "random_walk")
+    forage, random = _score("swarm-foraging", range(4)), _score("swarm-foraging", range(4), "swarm_random_walk")
     assert min(forage) >= 2 and sum(forage) >= 4 * max(sum(random), 1)
 
 
 def test_swarm_synchronization_lights_alternate_in_unison() -> None:
-    sync, random = _score("swarm-synchronization", range(3)), _score("swarm-synchronization", range(3), "random_walk")
+    sync, random = _score("swarm-synchronization", range(3)), _score("swarm-synchronization", range(3), "swarm_random_walk")
     assert min(sync) >= 80 and max(random) == 0
 
 
 def test_swarm_flocking_aligns_far_more_than_random_walkers() -> None:
-    flock, random = _score("swarm-flocking", range(3)), _score("swarm-flocking", range(3), "random_walk")
+    flock, random = _score("swarm-flocking", range(3)), _score("swarm-flocking", range(3), "swarm_random_walk")
     assert min(flock) > 1.4 * max(random)
     final = Simulation.from_scenario("swarm-flocking").run().metrics()
     assert final["alignment"].iloc[-20:].mean() > 0.5
 
 
 def test_swarm_transport_pushers_deliver_the_box() -> None:
-    push, random = _score("swarm-transport", range(4)), _score("swarm-transport", range(4), "random_walk")
+    push, random = _score("swarm-transport", range(4)), _score("swarm-transport", range(4), "swarm_random_walk")
     assert sum(s > 0 for s in push) >= 3 and max(random) == 0
     metrics = Simulation.from_scenario("swarm-transport").run().metrics()
     assert metrics["delivered"].iloc[-1] == 1.0 and metrics["box_distance"].iloc[0] > 0
@@ -202,6 +202,6 @@ def test_swarm_transport_pushers_deliver_the_box() -> None:
 
 def test_rules_policies_decide_for_every_observed_agent() -> None:
     w = world(10, task="foraging")
-    mind = RulesMind(w.population, w.action_space, {"policy": "forage"}, rng=np.random.default_rng(0))
+    mind = RulesMind(w.population, w.action_space, {"policy": "swarm_forage"}, rng=np.random.default_rng(0))
     decisions = asyncio.run(mind.decide(w.observe(np.arange(10))))
     assert sorted(np.concatenate([a.agents for a in decisions.actions]).tolist()) == list(range(10))

@@ -345,8 +345,8 @@ def _hash01(agents: np.ndarray, salt: int) -> np.ndarray:
     return (x % np.uint64(2**32)).astype(np.float64) / 2**32
 
 
-@policy("routine")
-def routine(obs: Observations, mind: RulesMind) -> list[Actions]:
+@policy("town_routine")
+def town_routine(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
 
     ``talk`` (0.5): chance of speaking to someone at one's place; ``tell`` (0.5): chance that a

@@ -14,7 +14,7 @@ from populace.minds.rules import RulesMind, policy
 from populace.world import Observations
 from populace.worlds.grid.space import AGENT, AGENT_OFF, BOX, DIRECTIONS, FOOD, NEST, PREY
 
-_NAMES = np.asarray(DIRECTIONS, dtype=object)
+_NAMES = np.asarray(DIRECTIONS)  # a NumPy string array: validated without a per-agent loop
 _DX = np.asarray([0, 0, -1, 1, 0])
 _DY = np.asarray([-1, 1, 0, 0, 0])
 
@@ -57,13 +57,13 @@ def _chatter(obs: Observations, mind: RulesMind) -> list[Actions]:
     return [Actions("say", speakers, {"text": np.full(len(speakers), text, dtype=object)})]
 
 
-@policy("random_walk")
+@policy("swarm_random_walk")
 def random_walk(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Each agent moves in a uniformly random direction (or stays); optionally says ``text``."""
     return _moves(obs, _random(len(obs), mind.rng)) + _chatter(obs, mind)
 
 
-@policy("greedy_chase")
+@policy("swarm_greedy_chase")
 def greedy_chase(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Step towards one side of the nearest prey in view (agent id mod 4 picks which); else wander."""
     seen, dx, dy = nearest(obs["view"], PREY)
@@ -74,7 +74,7 @@ def greedy_chase(obs: Observations, mind: RulesMind) -> list[Actions]:
     return _moves(obs, direction) + _chatter(obs, mind)
 
 
-@policy("forage")
+@policy("swarm_forage")
 def forage(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Head for food in view when empty-handed, for the nest when carrying; wander otherwise."""
     views, carrying = obs["view"], obs["carrying"]
@@ -87,7 +87,7 @@ def forage(obs: Observations, mind: RulesMind) -> list[Actions]:
     return _moves(obs, np.where(seen & ~on_target, direction, wander))
 
 
-@policy("sync_majority")
+@policy("swarm_sync_majority")
 def sync_majority(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Wander, and switch every step except when most lights in view differ from one's own.
 
@@ -101,7 +101,7 @@ def sync_majority(obs: Observations, mind: RulesMind) -> list[Actions]:
     return [Actions("switch", obs.agents[~wait], {}), *_moves(obs, _random(len(obs), mind.rng))]
 
 
-@policy("flock")
+@policy("swarm_flock")
 def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Vicsek-style: follow the summed heading of the agents in view, else keep one's own.
 
@@ -117,7 +117,7 @@ def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
     return _moves(obs, direction)
 
 
-@policy("push")
+@policy("swarm_push")
 def push(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Take a free cell behind the box (opposite the goal) and push it goalwards; wander until it is seen."""
     views = obs["view"]

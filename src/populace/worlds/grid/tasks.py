@@ -78,7 +78,9 @@ class Pursuit(Task):
         g = self.grid
         region = np.zeros((g.height, g.width), dtype=bool)
         region[: max(g.height // 2, 5), : max(g.width // 2, 5)] = True
-        return super().start_cells() & region.ravel()
+        free = super().start_cells()
+        corner = free & region.ravel()
+        return corner if corner.sum() >= self.n else free  # too many agents for one corner: anywhere
 
     def paint(self, codes: np.ndarray) -> None:
         codes[self.prey] = PREY

@@ -10,6 +10,7 @@ of the moves, stillness, and homogeneity of the messages.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
@@ -31,8 +32,8 @@ TaskName = Literal["pursuit", "synchronization", "foraging", "flocking", "transp
 
 class GridConfig(WorldConfig):
     task: TaskName = Field("pursuit", description="which SwarmBench task the agents play")
-    width: int = Field(10, ge=5, description="cells across (SwarmBench: 10)")
-    height: int = Field(10, ge=5, description="cells down (SwarmBench: 10)")
+    width: int | None = Field(None, ge=5, description="cells across (default: SwarmBench's 10, more for many agents)")
+    height: int | None = Field(None, ge=5, description="cells down (default: as width)")
     view: int = Field(5, ge=1, description="side of the square window each agent sees (odd; SwarmBench: 5)")
     walls: bool = Field(True, description="a wall around the border")
     wrap: bool = Field(False, description="a torus: moving off one edge enters at the opposite one")
@@ -75,12 +76,16 @@ class GridWorld(World):
         cfg = self.config
         assert isinstance(cfg, GridConfig)
         n = self.n_agents
-        self.grid = Grid(cfg.width, cfg.height, n, walls=cfg.walls, wrap=cfg.wrap)
+        # SwarmBench's 10 x 10 for up to 10 agents; beyond that its density (about 6 free cells each)
+        side = 10 if n <= 10 else math.ceil(math.sqrt(6.4 * n)) + 2
+        width = cfg.width or cfg.height or side
+        height = cfg.height or width
+        self.grid = Grid(width, height, n, walls=cfg.walls, wrap=cfg.wrap)
         self.task: Task = TASKS[cfg.task](self.grid, cfg, self.rng)
         try:
             self.grid.scatter(self.rng, self.task.start_cells())
         except ValueError as exc:
-            raise ScenarioError(f"world.params: {exc} of a {cfg.width}x{cfg.height} {cfg.task} grid") from None
+            raise ScenarioError(f"world.params: {exc} of a {width}x{height} {cfg.task} grid") from None
         self._new_step()
         self.inbox: dict[int, list[str]] = {}
         self._stats = {"directional_entropy": 0.0, "stillness": 1.0, "message_homogeneity": 0.0, "messages": 0.0}
