@@ -111,6 +111,11 @@ def test_dashboard_renders_plots_feed_and_agent_with_agent_text_inert(server: st
     assert prompts[0] == "You are agent 2. Write a post." and "<script>" in prompts[1]
     assert driver.execute_script("return window.__pwned === undefined")  # type: ignore[attr-defined]
 
+    # any agent by id, even one that never acted
+    driver.find_element(By.ID, "agent-id").send_keys("11")
+    driver.find_element(By.CSS_SELECTOR, "#agent-form button").click()
+    wait.until(lambda d: "Agent 11" in d.find_element(By.ID, "inspector").text)
+
     # the step slider: back to step 0 shows the two first posts only
     driver.execute_script(  # type: ignore[attr-defined]
         "const s = document.getElementById('slider'); s.value = 0; s.dispatchEvent(new Event('input'));")

@@ -167,6 +167,8 @@ class RunView:
         asked, source = decisions(self.path, events, agent=agent, limit=8)
         if step is not None and len(asked):
             asked = asked[asked["step"] <= step]
+        if asked.empty and source in ("decisions table", "response cache"):
+            source = f"none for this agent in the {source}" + (f" up to step {step}" if step is not None else "")
         memory = self._memory(agent, step, state)
         return _plain({
             "agent": agent, "persona": self._persona(agent, state), "state": world_state, "state_after_step": at,
