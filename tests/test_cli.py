@@ -80,3 +80,17 @@ def test_read_only_run_directory_is_a_clean_error(tmp_path: Path) -> None:
         done = populace("run", "wealth", "--set", "steps=2", "--runs-dir", str(blocker / "runs"))
     assert done.returncode == 2
     assert "cannot create run directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unreachable_model_server_stops_the_run_before_any_step(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    done = populace(
+        "run", "wealth", "--set", "population.size=20", "--set", "steps=3", "--runs-dir", str(runs),
+        "--set", "minds=[{type: archetype, prompt: 'You have {obs.wealth}. {options}', options: [give, keep]}]",
+        "--set", "model={backend: openai, base_url: 'http://127.0.0.1:9/v1', model: m, timeout: 2, retries: 0}",
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "127.0.0.1:9" in done.stderr
+    (run_dir,) = runs.iterdir()
+    assert not list((run_dir / "steps").glob("*.parquet"))  # not a single step ran

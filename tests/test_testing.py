@@ -12,7 +12,7 @@ from populace.world import Handler, worlds
 
 @pytest.mark.parametrize("name", worlds.names())
 def test_every_registered_world_conforms(name: str) -> None:
-    world = worlds.get(name)(Population(size=60))
+    world = worlds.get(name)(Population(size=12))
     check_world(world)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -174,13 +175,18 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{label}: {_one_line(exc)}") from None
+        raise ScenarioError(_flat(f"{label}: {_one_line(exc)}")) from None
     scenario._base_dir = base
     try:
         check_names(scenario)
     except ScenarioError as exc:
-        raise ScenarioError(f"{label}: {exc}") from None
+        raise ScenarioError(_flat(f"{label}: {exc}")) from None
     return scenario
+
+
+def _flat(message: str) -> str:
+    """Keep an error on one line whatever the file contained."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _read(source: str | Path | Mapping[str, Any]) -> tuple[str, Path, dict[str, Any]]:
@@ -242,7 +248,7 @@ def _override(data: dict[str, Any], item: str, label: str) -> None:
 
 def _one_line(exc: ValidationError, prefix: str = "") -> str:
     error = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in error["loc"] if not _is_union_tag(p))
+    loc = ".".join(_name(p) for p in error["loc"] if not _is_union_tag(p))
     loc = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -260,6 +266,12 @@ def _one_line(exc: ValidationError, prefix: str = "") -> str:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{loc}: {shown} is not accepted: {message}"
+
+
+def _name(part: Any) -> str:
+    """A location part as typed, or quoted when it holds odd characters (a fuzzed key, a newline)."""
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else repr(text)
 
 
 def _is_union_tag(part: Any) -> bool:

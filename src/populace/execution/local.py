@@ -20,6 +20,8 @@ class LocalExecutor(Executor):
         self.minds = list(minds)
         for mind in self.minds:
             mind.attach(context)
+        for mind in self.minds:
+            await mind.start()
 
     async def decide(self, requests: Sequence[tuple[int, Observations]]) -> list[Decisions]:
         return list(await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)))

@@ -43,6 +43,9 @@ class _ShardHost:
         self.mind.attach(context)
         self.loop = asyncio.new_event_loop()
 
+    def start(self) -> None:
+        self.loop.run_until_complete(self.mind.start())
+
     def decide(self, observations: Observations) -> tuple[Decisions, dict[str, float]]:
         decisions = self.loop.run_until_complete(self.mind.decide(observations))
         return decisions, self.mind.stats()
@@ -86,6 +89,7 @@ class RayExecutor(Executor):
         self._log = [[] for _ in minds]
         self._stats = [{} for _ in minds]
         self.actors = [self._spawn(payload) for payload in self._checkpoint]
+        await asyncio.gather(*(actor.start.remote() for actor in self.actors))
 
     def _spawn(self, payload: bytes) -> Any:
         ray = _ray()
@@ -114,6 +118,7 @@ class RayExecutor(Executor):
         """Rebuild a dead shard from its checkpoint and replay its decisions since then."""
         self.recoveries += 1
         actor = self._spawn(self._checkpoint[shard])
+        await actor.start.remote()
         for observations in self._log[shard]:
             await actor.decide.remote(observations)
         self.actors[shard] = actor

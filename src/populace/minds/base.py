@@ -91,6 +91,11 @@ class Mind(ABC):
         each step's increase. None by default."""
         return {}
 
+    async def start(self) -> None:
+        """Check what the mind needs before the first step (e.g. that its model answers), so a
+        server that is down or a wrong model name stops the run with one line before step 0."""
+        return None
+
     async def aclose(self) -> None:
         """Release resources (connections, model handles) at the end of a run."""
         return None

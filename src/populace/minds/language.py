@@ -92,6 +92,12 @@ class LanguageMind(Mind):
         state["_client"] = None  # a live client is rebuilt after resume
         return state
 
+    async def start(self) -> None:
+        """Build the client and check the model answers, before any step runs."""
+        start = getattr(self.llm, "start", None)
+        if start is not None:
+            await start()
+
     async def aclose(self) -> None:
         close = getattr(self._client, "aclose", None)
         if close is not None:
