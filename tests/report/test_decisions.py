@@ -27,6 +27,10 @@ def test_decisions_from_the_response_cache_by_short_request_id(tmp_path: Path) -
         [5, "(the prompt was not kept)", "[0.25, 0.75]"]]
     mine, _ = decisions(tmp_path, events, agent=5)
     assert mine["agent"].tolist() == [5]
+    nobody, source = decisions(tmp_path, events, agent=99)
+    assert nobody.empty and source == "response cache"
+    sampled, _ = decisions(tmp_path, pd.concat([events] * 20, ignore_index=True), limit=2)
+    assert len(sampled) == 2 and set(sampled["agent"]) <= {3, 4, 5}
 
 
 def test_no_decisions_says_why(tmp_path: Path) -> None:

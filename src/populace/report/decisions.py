@@ -86,8 +86,13 @@ def decisions(run: RunLike, events: pd.DataFrame | None = None, agent: int | Non
         asked = events[events["request"].notna()] if "request" in events else events.iloc[0:0]
         if asked.empty:
             return pd.DataFrame(columns=COLUMNS), "no decision in this run was made by a language model"
+        # look up only what can be shown: the agent's latest, or a seeded sample (with room for misses)
+        if agent is not None:
+            asked = asked[asked["agent"] == agent].tail(4 * limit)
+        elif len(asked) > 4 * limit:
+            asked = asked.sample(4 * limit, random_state=seed).sort_index()
         records = _cache_records(path, sorted(set(asked["request"].astype(str))))
-        if not records:
+        if not records and agent is None:
             return pd.DataFrame(columns=COLUMNS), "the run has model requests but no prompts or responses were kept"
         rows = []
         for step, who, action, request in zip(asked["step"], asked["agent"], asked["action"], asked["request"],
