@@ -117,12 +117,15 @@ class GridWorld(World):
             for i, agent in enumerate(agent_ids.tolist()):
                 if agent in self.inbox:
                     messages[i] = "\n".join(self.inbox[agent])
-        columns: dict[str, np.ndarray] = {"x": self.grid.x[agent_ids], "y": self.grid.y[agent_ids], "view": views}
-        if cfg.text:
+        columns: dict[str, np.ndarray] = {}
+        if cfg.text:  # text first: a mind's default note lists the first columns
             columns["view_text"] = render(views)
+            columns["messages"] = messages
             columns["goal"] = _repeated(len(agent_ids), self.task.goal)
-        columns["messages"] = messages
         columns.update(self.task.columns(agent_ids))
+        columns.update({"x": self.grid.x[agent_ids], "y": self.grid.y[agent_ids], "view": views})
+        if not cfg.text:
+            columns["messages"] = messages
         return Observations(agent_ids, columns)
 
     # -- actions -----------------------------------------------------------------------------
