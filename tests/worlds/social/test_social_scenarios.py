@@ -21,6 +21,7 @@ def test_misinformation_cascades_and_a_correction_lowers_belief() -> None:
     assert m["debunked"].iloc[-1] > 0.05 and m["correction_scale"].iloc[-1] >= 3
     events = with_correction.events().to_pandas()
     assert (events[events.action == "interview"].outcome == "ok").sum() > 50  # the closing survey
+    assert not events.reason.fillna("").str.contains("unknown action").any()  # the policy keeps to world.actions
 
     scenario = load_scenario("misinformation")
     scenario.interventions = [iv for iv in scenario.interventions if iv.args.get("topic") != "correction"]
