@@ -54,5 +54,11 @@ def test_opinion_polarization_from_checkpoints(tmp_path: Path) -> None:
     m = analysis.metrics(sim.path)
     assert table.loc[30, "variance"] == pytest.approx(m.loc[29, "variance"])
     assert np.isfinite(table["bimodality"]).all()
+    network = analysis.network_at(sim.path)
+    assert network is not None and network.n == 200
+    paradox = analysis.friendship_paradox(network).iloc[0]
+    assert paradox["mean_degree"] == pytest.approx(network.degree().mean())
+    assert paradox["edge_friend_degree"] >= paradox["mean_degree"]  # E[k^2]/E[k] >= E[k] always
+    assert analysis.network_at(sim.path, 10) is None  # no checkpoint before step 15
     with pytest.raises(Exception, match="no per-agent state 'nothing'"):
         analysis.states(sim.path, "nothing")

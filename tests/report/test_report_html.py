@@ -34,6 +34,7 @@ def test_report_is_self_contained_with_a_plot_per_metric(wealth_run: Path) -> No
     assert "Gini coefficient of wealth" in html  # the world's description of the metric
     assert "name: wealth" in html and "final gini" in html and ">15 / 15<" in html
     assert "events per action" in html
+    assert 'id="network"' not in html  # the wealth world has no network
     assert "No prompts or responses to show: no decision in this run was made by a language model" in html
 
 
@@ -44,11 +45,20 @@ def test_report_escapes_agent_text_and_shows_decisions_and_cascades(social_run: 
     assert malicious not in html and "<img" not in html and "<b>neighbour" not in html
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     assert "Hello, town!" in html and "Most engaged-with posts" in html
+    assert '<div class="shared">Hello, town!</div>' in html  # a repost quotes what it shares
     # cascade 0 -> 2 -> 3: scale 3, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
     assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">1</td>"
                      r"<td class=\"num\">1.333</td>", html)
     assert "2 decisions from the decisions table" in html and "You are agent 2. Write a post." in html
     assert "model calls" in html  # llm_* step columns are plotted and counted
+
+
+def test_report_shows_the_network_and_its_friendship_paradox(tmp_path: Path) -> None:
+    sim = Simulation.from_scenario("opinion", ["population.size=100", "steps=4", "trace.checkpoint_every=2"],
+                                   tmp_path).run()
+    assert sim.path is not None
+    html = write_report(sim.path).read_text(encoding="utf-8")
+    assert "Network (after 4 steps)" in html and "mean friend degree" in html and "degree distribution" in html
 
 
 def test_report_command_prints_the_path(wealth_run: Path) -> None:

@@ -26,14 +26,13 @@ from populace.analysis.distributions import (
     polarization_over_time,
 )
 from populace.analysis.network import degree_distribution, degrees_from_edges, friendship_paradox
-from populace.analysis.snapshots import checkpoint, checkpoint_at_or_before, checkpoint_steps, states
+from populace.analysis.snapshots import checkpoint, checkpoint_at_or_before, checkpoint_steps, network_at, states
 from populace.analysis.tables import events, has_table, metrics, parse_json, read_arrow, read_table, run_path, steps
 
 __all__ = [
     "actions_per_step", "bimodality_coefficient", "cascade_growth", "cascades", "checkpoint",
     "checkpoint_at_or_before", "checkpoint_steps", "compartments", "cooperation_rates", "degree_distribution",
     "degrees_from_edges", "epidemic_curve", "events", "friendship_paradox", "gini_over_time", "has_table",
-    "herd_choices", "herd_scores", "metrics", "model_usage", "parse_json", "polarization", "polarization_over_time",
-    "posts_from_events",
-    "read_arrow", "read_table", "run_path", "states", "steps",
+    "herd_choices", "herd_scores", "metrics", "model_usage", "network_at", "parse_json", "polarization",
+    "polarization_over_time", "posts_from_events", "read_arrow", "read_table", "run_path", "states", "steps",
 ]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from populace.analysis.tables import RunLike, run_path
 from populace.errors import RunError
+from populace.network import Network
 
 
 def checkpoint_steps(run: RunLike) -> list[int]:
@@ -35,6 +36,25 @@ def checkpoint_at_or_before(run: RunLike, step: int) -> int | None:
     """The latest checkpoint step ``<= step``, or None."""
     earlier = [s for s in checkpoint_steps(run) if s <= step]
     return earlier[-1] if earlier else None
+
+
+def network_at(run: RunLike, step: int | None = None) -> Network | None:
+    """The world's contact network at the checkpoint at or before ``step`` (default: the last):
+    a :class:`~populace.network.Network` it holds, or its follow relation seen as undirected
+    ties (the social world); None when the world has neither."""
+    steps = checkpoint_steps(run)
+    chosen = steps[-1] if steps and step is None else checkpoint_at_or_before(run, step or 0)
+    if chosen is None:
+        return None
+    world = checkpoint(run, chosen).get("world")
+    for value in vars(world).values() if world is not None else ():
+        if isinstance(value, Network):
+            return value
+    follows = getattr(getattr(world, "state", None), "follows", None)
+    if follows is not None and hasattr(follows, "pairs"):
+        left, right = follows.pairs()
+        return Network.from_edges(int(getattr(world, "n_agents", 0)), np.asarray(left), np.asarray(right))
+    return None
 
 
 def states(run: RunLike, attribute: str) -> pd.DataFrame:

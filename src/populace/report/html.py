@@ -19,7 +19,7 @@ from populace import analysis
 from populace.errors import PopulaceError
 from populace.report.decisions import decisions
 from populace.report.feed import build_feed, has_feed, injected_texts
-from populace.report.plots import bars_svg, line_svg
+from populace.report.plots import bars_svg, degree_svg, line_svg
 from populace.runs import Run
 
 REPORT_FILE = "report.html"
@@ -71,6 +71,21 @@ class Branch:
             for name, value in final.items():
                 out[f"final {name}"] = _fmt(float(value))
         return out
+
+
+def _network_section(run: Run) -> dict[str, Any] | None:
+    """Degree distribution and friendship paradox of the world's network at the last checkpoint."""
+    try:
+        net = analysis.network_at(run)
+    except PopulaceError:
+        return None
+    if net is None or net.n == 0:
+        return None
+    dist = analysis.degree_distribution(net.degree())
+    paradox = analysis.friendship_paradox(net).iloc[0].to_dict()
+    return {"svg": degree_svg(dist["degree"], dist["count"], "degree distribution"),
+            "paradox": {k.replace("_", " "): _fmt(float(v)) for k, v in paradox.items()},
+            "step": analysis.checkpoint_steps(run)[-1]}
 
 
 def _interventions(run: Run) -> list[dict[str, Any]]:
@@ -136,6 +151,7 @@ def render_report(run_path: Path | str) -> str:
         table = analysis.cascades(analysis.posts_from_events(this.events))
         cascade_rows = table.head(10).to_dict("records")
     sample, source = decisions(run, this.events, limit=12)
+    network = _network_section(run)
 
     figures = this.figures()
     parent_figures = parent.figures() if parent is not None else None
@@ -146,7 +162,7 @@ def render_report(run_path: Path | str) -> str:
         parent_figures=parent_figures, fork_at=fork_at, scenario=scenario_text, plots=plots,
         actions_svg=actions_svg, usage_svg=usage_svg, feed=feed, cascades=cascade_rows,
         decisions=sample.to_dict("records"), decisions_source=source,
-        changes=this.manifest.get("changes") or [],
+        changes=this.manifest.get("changes") or [], network=network,
     )
 
 

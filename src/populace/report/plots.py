@@ -65,3 +65,20 @@ def bars_svg(counts: Mapping[str, float], title: str) -> str:
     ax.set_title(title, loc="left", fontsize=10)
     ax.grid(axis="y", alpha=0)
     return _svg(fig)
+
+
+def degree_svg(degree: Sequence[int] | np.ndarray, count: Sequence[int] | np.ndarray, title: str) -> str:
+    """A degree distribution: points, on log-log axes when degrees span more than a decade."""
+    fig, ax = _figure()
+    d, c = np.asarray(degree), np.asarray(count)
+    positive = d > 0
+    wide = positive.any() and d[positive].max() > 10 * max(d[positive].min(), 1)
+    if wide:
+        d, c = d[positive], c[positive]
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.plot(d, c, "o", ms=3.5, color="#2f6db5")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel("degree")
+    ax.set_ylabel("agents")
+    return _svg(fig)
