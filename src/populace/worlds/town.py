@@ -85,9 +85,10 @@ class TownWorld(World):
         "density_change": "density now minus density at the start",
         "conversations": "utterances this step",
         "travelling": "agents on the way somewhere",
-        "informed_<fact>": "agents who learned the fact during the run (not counting those who knew it)",
-        "attended_<fact>": "of those, agents present at the event's place during it",
-        "present_<fact>": "everyone present at the event's place during it",
+        # per fact ``<key>``: informed_<key>, attended_<key>, present_<key>; described here for the party
+        "informed_party": "agents who learned of the party during the run (not counting those who knew)",
+        "attended_party": "of those, agents at the party's place while it was on",
+        "present_party": "everyone at the party's place while it was on",
     }
 
     # -- set-up ------------------------------------------------------------------------------

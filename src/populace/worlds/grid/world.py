@@ -69,6 +69,12 @@ class GridWorld(World):
         "stillness": "share of agents that did not change cell this step",
         "message_homogeneity": "mean pairwise cosine similarity of this step's messages",
         "messages": "messages sent this step",
+        "lights_on": "synchronization: share of lights on",
+        "carrying": "foraging: share of agents carrying food",
+        "alignment": "flocking: length of the mean move vector (1 = all moved the same way)",
+        "spacing": "flocking: share of agents with another in view and none beside them",
+        "box_distance": "transport: cells between the box and the goal",
+        "delivered": "transport: 1 once the box is on the goal",
     }
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
@@ -213,7 +219,7 @@ def _entropy(counts: np.ndarray) -> float:
     if total == 0:
         return 0.0
     p = counts[counts > 0] / total
-    return float(-(p * np.log(p)).sum() / np.log(len(counts)))
+    return float(-(p * np.log(p)).sum() / np.log(len(counts))) + 0.0  # + 0.0: no negative zero
 
 
 def _homogeneity(texts: np.ndarray) -> float:
