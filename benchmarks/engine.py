@@ -165,8 +165,9 @@ def hand_step_fn(n: int, rng: Any, with_metrics: bool) -> Any:
         wealth[givers] -= 1
         wealth[:] += np.bincount(to, minlength=n)
         if with_metrics:  # the same per-step measurements, computed the same way, as the populace world
-            counts = np.bincount(wealth)
-            values = np.arange(len(counts))
+            ordered = np.sort(wealth)
+            values = np.arange(int(ordered[-1]) + 1)
+            counts = np.diff(np.searchsorted(ordered, np.append(values, values[-1] + 1)))
             total = int(counts @ values)
             cumulative = np.cumsum(counts)
             weighted = int(values @ (counts * (cumulative - counts) + counts * (counts + 1) // 2))

@@ -96,16 +96,19 @@ class WealthWorld(World):
 
 
 def _counted_metrics(wealth: np.ndarray) -> dict[str, float] | None:
-    """The metrics from a histogram of wealth, O(n) instead of a sort.
+    """The metrics from the histogram of the (integer) wealth: one integer sort, then sums over amounts.
 
     Used only where every sum is an exact integer in float64 as well, so the values equal the
     sort-based ones bit for bit; returns None otherwise (negative, huge or empty wealth).
     """
     n = len(wealth)
-    if n == 0 or wealth.min() < 0 or wealth.max() > 4 * n + 1024:
+    if n == 0:
         return None
-    counts = np.bincount(wealth)
-    values = np.arange(len(counts), dtype=np.int64)
+    ordered = np.sort(wealth)  # SIMD-sorted integers: faster than bincount's serial increments
+    if ordered[0] < 0 or ordered[-1] > 4 * n + 1024:
+        return None
+    values = np.arange(int(ordered[-1]) + 1, dtype=np.int64)
+    counts = np.diff(np.searchsorted(ordered, np.append(values, values[-1] + 1)))  # agents per amount
     total = int(counts @ values)
     if total == 0 or total * n >= 2**53:
         return None
