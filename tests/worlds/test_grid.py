@@ -142,8 +142,9 @@ def test_too_many_agents_for_the_grid_is_one_clear_error() -> None:
         world(200, task="foraging", width=10, height=10)
 
 
-def test_grid_moves_thousands_of_agents_consistently() -> None:
-    g = Grid(200, 200, 20_000)
+@pytest.mark.parametrize("wrap", [False, True])
+def test_grid_moves_thousands_of_agents_consistently(wrap: bool) -> None:
+    g = Grid(200, 200, 20_000, wrap=wrap)
     rng = np.random.default_rng(0)
     g.scatter(rng, g.terrain.ravel() == 0)
     solid = np.zeros(200 * 200, dtype=bool)

@@ -219,7 +219,7 @@ def _entropy(counts: np.ndarray) -> float:
     if total == 0:
         return 0.0
     p = counts[counts > 0] / total
-    return float(-(p * np.log(p)).sum() / np.log(len(counts))) + 0.0  # + 0.0: no negative zero
+    return min(1.0, float(-(p * np.log(p)).sum() / np.log(len(counts))) + 0.0)  # + 0.0: no negative zero
 
 
 def _homogeneity(texts: np.ndarray) -> float:
