@@ -10,7 +10,7 @@ metrics, trace with ``events: none``). Two minds are measured:
   latency;
 * ``archetype-lean`` -- the same with a five-field prompt (age group, occupation, case level,
   symptoms, positive test): the grouping cost grows with the number of fields a prompt uses;
-* ``rules`` -- the ``cautious`` rules policy, which groups the same way without a model.
+* ``rules`` -- the ``epidemic_cautious`` rules policy, which groups the same way without a model.
 
 Run: ``.venv/bin/python benchmarks/epidemic_scale.py [--sizes 100000 1000000 8400000] [--days 5]``
 (``--quick``: 100k and 1M agents for 2 days, printed only).
@@ -65,7 +65,7 @@ def scenario(size: int, mind: str) -> dict[str, Any]:
         minds = [{"select": "all", "type": "archetype", "prompt": LEAN_PROMPT if mind == "archetype-lean" else PROMPT,
                   "bins": BINS, "options": ["go_out", "stay_home", "isolate"]}]
     else:
-        minds = [{"select": "all", "type": "rules", "policy": "cautious", "params": {"caution": 0.05}}]
+        minds = [{"select": "all", "type": "rules", "policy": "epidemic_cautious", "params": {"caution": 0.05}}]
     return {
         "name": "epidemic-scale", "seed": 1, "steps": 100_000,
         "clock": {"start": "2020-03-01T00:00:00", "step": "1d"},

@@ -75,7 +75,7 @@ def test_losing_a_vote_returns_the_baseline_schedule() -> None:
 
 def test_utility_maximising_workers_respond_to_the_schedule() -> None:
     w = world(200)
-    mind = RulesMind(w.population, w.action_space, {"policy": "utility_max"})
+    mind = RulesMind(w.population, w.action_space, {"policy": "tax_worker"})
     low = asyncio.run(mind.decide(w.observe(w.population.ids))).actions[0]
     w.rates = np.full(7, 0.6)
     high = asyncio.run(mind.decide(w.observe(w.population.ids))).actions[0]
@@ -85,7 +85,7 @@ def test_utility_maximising_workers_respond_to_the_schedule() -> None:
 
 def test_the_planner_beats_the_fixed_baseline_schedule() -> None:
     planned = Simulation.from_scenario("tax-planner", ["steps=40"]).run().metrics()
-    fixed = Simulation.from_scenario("tax-planner", ["steps=40", "minds.0.policy=fixed_schedule"]).run().metrics()
+    fixed = Simulation.from_scenario("tax-planner", ["steps=40", "minds.0.policy=tax_planner_fixed"]).run().metrics()
     assert (fixed["mean_rate"] == fixed["mean_rate"].iloc[0]).all()
     assert planned["welfare"].iloc[-10:].mean() > fixed["welfare"].iloc[-10:].mean()
     assert planned["welfare"].iloc[-1] >= fixed["welfare"].iloc[-1]

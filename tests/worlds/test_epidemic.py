@@ -80,7 +80,7 @@ def test_lockdown_lowers_the_peak_and_costs_jobs_that_stimulus_cushions() -> Non
 
 def test_cautious_agents_stay_home_as_cases_rise_and_the_sick_isolate() -> None:
     w = world(4000)
-    mind = RulesMind(w.population, w.action_space, {"policy": "cautious", "params": {"caution": 0.3}})
+    mind = RulesMind(w.population, w.action_space, {"policy": "epidemic_cautious", "params": {"caution": 0.3}})
 
     def shares(level: int) -> dict[str, float]:
         w.recent_cases.extend([0] * 7)

@@ -263,7 +263,7 @@ class EconomyWorld(World):
         return Events.world("set_schedule", rates=",".join(f"{r:g}" for r in rates))
 
 
-@policy("utility_max")
+@policy("tax_worker")
 def utility_max(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Workers choose the hours that maximise their utility under the current schedule and transfer;
     in voting years they approve when the schedule (with its transfer) beats the baseline (with the
@@ -286,7 +286,7 @@ def utility_max(obs: Observations, mind: RulesMind) -> list[Actions]:
     return batches
 
 
-@policy("hill_climb")
+@policy("tax_planner_hill_climb")
 def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
     """The planner nudges one bracket's rate every ``period`` years and keeps a nudge only if welfare rose.
 
@@ -316,7 +316,7 @@ def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
                                                                 for k, n in enumerate(RATE_ARGS)})]
 
 
-@policy("fixed_schedule")
+@policy("tax_planner_fixed")
 def fixed_schedule(obs: Observations, mind: RulesMind) -> list[Actions]:
     """The planner proposes nothing: the baseline schedule stays."""
     return []

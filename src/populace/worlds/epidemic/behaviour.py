@@ -1,6 +1,6 @@
 """Rules policies for the epidemic world, shaped like a grouped (archetype) mind.
 
-``cautious`` forms the same groups an archetype mind would (age group, occupation, employment,
+``epidemic_cautious`` forms the same groups an archetype mind would (age group, occupation, employment,
 case level, symptoms, positive test, tight savings), computes one action distribution per
 group, and samples each agent's action from its group's distribution. Its cost therefore grows
 like an archetype mind's without the model calls: one pass to group, one to sample.
@@ -64,7 +64,7 @@ def sample_by_group(obs: Observations, table: np.ndarray, codes: np.ndarray, inv
     return [Actions(name, obs.agents[pick == i]) for i, name in enumerate(CHOICES)]
 
 
-@policy("cautious")
+@policy("epidemic_cautious")
 def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Grouped decisions: stay home as cases rise (``caution``), isolate when sick (``symptom_isolation``)."""
     codes = group_codes(obs)
@@ -79,7 +79,7 @@ def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
     return sample_by_group(obs, table, codes, index[codes], mind.rng)
 
 
-@policy("routine")
+@policy("epidemic_routine")
 def routine(obs: Observations, mind: RulesMind) -> list[Actions]:
     """No behaviour: everyone alive follows the routine (goes out, works if employed)."""
     return [Actions("go_out", obs.agents[obs["alive"]])]

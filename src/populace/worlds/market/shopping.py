@@ -30,7 +30,7 @@ def _batch(name: str, rows: list[tuple[int, dict[str, float]]]) -> list[Actions]
     return [Actions(name, agents, {k: np.asarray([args[k] for _, args in rows]) for k in keys})]
 
 
-@policy("shopper")
+@policy("market_shopper")
 def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
     """A customer's assistant. ``strategy: first`` accepts the first proposal that arrives;
     ``strategy: best`` waits for the proposals it asked for (at most ``patience`` steps), counters
@@ -81,7 +81,7 @@ def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
     return out + _batch("request", requests) + _batch("counter", counters) + _batch("accept", accepts)
 
 
-@policy("seller")
+@policy("market_seller")
 def seller(obs: Observations, mind: RulesMind) -> list[Actions]:
     """A business answers every request at ``markup`` x cost, and a counter with the countered price
     if that is at least ``floor`` x cost, else with ``floor`` x cost."""

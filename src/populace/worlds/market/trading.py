@@ -9,7 +9,7 @@ from populace.minds.rules import RulesMind, policy
 from populace.world import Observations
 
 
-@policy("trader")
+@policy("stock_trader")
 def trader(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Each trader values the stock at ``price * exp(score)``, with score = ``fundamental`` x news
     + ``trend`` x 5-day log return + ``herding`` x feed stance + noise, and quotes both sides: a bid
