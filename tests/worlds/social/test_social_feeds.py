@@ -69,3 +69,17 @@ def test_the_social_world_passes_the_conformance_check() -> None:
     for mode in ("twitter", "reddit"):
         world = make_world(n=40, mode=mode, follows={"kind": "random", "degree": 4})
         check_world(world, steps=4)
+
+
+def test_reposts_travel_through_follows_and_a_feed_shows_each_content_once() -> None:
+    world = make_world(n=5, recommender={"type": "random"}, feed={"size": 4, "followed_share": 0.5})
+    act(world, "create_post", [1], content=["original"])
+    act(world, "follow", [0], user=[2])
+    act(world, "repost", [2], post_id=[0])
+    assert world.view().candidates().tolist() == [0]  # recommenders see originals and quotes only
+    assert world.view().candidates(reposts=True).tolist() == [0, 1]
+    assert world.observe(np.array([0]))["feed_post"][0].tolist() == [1, -1, -1, -1]  # the repost, not both
+    world.state.posts["hidden"][0] = True  # removing the original removes its reposts
+    act(world, "refresh", [0])
+    assert world.observe(np.array([0]))["feed_post"][0].tolist() == [-1, -1, -1, -1]
+    assert act(world, "like_post", [3], post_id=[1]).reason[0] == "post removed"

@@ -88,6 +88,8 @@ def assert_counters_match_relations(world: SocialWorld) -> None:
     assert len(s.reposted) == int(np.count_nonzero(s.posts["kind"] == REPOST))
     assert s.groups["members"].tolist() == s.members.count_left(len(s.groups)).tolist()
     assert (s.posts["root"][s.posts["root"]] == s.posts["root"]).all()
+    source = s.posts["source"]
+    assert (source[source] == source).all() and ((source == np.arange(posts)) == (s.posts["kind"] != REPOST)).all()
 
 
 @settings(max_examples=40, deadline=None)

@@ -124,6 +124,8 @@ class PlatformActions:
         )
         if root is None:
             s.posts["root"][ids] = ids
+        # a repost carries its parent's content: it points to the post that content came from
+        s.posts["source"][ids] = s.posts["source"][parent_ids] if kind == REPOST else ids
         s.store_post_embeddings(ids, self.encoder.encode(list(content)) if vectors is None else vectors)
         np.add.at(s.users["posts"], authors, 1)
         return ids
@@ -138,7 +140,7 @@ class PlatformActions:
         verdict.reject(~posts.valid(post_id), "no such post")
         safe = np.where(verdict.ok, post_id, 0)
         if len(posts):
-            verdict.reject(posts["hidden"][safe], "post removed")
+            verdict.reject(self.state.removed(safe), "post removed")
         return verdict, safe
 
     def _create_post(self, actions: Actions) -> Events:

@@ -30,13 +30,16 @@ def assemble_feeds(users: np.ndarray, view: FeedView, recommender: Recommender, 
 
 
 def _clean_rows(candidates: np.ndarray, users: np.ndarray, state: SocialState, size: int) -> np.ndarray:
-    """Drop duplicates, padding, own posts and muted authors per row; keep order; cut to ``size``."""
+    """Drop repeated content, padding, own posts and muted authors per row; keep order; cut to ``size``."""
     n, m = candidates.shape
     out = np.full((n, size), NO_POST, dtype=np.int64)
     if m == 0:
         return out
-    order = np.argsort(candidates, axis=1, kind="stable")
-    ordered = np.take_along_axis(candidates, order, axis=1)
+    # one post per content: a repost and the post it reposts count as the same item
+    content = np.where(candidates >= 0, state.posts["source"][np.maximum(candidates, 0)], -1) \
+        if len(state.posts) else candidates
+    order = np.argsort(content, axis=1, kind="stable")
+    ordered = np.take_along_axis(content, order, axis=1)
     repeat_sorted = np.zeros_like(ordered, dtype=bool)
     repeat_sorted[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
     drop = np.zeros_like(repeat_sorted)

@@ -51,10 +51,14 @@ class FeedView:
     rng: np.random.Generator
     window: int | None = None
 
-    def candidates(self) -> np.ndarray:
-        """Ids of the posts that may be recommended: not hidden, within the recency window."""
+    def candidates(self, reposts: bool = False) -> np.ndarray:
+        """Ids of the posts that may be recommended: originals and quotes (reposts too if asked),
+        not removed, within the recency window."""
         posts = self.state.posts
-        ok = ~posts["hidden"]
+        ids = np.arange(len(posts))
+        ok = ~self.state.removed(ids)
+        if not reposts:
+            ok &= posts["source"] == ids
         if self.window is not None:
             ok &= posts["step"] >= self.step - self.window
         return np.flatnonzero(ok)
@@ -247,7 +251,7 @@ def followed_posts(users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
     """Up to ``k`` newest visible posts by each user's followees, newest first, padded with -1."""
     state = view.state
     out = np.full((len(users), k), -1, dtype=np.int64)
-    posts = view.candidates()
+    posts = view.candidates(reposts=True)
     if len(posts) == 0 or k == 0:
         return out
     owner, followee = state.follows.rights_of(users)

@@ -197,7 +197,8 @@ class SocialState:
         self.users.append(name=np.asarray([f"user{i}" for i in range(n_users)], dtype=object))
         self.user_embedding = np.zeros((n_users, dim), dtype=np.float32)
         self.posts = Table({
-            "author": np.int64, "kind": np.int8, "parent": np.int64, "root": np.int64, "depth": np.int32,
+            "author": np.int64, "kind": np.int8, "parent": np.int64, "root": np.int64, "source": np.int64,
+            "depth": np.int32,
             "content": object, "step": np.int64, "created_s": np.float64, "likes": np.int64,
             "dislikes": np.int64, "reposts": np.int64, "quotes": np.int64, "comments": np.int64,
             "reports": np.int64, "hidden": np.bool_, "topic": object, "stance": np.float64,
@@ -233,6 +234,11 @@ class SocialState:
             grown[: len(self.post_embedding)] = self.post_embedding
             self.post_embedding = grown
         self.post_embedding[ids] = vectors
+
+    def removed(self, post_ids: np.ndarray) -> np.ndarray:
+        """Whether each post is hidden, itself or through the original it reposts."""
+        hidden = self.posts["hidden"]
+        return hidden[post_ids] | hidden[self.posts["source"][post_ids]]
 
     def score(self, post_ids: np.ndarray) -> np.ndarray:
         """Reddit-style score of posts: likes minus dislikes."""
