@@ -89,7 +89,7 @@ class Arg:
         """Convert raw values to this kind; return (converted, ok mask, reason per failure kind)."""
         n = len(values)
         ok = np.ones(n, dtype=bool)
-        reason = filled(n, "")
+        reason = _Reasons(n)
         if self.kind in ("agent", "int", "float"):
             out = _to_number(values)
             if out.dtype.kind == "f":
@@ -116,10 +116,10 @@ class Arg:
                 high = ok & (out > self.le)
                 reason[high] = f"must be <= {self.le:g}"
                 ok &= ~high
-            return out, ok, reason
+            return out, ok, reason.array
         if self.kind == "bool":
             if values.dtype == bool:
-                return values, ok, reason
+                return values, ok, reason.array
             out = np.zeros(n, dtype=bool)
             for i, v in enumerate(values):
                 if isinstance(v, bool | np.bool_) or v in (0, 1):
@@ -128,7 +128,7 @@ class Arg:
                     out[i] = v.lower() == "true"
                 else:
                     ok[i], reason[i] = False, "must be true or false"
-            return out, ok, reason
+            return out, ok, reason.array
         if values.dtype.kind == "U":  # a NumPy string array holds text only: no per-value checks
             as_str = values
         else:
@@ -145,7 +145,30 @@ class Arg:
             long = ok & (lengths > self.max_length)
             reason[long] = f"longer than {self.max_length} characters"
             ok &= ~long
-        return as_str, ok, reason
+        return as_str, ok, reason.array
+
+
+_NO_REASON = np.array("", dtype=object)
+
+
+class _Reasons:
+    """Why rows failed, one text per row, allocated at the first failure: a valid batch never pays."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._array: np.ndarray | None = None
+
+    def __setitem__(self, where: Any, message: Any) -> None:
+        if self._array is None:
+            if isinstance(where, np.ndarray) and where.dtype == bool and not where.any():
+                return
+            self._array = filled(self.n, "")
+        self._array[where] = message
+
+    @property
+    def array(self) -> np.ndarray:
+        """One reason per row, "" where none; a read-only view when nothing failed."""
+        return self._array if self._array is not None else np.broadcast_to(_NO_REASON, (self.n,))
 
 
 def _to_number(values: np.ndarray) -> np.ndarray:
@@ -238,7 +261,7 @@ class ActionSpace:
             return None, Events.rejected(batch, np.ones(n, dtype=bool), msg)
         spec = self._specs[batch.name]
         ok = (agents >= 0) & (agents < n_agents) if agents.dtype.kind in "iu" else np.zeros(n, bool)
-        reason = filled(n, "")
+        reason = _Reasons(n)
         reason[~ok] = "no such agent"
         converted: dict[str, np.ndarray] = {}
         for arg_name in batch.args:
@@ -255,7 +278,7 @@ class ActionSpace:
             reason[newly_bad] = [f"{arg_name}: {r}" for r in arg_reason[newly_bad]]
             ok &= arg_ok
             converted[arg_name] = values
-        rejected = None if ok.all() else Events.rejected(batch, ~ok, reason)
+        rejected = None if ok.all() else Events.rejected(batch, ~ok, reason.array)
         if not ok.any():
             return None, rejected
         if rejected is None:  # all valid: no copies
