@@ -3,7 +3,8 @@
 Each step a share of users is active; they observe their feeds (followed + interest-ranked posts,
 exact top-k over every candidate post of the recency window), decide with the ``browse`` rules
 policy, and act. Reported per step: total seconds, the part spent ranking feeds (recommender),
-and the rest (observation, decisions, actions, metrics); plus peak memory.
+and the rest (observation, decisions, actions, metrics); the process's CPU seconds per step (a
+measure that other programs sharing the machine do not inflate); and peak memory.
 
     .venv/bin/python benchmarks/social_scale.py            # writes benchmarks/results/social_scale.json
     .venv/bin/python benchmarks/social_scale.py --quick    # 1k and 10k only
@@ -61,12 +62,12 @@ def run_case(n: int, active_share: float, steps: int, warmup: int, text: bool) -
     import populace.worlds.social.world as world_module
 
     world_module.assemble_feeds = timed  # type: ignore[assignment]
-    totals, recs, actions = [], [], []
+    totals, cpus, recs, actions = [], [], [], []
     try:
         for step in range(warmup + steps):
             world.set_clock(step, None)
             ranking[0] = 0.0
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             active = np.flatnonzero(rng.random(n) < active_share)
             obs = world.observe(active)
             decisions = asyncio.run(mind.decide(obs))
@@ -74,13 +75,15 @@ def run_case(n: int, active_share: float, steps: int, warmup: int, text: bool) -
             world.metrics()
             if step >= warmup:
                 totals.append(time.perf_counter() - t)
+                cpus.append(time.process_time() - cpu)
                 recs.append(ranking[0])
                 actions.append(sum(len(e) for e in events))
     finally:
         world_module.assemble_feeds = original  # type: ignore[assignment]
     return {
         "users": n, "active_per_step": int(n * active_share), "steps": steps, "reset_s": round(reset_s, 3),
-        "s_per_step": round(float(np.mean(totals)), 4), "recommender_s": round(float(np.mean(recs)), 4),
+        "s_per_step": round(float(np.mean(totals)), 4), "cpu_s_per_step": round(float(np.mean(cpus)), 4),
+        "recommender_s": round(float(np.mean(recs)), 4),
         "rest_s": round(float(np.mean(totals) - np.mean(recs)), 4),
         "actions_per_step": round(float(np.mean(actions)), 1), "posts": len(world.state.posts),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -96,9 +99,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = [run_case(n, share, args.steps, args.warmup, not args.no_text)
             for n, share in (CASES[:2] if args.quick else CASES)]
-    print(f"{'users':>8} {'active':>7} {'s/step':>8} {'recommender':>12} {'rest':>8} {'actions':>8} {'peak MB':>8}")
+    print(f"{'users':>8} {'active':>7} {'s/step':>8} {'cpu s':>8} {'recommender':>12} {'rest':>8} {'actions':>8} "
+          f"{'peak MB':>8}")
     for r in rows:
-        print(f"{r['users']:>8} {r['active_per_step']:>7} {r['s_per_step']:>8.3f} {r['recommender_s']:>12.3f} "
+        print(f"{r['users']:>8} {r['active_per_step']:>7} {r['s_per_step']:>8.3f} {r['cpu_s_per_step']:>8.3f} "
+              f"{r['recommender_s']:>12.3f} "
               f"{r['rest_s']:>8.3f} {r['actions_per_step']:>8.0f} {r['peak_rss_mb']:>8.0f}")
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ def test_misinformation_cascades_and_a_correction_lowers_belief() -> None:
     assert m["cascade_scale"].iloc[0] < m["cascade_scale"].iloc[-1]
     assert m["cascade_depth"].iloc[-1] >= 2 and m["cascade_max_breadth"].iloc[-1] >= 5
     assert m["debunked"].iloc[-1] > 0.05 and m["correction_scale"].iloc[-1] >= 3
+    assert m["reached"].iloc[-1] * 111 >= m["cascade_scale"].iloc[-1] - 1  # those who shared it had seen it
+    assert m["correction_reached"].iloc[5] == 0 < m["correction_reached"].iloc[-1]
     events = with_correction.events().to_pandas()
     assert (events[events.action == "interview"].outcome == "ok").sum() > 50  # the closing survey
     assert not events.reason.fillna("").str.contains("unknown action").any()  # the policy keeps to world.actions

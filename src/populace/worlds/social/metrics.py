@@ -23,6 +23,8 @@ DESCRIPTIONS: dict[str, str] = {
     "cascade_depth": "deepest repost chain of the tracked topic",
     "cascade_max_breadth": "most posts at one depth of one repost tree of the tracked topic",
     "correction_scale": "distinct users in the repost trees of corrections",
+    "reached": "share of users who have seen the tracked topic in their feed",
+    "correction_reached": "share of users who have seen a correction in their feed",
     "believing": "share of users who endorsed the rumour and not its correction",
     "spreading": "share of users who reposted or quoted the rumour",
     "debunked": "share of users who endorsed a correction",
@@ -70,6 +72,8 @@ def misinformation(state: SocialState, topic: str = "rumour") -> dict[str, float
     return {
         "cascade_scale": rumour["scale"], "cascade_depth": rumour["depth"],
         "cascade_max_breadth": rumour["max_breadth"], "correction_scale": correction["scale"],
+        "reached": float(np.count_nonzero(state.users["seen_rumour"]) / n),
+        "correction_reached": float(np.count_nonzero(state.users["seen_correction"]) / n),
         "believing": float(np.count_nonzero(belief == 1) / n),
         "spreading": float(len(np.unique(p["author"][shared])) / n),
         "debunked": float(np.count_nonzero(belief == -1) / n),

@@ -193,6 +193,7 @@ class SocialState:
         self.users = Table({
             "name": object, "bio": object, "followers": np.int64, "following": np.int64,
             "posts": np.int64, "stance": np.float64, "belief": np.int8, "last_seen": np.int64,
+            "seen_rumour": np.bool_, "seen_correction": np.bool_,
         }, capacity=max(n_users, 1))
         self.users.append(name=np.asarray([f"user{i}" for i in range(n_users)], dtype=object))
         self.user_embedding = np.zeros((n_users, dim), dtype=np.float32)

@@ -217,6 +217,9 @@ class SocialWorld(PlatformActions, World):
             "feed_topic": column(p["topic"], "").astype(str), "feed_followed": following,
             "feed_liked": s.post_likes.contains(viewer, post.ravel()).reshape(feed.shape) & has,
         }
+        topics = cols["feed_topic"]
+        s.users["seen_rumour"][ids[(topics == self.cfg.cascade_topic).any(axis=1)]] = True
+        s.users["seen_correction"][ids[(topics == "correction").any(axis=1)]] = True
         threads = None
         if self.show_comments:
             threads = top_comments(s, feed, self.cfg.comments_shown)
