@@ -188,3 +188,9 @@ def test_a_scenario_chooses_the_available_actions() -> None:
     assert world.action_space.names == ["create_post", "like_post"]
     (events,) = world.apply([__import__("populace").Actions("follow", np.array([0]), {"user": np.array([1])})])
     assert events.outcome[0] == "rejected" and "unknown action" in events.reason[0]
+
+
+@pytest.mark.parametrize("action", ["trend", "refresh", "do_nothing"])
+def test_argument_free_actions_are_rejected_only_for_a_missing_user(world: SocialWorld, action: str) -> None:
+    events = act(world, action, [world.n_users + 3])
+    assert outcomes(events) == ["no such agent"]
