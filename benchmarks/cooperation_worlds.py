@@ -30,7 +30,7 @@ CASES: list[tuple[str, int, list[str]]] = [
     ("donor-game", 12, []),
     ("donor-game", 10_000, ["steps=24"]),
     ("fishery", 5, []),
-    ("fishery", 10_000, ["minds=[{type: rules, policy: sustainable}]", "schedule.order=simultaneous"]),
+    ("fishery", 10_000, ["minds=[{type: rules, policy: sustainable_harvest}]", "schedule.order=simultaneous"]),
     ("debate", 24, []),
     ("debate", 10_000, []),
 ]

@@ -22,7 +22,7 @@ def fishery(*minds: dict[str, object]) -> dict[str, float]:
 
 
 def test_sustainable_fishers_survive_all_twelve_months_at_full_efficiency() -> None:
-    m = fishery({"type": "rules", "policy": "sustainable"})
+    m = fishery({"type": "rules", "policy": "sustainable_harvest"})
     assert m["survival_months"] == 12 and m["collapsed"] == 0 and m["stock"] == 100
     assert m["total_gain"] == pytest.approx(600) and m["efficiency"] == pytest.approx(1.0)
     assert m["equality"] == pytest.approx(1.0) and m["over_usage"] == 0
@@ -30,7 +30,7 @@ def test_sustainable_fishers_survive_all_twelve_months_at_full_efficiency() -> N
 
 
 def test_greedy_fishers_collapse_the_fishery_early() -> None:
-    m = fishery({"type": "rules", "policy": "greedy"})
+    m = fishery({"type": "rules", "policy": "greedy_harvest"})
     # 75% of the lake is taken every month: 100 -> 25 -> 50 -> 12.5 -> 25 -> 6.25 -> 12.5 -> 3.1 < 5
     assert m["collapsed"] == 1 and m["survival_months"] == 3
     assert m["over_usage"] == 1.0 and m["efficiency"] < 0.25

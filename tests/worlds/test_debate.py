@@ -84,13 +84,13 @@ def test_debate_scenario_groups_converge_and_public_stances_drift_from_private_o
 
 
 def test_stubborn_debaters_neither_converge_nor_dissemble() -> None:
-    m = debate(["minds.0.policy=stubborn"]).metrics().iloc[-1]
+    m = debate(["minds.0.policy=stubborn_debater"]).metrics().iloc[-1]
     assert m["convergence"] == 0 and m["opinion_change"] == 0 and m["public_private_gap"] == 0
 
 
 def test_a_generative_mind_debates_through_the_text_observations() -> None:
     sim = debate(["trace.events=all", "population.size=4", "world.params.group_size=2", "model={backend: scripted}",
-                  "minds=[{select: 'index < 2', type: generative, plan: false}, {type: rules, policy: stubborn}]"])
+                  "minds=[{select: 'index < 2', type: generative, plan: false}, {type: rules, policy: stubborn_debater}]"])
     events = sim.events().to_pandas()
     by_model = events[(events.agent < 2) & (events.outcome == "ok")]
     assert set(by_model.action) <= {"speak", "report"} and len(by_model) > 0

@@ -261,8 +261,8 @@ def _repeat(text: str, k: int) -> np.ndarray:
     return out
 
 
-@policy("sustainable")
-def sustainable(obs: Observations, mind: RulesMind) -> list[Actions]:
+@policy("sustainable_harvest")
+def sustainable_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Catch ``share`` (default 1) times the sustainable share; on the first talk turn, say so
     (``talk``, default true)."""
     share = float(mind.params.get("share", 1.0))
@@ -279,8 +279,8 @@ def sustainable(obs: Observations, mind: RulesMind) -> list[Actions]:
     return batches
 
 
-@policy("greedy")
-def greedy(obs: Observations, mind: RulesMind) -> list[Actions]:
+@policy("greedy_harvest")
+def greedy_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Catch ``fraction`` (default 0.15) of the whole lake every month, whatever the others do."""
     fraction = float(mind.params.get("fraction", 0.15))
     harvesting = obs["phase"] == HARVEST

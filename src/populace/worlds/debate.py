@@ -344,8 +344,8 @@ class DebateWorld(World):
         return out
 
 
-@policy("deliberate")
-def deliberate(obs: Observations, mind: RulesMind) -> list[Actions]:
+@policy("conforming_debater")
+def conforming_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Move the private opinion ``mu`` (default 0.3) of the way towards the group's last public
     stance; say a stance shaded ``conformity`` (default 0.3) of the way further towards the group."""
     mu = float(mind.params.get("mu", 0.3))
@@ -361,8 +361,8 @@ def deliberate(obs: Observations, mind: RulesMind) -> list[Actions]:
             Actions("report", obs.agents[live], {"opinion": private[live]})]
 
 
-@policy("stubborn")
-def stubborn(obs: Observations, mind: RulesMind) -> list[Actions]:
+@policy("stubborn_debater")
+def stubborn_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Say one's private opinion and never change it."""
     live = obs["round"] <= obs["rounds"]
     text = np.asarray([f"I stay at {o:g}." for o in obs["opinion"][live]], dtype=object)
