@@ -116,3 +116,13 @@ def test_party_news_spreads_guests_come_and_the_network_densifies() -> None:
 def test_party_without_telling_nobody_learns_and_no_guest_comes() -> None:
     run = _party("minds.0.params.tell=0")
     assert run["informed"] == 0 and run["attended"] == 0
+
+
+def test_crowds_are_named_up_to_a_limit_and_partners_are_present() -> None:
+    w = town(40, here_shown=3)
+    put(w, list(range(30)), "Johnson Park")
+    obs = w.observe(np.arange(40))
+    assert obs["here"][0] == "Agent 1 (1), Agent 2 (2), Agent 3 (3) and 26 others"
+    assert obs["n_here"][:30].tolist() == [29] * 30
+    partners = obs["nearby"][:30]
+    assert (partners >= 0).all() and (partners != np.arange(30)).all() and (partners < 30).all()

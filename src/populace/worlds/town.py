@@ -67,6 +67,7 @@ class TownConfig(WorldConfig):
     facts: list[FactSpec] = Field(default_factory=list)
     acquaintance: float = Field(0.0, ge=0, le=1, description="density of the relationship network at the start")
     conversation_lines: int = Field(6, ge=1, description="lines of recent conversation an agent hears")
+    here_shown: int = Field(12, ge=1, description="most people named in `here` (the rest are counted)")
 
 
 class TownWorld(World):
@@ -185,6 +186,8 @@ class TownWorld(World):
         host = self.place_kind[work] == "cafe"  # café staff work from breakfast to evening
         plan[host, 8:20] = work[host, None]
         self.schedule = plan
+        self.plan_text = np.empty(n, dtype=object)
+        self.plan_text[:] = [self._plan_text(a) for a in range(n)]
 
     # -- observation -------------------------------------------------------------------------
     def _arrive(self, now: datetime) -> None:
@@ -195,41 +198,50 @@ class TownWorld(World):
         now = self.now()
         self._arrive(now)
         self._daily_plans(now)
-        m = len(agent_ids)
+        cfg = self.config
+        assert isinstance(cfg, TownConfig)
+        m, n_places = len(agent_ids), len(self.places)
         loc = self.location[agent_ids]
-        here_counts = np.bincount(self.location[self.location >= 0], minlength=len(self.places))
-        planned = self.schedule[agent_ids, now.hour]
+        # agents present, grouped by place (by id within a place)
+        present = np.flatnonzero(self.location >= 0)
+        members = present[np.argsort(self.location[present], kind="stable")]
+        member_place = self.location[members]
+        starts = np.searchsorted(member_place, loc, "left")
+        others = np.where(loc >= 0, np.searchsorted(member_place, loc, "right") - starts - 1, 0)
         # one random other agent at the same place (-1 if alone or travelling), for simple policies
-        nearby = np.full(m, -1, dtype=np.int64)
-        order = self.rng.permutation(self.n_agents)
-        by_place: dict[int, list[int]] = {}
-        for a in order[self.location[order] >= 0].tolist():
-            by_place.setdefault(int(self.location[a]), []).append(a)
+        position = np.zeros(self.n_agents, dtype=np.int64)
+        position[members] = np.arange(len(members))
+        r = np.floor(self.rng.random(m) * others).astype(np.int64)
+        pick = starts + r + (r >= position[agent_ids] - starts)
+        nearby = np.where(others > 0, members[np.clip(pick, 0, max(len(members) - 1, 0))] if len(members) else -1, -1)
         here_text = np.empty(m, dtype=object)
-        place_text = np.empty(m, dtype=object)
-        heard = np.empty(m, dtype=object)
-        knows_text = np.empty(m, dtype=object)
-        plan_text = np.empty(m, dtype=object)
-        event_place = np.empty(m, dtype=object)
-        for i, a in enumerate(agent_ids.tolist()):
-            p = int(loc[i])
-            others = [b for b in by_place.get(p, []) if b != a] if p >= 0 else []
-            if others:
-                nearby[i] = others[0]
-            here_text[i] = ", ".join(f"{self.names[b]} ({b})" for b in sorted(others)) or "nobody"
-            place_text[i] = (str(self.place_names[p]) if p >= 0
-                             else f"on the way to {self.place_names[self.destination[a]]}")
-            heard[i] = "\n".join(self.heard.get(p, [])[-self._lines():]) if p >= 0 else ""
-            knows_text[i] = " ".join(f.text for j, f in enumerate(self.facts) if self.knows[a, j])
-            plan_text[i] = self._plan_text(a)
-            event_place[i] = self._event_now(a, now)
+        for i, a in enumerate(agent_ids.tolist()):  # bounded: at most `here_shown` names each
+            if others[i] == 0:
+                here_text[i] = "nobody"
+                continue
+            group = members[starts[i]:starts[i] + min(int(others[i]) + 1, cfg.here_shown + 1)]
+            shown = [b for b in group.tolist() if b != a][: cfg.here_shown]
+            more = int(others[i]) - len(shown)
+            here_text[i] = ", ".join(f"{self.names[b]} ({b})" for b in shown) + (f" and {more} others" if more else "")
+        lines = self._lines()
+        heard_at = np.empty(n_places + 1, dtype=object)  # the extra last entry serves travellers (-1)
+        heard_at[:] = ""
+        for place, said in self.heard.items():
+            heard_at[place] = "\n".join(said[-lines:])
+        on_the_way = np.asarray([f"on the way to {name}" for name in self.place_names], dtype=object)
+        place_text = np.where(loc >= 0, self.place_names[np.maximum(loc, 0)], on_the_way[self.destination[agent_ids]])
+        combos, which = np.unique(self.knows[agent_ids], axis=0, return_inverse=True)
+        combo_text = np.empty(len(combos), dtype=object)
+        combo_text[:] = [" ".join(f.text for f, k in zip(self.facts, row, strict=True) if k) for row in combos]
         clock_text = np.empty(m, dtype=object)
         clock_text[:] = now.strftime("%A %d %B %Y, %H:%M")
+        here_counts = np.bincount(self.location[present], minlength=n_places)
         return Observations(agent_ids, {
-            "place": place_text, "time": clock_text, "here": here_text, "conversation": heard,
-            "knows": knows_text, "plan": plan_text,
-            "place_id": loc, "home_id": self.home[agent_ids], "plan_place": self.place_names[planned],
-            "event_place": event_place, "nearby": nearby,
+            "place": place_text, "time": clock_text, "here": here_text, "conversation": heard_at[loc],
+            "knows": combo_text[np.asarray(which).reshape(-1)] if m else combo_text, "plan": self.plan_text[agent_ids],
+            "place_id": loc, "home_id": self.home[agent_ids],
+            "plan_place": self.place_names[self.schedule[agent_ids, now.hour]],
+            "event_place": self._events_now(agent_ids, now), "nearby": nearby,
             "n_here": np.where(loc >= 0, here_counts[np.maximum(loc, 0)] - 1, 0),
             "known_facts": self.knows[agent_ids],
         })
@@ -247,16 +259,20 @@ class TownWorld(World):
                 start = h
         return "; ".join(spans)
 
-    def _event_now(self, agent: int, now: datetime) -> str:
-        """The place of a known event under way, or starting within the travel time to it."""
+    def _events_now(self, agent_ids: np.ndarray, now: datetime) -> np.ndarray:
+        """Per agent, the place of a known event under way or starting within the travel time to it."""
+        out = np.empty(len(agent_ids), dtype=object)
+        out[:] = ""
+        origin = np.maximum(self.location[agent_ids], 0)
         for j, f in enumerate(self.facts):
-            if not (self.knows[agent, j] and f.place and f.at):
+            if not (f.place and f.at):
                 continue
-            origin = max(int(self.location[agent]), 0)
-            lead = timedelta(minutes=float(self.travel[origin, self.place_index[f.place]]) + 30)
-            if f.at - lead <= now < f.at + timedelta(hours=f.hours):
-                return f.place
-        return ""
+            lead = self.travel[origin, self.place_index[f.place]] + 30  # minutes
+            start = np.datetime64(f.at, "m") - np.ceil(lead).astype("timedelta64[m]")
+            end = f.at + timedelta(hours=f.hours)
+            on = self.knows[agent_ids, j] & (start <= np.datetime64(now, "m")) & (now < end) & (out == "")
+            out[on] = f.place
+        return out
 
     # -- actions -----------------------------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
