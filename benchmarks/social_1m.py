@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -39,7 +40,7 @@ from populace.worlds.social import world as world_module
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "social_1m.json"
-SCRATCH = HERE / ".scratch" / "social_1m"
+SCRATCH = Path(tempfile.gettempdir()) / "populace-bench" / "social_1m"
 TOPICS = ["cooking", "football", "astronomy", "gardening", "jazz", "crypto", "hiking", "chess"]
 THREADS = 2
 

@@ -32,6 +32,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "social_vs_oasis.json"
-SCRATCH = HERE / ".scratch" / "social_vs_oasis"
+SCRATCH = Path(tempfile.gettempdir()) / "populace-bench" / "social_vs_oasis"
 OASIS_VENV = HERE / ".peers" / "oasis"
 OASIS_DRIVER = HERE / "_oasis_social.py"
 KINDS = ["create_post", "like_post", "repost", "follow", "do_nothing"]
@@ -175,7 +176,7 @@ def extrapolated(measured: dict[str, Any], n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only")
-    parser.add_argument("--steps", type=int, default=4, help="steps per run, the first one untimed")
+    parser.add_argument("--steps", type=int, help="steps per run, the first one untimed (default 3; quick 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--oasis-max", type=int, default=1000, help="largest N run on OASIS (above: extrapolated)")
     parser.add_argument("--populace-case", type=int, help=argparse.SUPPRESS)
@@ -184,6 +185,7 @@ def main() -> None:
         print(json.dumps(run_populace(args.populace_case, args.steps, args.seed)))
         return
     sizes = [100, 1_000] if args.quick else [100, 1_000, 10_000]
+    args.steps = args.steps or (2 if args.quick else 3)
     rows: list[dict[str, Any]] = []
     load = [round(x, 2) for x in os.getloadavg()]
     for n in sizes:
