@@ -90,3 +90,18 @@ def test_bad_population_files(tmp_path: Path, name: str, content: str | None, me
         path.write_text(content, encoding="utf-8")
     with pytest.raises(PopulationError, match=message):
         Population.from_file(path)
+
+
+def test_registry_refuses_a_different_entry_under_a_taken_name() -> None:
+    from populace.registry import Registry
+
+    registry: Registry[object] = Registry("thing")
+
+    def first() -> None: ...
+
+    def second() -> None: ...
+
+    registry.add("x", first)
+    registry.add("x", first)  # the same definition again is fine
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add("x", second)

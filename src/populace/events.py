@@ -45,8 +45,12 @@ class Events:
 
     @classmethod
     def rejected(cls, actions: Actions, mask: np.ndarray, reason: str | np.ndarray) -> Events:
-        """The actions selected by ``mask`` were rejected for ``reason`` (one or per action)."""
-        return cls.outcomes(actions, ~np.asarray(mask, dtype=bool), reason)
+        """Events for the actions selected by ``mask`` only, all rejected for ``reason`` (one string,
+        or one per action of the whole batch)."""
+        mask = np.asarray(mask, dtype=bool)
+        reasons = reason if isinstance(reason, str) else np.asarray(reason, dtype=object)[mask]
+        chosen = actions if mask.all() else actions.take(mask)
+        return cls.outcomes(chosen, np.zeros(len(chosen), dtype=bool), reasons)
 
     @classmethod
     def outcomes(cls, actions: Actions, ok: np.ndarray, reason: str | np.ndarray = "", **data: Any) -> Events:

@@ -12,6 +12,11 @@ from populace.errors import UnknownNameError
 T = TypeVar("T")
 
 
+def _identity(obj: object) -> str:
+    """Where an object was defined: the same definition re-imported counts as the same entry."""
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
 class Registry(Generic[T]):
     """A registry of named entries of one kind (e.g. "world").
 
@@ -47,7 +52,11 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, obj: T) -> None:
-        """Register ``obj``; a second entry under the same name replaces the first."""
+        """Register ``obj`` under ``name``; a *different* object under a taken name is an error
+        (two worlds' policies called alike would otherwise silently replace each other)."""
+        existing = self._entries.get(name)
+        if existing is not None and _identity(existing) != _identity(obj):
+            raise ValueError(f"{self.kind} {name!r} is already registered by {_identity(existing)}")
         self._entries[name] = obj
 
     def get(self, name: str) -> T:

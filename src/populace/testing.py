@@ -70,6 +70,16 @@ def check_world(world: World, *, steps: int = 5, seed: int = 0, batch: int = 32)
             args = _random_args(spec, 1, n, np.random.default_rng(3))
             args.pop(next(iter(spec.args)))
             bad_batches.append((f"{spec.name} without an argument", Actions(spec.name, good_agent, args)))
+    mixed = _random_args(spec, 4, n, np.random.default_rng(4))
+    mixed_batch = Actions(spec.name, np.asarray([0, n + 7, 0, 0], dtype=np.int64), mixed)
+    events = guarded("apply() with a partly valid batch", partial(world.apply, [mixed_batch]))
+    if isinstance(events, list):
+        own = [e for e in events if e.kind == spec.name]
+        expect(sum(len(e) for e in own) == 4,
+               f"apply() with a partly valid batch of 4 gave {sum(len(e) for e in own)} events, not 4")
+        bad_agent = [r for e in own if e.reason is not None for a, r in zip(e.agents, e.reason, strict=True)
+                   if a == n + 7]
+        expect(bad_agent == ["no such agent"], "a missing agent in a partly valid batch must be rejected")
     for label, bad_batch in bad_batches:
         events = guarded(f"apply() with {label}", partial(world.apply, [bad_batch]))
         if isinstance(events, list):
