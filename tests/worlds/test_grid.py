@@ -92,10 +92,21 @@ def test_messages_reach_only_agents_within_view_next_step() -> None:
     w.tick()
     heard = w.observe(np.arange(3))["messages"]
     assert heard.tolist() == ["", "prey to the north", ""]
+    w.apply([Actions("say", np.asarray([1, 0]), {"text": np.asarray(["b first", "a second"])})])
+    w.tick()
+    assert w.observe(np.asarray([0, 1, 2]))["messages"].tolist() == ["b first", "a second", ""]
     too_long = w.apply([Actions("say", np.asarray([0]), {"text": np.asarray(["x" * 121], dtype=object)})])
     assert too_long[0].outcome.tolist() == ["rejected"]
     w.tick()
     assert w.observe(np.arange(3))["messages"].tolist() == ["", "", ""]
+
+
+def test_message_homogeneity_is_the_mean_pairwise_cosine() -> None:
+    w = world(4, task="foraging", width=20, height=20)
+    texts = np.asarray(["prey north", "prey north", "food south", "food south"], dtype=object)
+    w.apply([Actions("say", np.arange(4), {"text": texts})])
+    w.tick()
+    assert w.metrics()["message_homogeneity"] == pytest.approx(1 / 3)  # 2 of 6 pairs alike, the rest orthogonal
 
 
 def test_group_metrics_entropy_stillness_and_homogeneity() -> None:

@@ -93,7 +93,8 @@ class GridWorld(World):
         except ValueError as exc:
             raise ScenarioError(f"world.params: {exc} of a {width}x{height} {cfg.task} grid") from None
         self._new_step()
-        self.inbox: dict[int, list[str]] = {}
+        self.inbox_to = np.zeros(0, dtype=np.int64)  # hearers of last step's messages, sorted
+        self.inbox_text = np.zeros(0, dtype=object)  # what each heard, aligned with inbox_to
         self._stats = {"directional_entropy": 0.0, "stillness": 1.0, "message_homogeneity": 0.0, "messages": 0.0}
 
     def _new_step(self) -> None:
@@ -119,10 +120,11 @@ class GridWorld(World):
         views = self.grid.windows(self.grid.padded(self.cell_codes(), r, WALL), agent_ids, k)
         views[:, r, r] = SELF
         messages = _repeated(len(agent_ids), "")
-        if self.inbox:
-            for i, agent in enumerate(agent_ids.tolist()):
-                if agent in self.inbox:
-                    messages[i] = "\n".join(self.inbox[agent])
+        if len(self.inbox_to):  # a string join per agent who heard something, nothing for the rest
+            first = np.searchsorted(self.inbox_to, agent_ids, "left")
+            last = np.searchsorted(self.inbox_to, agent_ids, "right")
+            for i in np.flatnonzero(last > first).tolist():
+                messages[i] = "\n".join(str(t) for t in self.inbox_text[first[i]:last[i]])
         columns: dict[str, np.ndarray] = {}
         if cfg.text:  # text first: a mind's default note lists the first columns
             columns["view_text"] = render(views)
@@ -189,7 +191,7 @@ class GridWorld(World):
 
     def _deliver(self) -> dict[str, float]:
         """Messages said this step reach every other agent within the sender's view, next step."""
-        self.inbox = {}
+        self.inbox_to = np.zeros(0, dtype=np.int64)
         if not self.said:
             return {"message_homogeneity": 0.0, "messages": 0.0}
         senders = np.concatenate([a for a, _ in self.said])
@@ -197,10 +199,12 @@ class GridWorld(World):
         cfg = self.config
         assert isinstance(cfg, GridConfig)
         occupant = self.grid.padded(self.grid.occupant.reshape(self.grid.height, self.grid.width), cfg.view // 2, -1)
-        hearers = self.grid.windows(occupant, senders, cfg.view).reshape(len(senders), -1)
-        for i, row in enumerate(hearers):
-            for agent in row[(row >= 0) & (row != senders[i])].tolist():
-                self.inbox.setdefault(agent, []).append(str(texts[i]))
+        hearers = self.grid.windows(occupant, senders, cfg.view).reshape(-1)
+        message = np.repeat(np.arange(len(senders)), cfg.view * cfg.view)
+        heard = (hearers >= 0) & (hearers != senders[message])
+        order = np.lexsort((message[heard], hearers[heard]))  # by hearer, then in the order said
+        self.inbox_to = hearers[heard][order]
+        self.inbox_text = texts[message[heard][order]]
         return {"message_homogeneity": _homogeneity(texts), "messages": float(len(texts))}
 
     def metrics(self) -> dict[str, float]:
@@ -222,13 +226,17 @@ def _entropy(counts: np.ndarray) -> float:
     return min(1.0, float(-(p * np.log(p)).sum() / np.log(len(counts))) + 0.0)  # + 0.0: no negative zero
 
 
-def _homogeneity(texts: np.ndarray) -> float:
-    if len(texts) < 2:
-        return 0.0
-    vectors = HashingEncoder(128).encode([str(t) for t in texts])
-    similarity = vectors @ vectors.T
+def _homogeneity(texts: np.ndarray, most: int = 1000) -> float:
+    """Mean pairwise cosine similarity of the messages (of an evenly spaced ``most`` of them)."""
+    if len(texts) > most:
+        texts = texts[np.linspace(0, len(texts) - 1, most).astype(np.int64)]
     n = len(texts)
-    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
+    if n < 2:
+        return 0.0
+    vectors = HashingEncoder(128).encode([str(t) for t in texts]).astype(np.float64)
+    total = vectors.sum(axis=0)
+    # sum over pairs i != j of v_i . v_j, without the n x n matrix
+    return float((total @ total - (vectors * vectors).sum()) / (n * (n - 1)))
 
 
 worlds.add("grid", GridWorld)
