@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,7 +85,7 @@ def test_cautious_agents_stay_home_as_cases_rise_and_the_sick_isolate() -> None:
 
     def shares(level: int) -> dict[str, float]:
         w.recent_cases.extend([0] * 7)
-        thresholds = w.config.behaviour.case_thresholds  # type: ignore[attr-defined]
+        thresholds = w.config.behaviour.case_thresholds
         w.recent_cases[-1] = int(thresholds[level - 1] * w.n_agents / 1e5) + 1 if level else 0
         obs = w.observe(w.population.ids)
         assert obs["case_level"][0] == level
@@ -180,3 +181,38 @@ def test_calibrate_command_fits_and_reports_the_error(tmp_path: object) -> None:
     bad = subprocess.run([*run, "--fit", "r0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "must look like key.path=LOW:HIGH" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+ARCHETYPE_PROMPT = (
+    "You are aged {obs.age_group} and work in {obs.occupation}. Reported cases in your city are "
+    "{obs.case_level}. Symptoms: {obs.symptoms}. What do you do today? Options: {options}."
+)
+ARCHETYPE_BINS = {
+    "obs.age_group": {"edges": [0.5, 1.5, 2.5, 3.5], "labels": ["0-17", "18-29", "30-49", "50-64", "65+"]},
+    "obs.occupation": {"edges": [0.5, 1.5, 2.5], "labels": ["no job", "essential work", "office work", "services"]},
+    "obs.case_level": {"edges": [0.5, 1.5, 2.5, 3.5], "labels": ["none", "low", "moderate", "high", "very high"]},
+}
+
+
+def test_an_archetype_mind_decides_for_groups_and_its_choices_shape_the_epidemic() -> None:
+    import yaml
+
+    from populace import load_scenario
+    from populace.scenario import builtin_scenarios
+
+    def run(choice: str) -> tuple[Any, Any]:
+        data = yaml.safe_load(builtin_scenarios()["covid"].read_text())
+        data.update(steps=40, model={"backend": "scripted", "probabilities": {choice: 1}})
+        data["population"]["size"] = 5000
+        data["minds"] = [{"select": "all", "type": "archetype", "prompt": ARCHETYPE_PROMPT,
+                          "bins": ARCHETYPE_BINS, "options": ["go_out", "stay_home", "isolate"]}]
+        sim = Simulation(load_scenario(data)).run()
+        return sim.metrics(), sim.trace.read("steps").to_pandas()
+
+    out_metrics, out_steps = run("go_out")
+    home_metrics, _ = run("stay_home")
+    assert out_metrics["staying_home"].max() == 0 and home_metrics["staying_home"].iloc[-1] > 0.99
+    assert home_metrics["attack_rate"].iloc[-1] < out_metrics["attack_rate"].iloc[-1]
+    assert home_metrics["income_per_worker"].iloc[-1] < out_metrics["income_per_worker"].iloc[-1]
+    calls = out_steps["archetype_calls"]
+    assert 0 < calls.max() <= 5 * 4 * 5 * 2  # one call per group: age x occupation x case level x symptoms
