@@ -15,6 +15,7 @@ from populace.worlds.epidemic import EpidemicWorld
 from populace.worlds.epidemic.calibration import calibrate, fit_error, read_weekly_cases, weekly_cases
 from populace.worlds.epidemic.census import AGE_GROUPS, CensusConfig, synthesize
 from populace.worlds.epidemic.disease import DEAD, INFECTIOUS, RECOVERED
+from populace.worlds.epidemic.world import EpidemicConfig
 
 
 def final_size(r0: float) -> float:
@@ -85,6 +86,7 @@ def test_cautious_agents_stay_home_as_cases_rise_and_the_sick_isolate() -> None:
 
     def shares(level: int) -> dict[str, float]:
         w.recent_cases.extend([0] * 7)
+        assert isinstance(w.config, EpidemicConfig)
         thresholds = w.config.behaviour.case_thresholds
         w.recent_cases[-1] = int(thresholds[level - 1] * w.n_agents / 1e5) + 1 if level else 0
         obs = w.observe(w.population.ids)
