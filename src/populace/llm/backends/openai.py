@@ -123,7 +123,7 @@ class OpenAIBackend(Backend):
                 return  # the server does not list models; the first request will tell
             if exc.cause in ("http_401", "http_403"):
                 raise ModelUnavailableError(exc.cause, f"{self.base_url} rejected the API key") from None
-            raise ModelUnavailableError(exc.cause, f"model server unavailable: {exc}") from None
+            raise ModelUnavailableError(exc.cause, str(exc).removeprefix(f"{exc.cause}: ")) from None
         served = [str(m.get("id")) for m in (listing.get("data") or []) if isinstance(m, dict)]
         if self.model is None:
             if not served:
