@@ -125,3 +125,25 @@ def test_missing_logprobs_is_a_model_error() -> None:
     lm._started = True
     with pytest.raises(ModelError, match="no_logprobs"):
         asyncio.run(lm.choose("?", ["yes", "no"]))
+
+
+def test_the_completions_endpoint_sends_text_and_reads_its_logprobs() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def completions(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if body.get("logprobs"):
+            return httpx.Response(200, json={"choices": [{"text": "A", "logprobs": {
+                "top_logprobs": [{"A": np.log(0.5), " B": np.log(0.25)}]}}], "usage": {"prompt_tokens": 7}})
+        return httpx.Response(200, json={"choices": [{"text": "once upon"}], "usage": {"completion_tokens": 2}})
+
+    backend = OpenAIBackend("http://fake/v1", "base", endpoint="completions", transport=httpx.MockTransport(completions))
+    lm = LanguageModel(backend, cache=ResponseCache())
+    lm._started = True
+    assert asyncio.run(lm.complete([{"role": "user", "content": "Tell a story"}])).text == "once upon"
+    assert seen[-1]["prompt"] == "user: Tell a story" and "messages" not in seen[-1]
+    choice = asyncio.run(lm.choose("Pick", ["A", "B", "C"]))
+    assert seen[-1]["logprobs"] == 20 and seen[-1]["max_tokens"] == 1
+    assert np.allclose(choice.probabilities, np.array([0.5, 0.25, 0.125]) / 0.875)
+    assert lm.usage.tokens_in == 7

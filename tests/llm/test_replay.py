@@ -68,3 +68,10 @@ def test_a_different_trace_is_reported_as_different(recorded: Path, tmp_path: Pa
     difference = first_difference(read_table(recorded, "events"), read_table(other.path, "events"), "events")
     assert difference is not None and difference.startswith("events: ")
     assert first_difference(read_table(recorded, "events"), read_table(recorded, "events"), "events") is None
+
+
+def test_show_totals_the_runs_model_usage(recorded: Path) -> None:
+    shown = CliRunner().invoke(app, ["show", str(recorded)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    usage = shown.output.split("model usage")[1]
+    assert "calls" in usage and "cache_hits" in usage and "cache_hit_rate" in usage
