@@ -437,7 +437,8 @@ def main() -> None:
     parser.add_argument("--no-mesa", action="store_true", help="skip Mesa (no virtual environment is created)")
     parser.add_argument("--baseline", metavar="REF", help="also measure populace as of this git revision")
     parser.add_argument("--repeat", type=int, help="fresh runs per row, the median is kept (default 3; quick 1)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    parser.add_argument("--out", type=Path, help="where to write the JSON results (default: "
+                        "benchmarks/results/engine.json; with --quick, engine-quick.json beside it, not committed)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -492,9 +493,11 @@ def main() -> None:
         "same_dynamics_checked": same,
         "rows": rows, "personas": personas, "ratios_at_100k": found,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    out: Path = args.out or (RESULTS.with_name("engine-quick.json") if args.quick else RESULTS)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    shown = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    print(f"\nwrote {shown}")
 
 
 if __name__ == "__main__":
