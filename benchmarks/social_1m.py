@@ -4,13 +4,14 @@ A full run through the engine (``Simulation``, trace on): Twitter mode with the 
 recommender (exact top-k over every post of the last 24 steps), a random follow graph (mean
 degree 10), feeds of 10 posts. Each step about 10,000 users are active; an archetype mind groups
 them by interest (8 values) and by how close the top post of their feed is to their interests
-(4 bins), and asks the embedded model (SmolLM2-135M, llama.cpp, 2 threads) to score the options
+(3 bins and "unknown"), and asks the embedded model (SmolLM2-135M, llama.cpp, 2 threads) to score the options
 like / share / post / ignore once per group. The response cache is off, so every step pays for
 every group's model call (a rerun with the cache on would pay nothing after the first step).
 
 Reported per step: seconds, split into recommender (feed ranking), observation (the rest of
 ``observe``), minds (grouping, prompts, model calls, sampling), world apply (actions + tick) and
-trace (recording the step); model calls; peak memory (RSS) of the process.
+trace (recording the step); model calls; peak memory (RSS) of the process. The run ends with one
+resumable checkpoint (a pickle of the whole state), timed apart as ``checkpoint_s``.
 
     .venv/bin/python benchmarks/social_1m.py            # 1,000,000 users (writes the results)
     .venv/bin/python benchmarks/social_1m.py --quick    # 100,000 users (printed only)
@@ -78,8 +79,8 @@ def scenario(users: int, steps: int, active: float) -> dict[str, Any]:
             "type": "archetype",
             "prompt": "You like {persona.interest}. The first post in your feed is {obs.top_similarity} "
                       "to your interests. What do you do? Options: {options}.",
-            "bins": {"obs.top_similarity": {"edges": [0.1, 0.3], "labels": ["unrelated", "somewhat related",
-                                                                               "closely related"]}},
+            "bins": {"obs.top_similarity": {"edges": [0.7, 0.95], "labels": ["loosely related", "related",
+                                                                                "closely related"]}},
             "options": {"like": {"action": "like_post", "args": {"post_id": "obs.top_post"}},
                         "share": {"action": "repost", "args": {"post_id": "obs.top_post"}},
                         "post": {"action": "create_post", "args": {"content": "persona.bio"}},
@@ -160,7 +161,8 @@ def run(users: int, steps: int, active: float) -> dict[str, Any]:
     for row, (_, s) in zip(rows, stats.iterrows(), strict=True):
         row["model_calls"] = int(s.get("llm_calls", s.get("archetype_calls", 0)))
         row["archetype_groups"] = int(s.get("archetype_groups", 0))
-        row["llm_tokens"] = int(s.get("llm_prompt_tokens", 0) + s.get("llm_completion_tokens", 0))
+        row["llm_tokens_in"], row["llm_tokens_out"] = int(s.get("llm_tokens_in", 0)), int(s.get("llm_tokens_out", 0))
+        row["llm_seconds"] = round(float(s.get("llm_seconds", 0)), 3)
     return {"users": users, "active_share": active, "steps": steps, "build_s": round(build_s, 2),
             "build_cpu_s": round(build_cpu, 2), "rss_after_build_mb": round(build_rss, 1), "run_s": round(run_s, 2),
             "posts": len(world.state.posts), "peak_rss_mb": round(rss_mb(), 1), "step_rows": rows,
@@ -170,8 +172,8 @@ def run(users: int, steps: int, active: float) -> dict[str, Any]:
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """Means over the steps after the first (the first fills empty feeds and loads the model)."""
     timed_rows = result["step_rows"][1:] or result["step_rows"]
-    keys = ("s", "cpu_s", "recommender_s", "observe_other_s", "minds_s", "world_apply_s", "trace_s", "other_s",
-            "model_calls", "active")
+    keys = ("s", "cpu_s", "recommender_s", "observe_other_s", "minds_s", "world_apply_s", "trace_s", "checkpoint_s",
+            "other_s", "model_calls", "archetype_groups", "active")
     out = {"users": result["users"], "steps_timed": len(timed_rows)}
     out.update({f"mean_{k}": round(float(np.mean([r[k] for r in timed_rows])), 3) for k in keys})
     out["max_s"] = max(r["s"] for r in timed_rows)
