@@ -34,12 +34,16 @@ def test_no_argument_runs_the_default_scenario(tmp_path: Path) -> None:
     from populace.cli import DEFAULT_SCENARIO
     from populace.scenario import load_scenario
 
-    small = ["--set", "steps=2"]
+    small = ["--set", "steps=1"]
     if load_scenario(DEFAULT_SCENARIO).population.size:
         small += ["--set", "population.size=50"]
-    done = populace("run", *small, cwd=tmp_path)
+    done = populace("run", *small, cwd=tmp_path)  # the real embedded model, offline
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "runs").iterdir())) == 1
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith(DEFAULT_SCENARIO)
+    report = run_dir / "report.html"
+    assert f"report: {report}" in " ".join(done.stdout.split()) or report.is_file()
+    assert report.is_file() and "<script src=" not in report.read_text()
 
 
 @pytest.mark.parametrize(

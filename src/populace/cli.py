@@ -20,7 +20,7 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_SCENARIO = "wealth"
+DEFAULT_SCENARIO = "misinformation-mixed"
 
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live (default: ./runs)")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run: local or ray")]
@@ -43,13 +43,14 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
+    report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
 ) -> None:
     """Run a scenario (default: the built-in default scenario) and record it under runs/."""
     from populace.simulation import Simulation
 
     sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
                                    executor=_executor(executor, address))
-    _drive(sim, steps, quiet)
+    _drive(sim, steps, quiet, report)
 
 
 def _executor(name: str, address: str | None) -> Any:
@@ -69,6 +70,7 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
+    report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
 ) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
     from populace.simulation import Simulation
@@ -76,10 +78,10 @@ def resume(
     sim = Simulation.resume(Path(run_id), executor=_executor(executor, address))
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
-    _drive(sim, None, quiet)
+    _drive(sim, None, quiet, report)
 
 
-def _drive(sim: Any, steps: int | None, quiet: bool) -> None:
+def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     total = sim.scenario.steps
@@ -97,6 +99,10 @@ def _drive(sim: Any, steps: int | None, quiet: bool) -> None:
         sim.run(steps, update)
     console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
     _print_metrics(sim.path)
+    if report and sim.path is not None and sim.steps_done >= total:
+        from populace.report import write_report
+
+        console.print(f"report: {write_report(sim.path)}")
 
 
 def _print_metrics(path: Path | None) -> None:

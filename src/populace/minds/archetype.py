@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from populace.actions import Actions
+from populace.actions import Actions, ActionSpace
+from populace.errors import PopulaceError
 from populace.events import Events
 from populace.llm.base import Choice, ModelError, ModelUnavailableError
 from populace.minds.base import Decisions, minds
@@ -76,6 +77,17 @@ class OptionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: str
     args: dict[str, Any] = Field(default_factory=dict)
+
+    def check(self, label: str, space: ActionSpace, owner: str, complete: bool = True) -> None:
+        """Fail at build time, with one line, when the option names an unknown action or its
+        arguments do not match the action's (``complete``: every argument must be given)."""
+        if self.action not in space:
+            raise PopulaceError(f"{owner} option {label!r}: unknown action {self.action!r} "
+                                f"(known: {', '.join(space.names)})")
+        wanted, given = set(space[self.action].args), set(self.args)
+        if given - wanted or (complete and wanted - given):
+            raise PopulaceError(f"{owner} option {label!r}: {self.action} takes arguments "
+                                f"{sorted(wanted) or 'none'}, not {sorted(given) or 'none'}")
 
 
 class ArchetypeConfig(LanguageMindConfig):
@@ -126,10 +138,10 @@ class ArchetypeMind(LanguageMind):
             options = {label: OptionSpec(action=label) for label in options}
         if not options:
             raise PromptError("archetype: give at least one option")
+        explicit = isinstance(cfg.options, dict)
         for label, spec in options.items():
-            if spec is not None and spec.action not in self.action_space:
-                raise PromptError(f"archetype option {label!r}: unknown action {spec.action!r} "
-                                  f"(known: {', '.join(self.action_space.names)})")
+            if spec is not None:
+                spec.check(label, self.action_space, "archetype", complete=explicit)
         self.labels: list[str] = list(options)
         self.options: dict[str, OptionSpec | None] = dict(options)
 

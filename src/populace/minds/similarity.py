@@ -143,9 +143,7 @@ class SimilarityMind(Mind):
         if self.template.observation_fields:
             raise PopulaceError("similarity: the interests template may use persona fields only")
         for label, spec in cfg.options.items():
-            if spec.action not in self.action_space:
-                raise PopulaceError(f"similarity option {label!r}: unknown action {spec.action!r} "
-                                    f"(known: {', '.join(self.action_space.names)})")
+            spec.check(label, self.action_space, "similarity")
         self.labels = list(cfg.options)
         self.weights = [cfg.weights[label] for label in self.labels]
         self._encoder: Encoder | None = None

@@ -146,7 +146,7 @@ class EmbeddedBackend(Backend):
     def _grammar(self, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(_without_lengths(schema), sort_keys=True)
         if key not in self._grammars:
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
@@ -200,3 +200,14 @@ class EmbeddedBackend(Backend):
             with self._lock:
                 self._llm.close()
                 self._llm = None
+
+
+def _without_lengths(node: Any) -> Any:
+    """The schema without ``maxLength``: llama.cpp unrolls it into one rule per character, which
+    overflows its grammar limits for post-sized texts. ``max_tokens`` bounds the output anyway,
+    and the world still rejects a text that is too long."""
+    if isinstance(node, dict):
+        return {k: _without_lengths(v) for k, v in node.items() if k != "maxLength"}
+    if isinstance(node, list):
+        return [_without_lengths(v) for v in node]
+    return node

@@ -85,6 +85,26 @@ def age_text(seconds: float) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+def feed_items(state: SocialState, feed: np.ndarray, now_s: float) -> np.ndarray:
+    """Per row of ``feed``, the list of its posts as dicts (``post``, ``author``, ``text``, ``likes``,
+    ``reposts``, ``age`` in hours, ``topic``), for minds that score items one by one (similarity).
+    Each post's dict is built once and shared by every feed showing it."""
+    p = state.posts
+    shown, where = np.unique(feed, return_inverse=True)
+    where = where.reshape(feed.shape)
+    items: list[dict[str, object] | None] = []
+    for post in shown.tolist():
+        items.append(None if post < 0 else {
+            "post": post, "author": int(p["author"][post]), "text": str(p["content"][post]),
+            "likes": int(p["likes"][post]), "reposts": int(p["reposts"][post]),
+            "age": max(0.0, (now_s - float(p["created_s"][post])) / 3600.0), "topic": str(p["topic"][post]),
+        })
+    out = np.empty(len(feed), dtype=object)
+    rows = np.asarray(where).reshape(len(feed), -1).tolist()
+    out[:] = [[items[j] for j in row if items[j] is not None] for row in rows]
+    return out
+
+
 def feed_text(state: SocialState, feed: np.ndarray, now_s: float, show_scores: bool,
               threads: np.ndarray | None) -> list[str]:
     """One rendered feed per row of ``feed`` (post ids, -1 padded); each post is rendered once."""

@@ -23,7 +23,7 @@ from populace.population import Population
 from populace.world import Observations, Seed, World, WorldConfig, operation, worlds
 from populace.worlds.social import metrics
 from populace.worlds.social.actions import ACTIONS, PlatformActions
-from populace.worlds.social.feeds import assemble_feeds, feed_text, top_comments
+from populace.worlds.social.feeds import assemble_feeds, feed_items, feed_text, top_comments
 from populace.worlds.social.metrics import MetricGroup
 from populace.worlds.social.recommenders import FeedView, Recommender, recommenders
 from populace.worlds.social.seeding import (
@@ -240,6 +240,7 @@ class SocialWorld(PlatformActions, World):
         if self.cfg.text:
             cols["persona"] = self._personas(ids)
             cols["feed"] = np.asarray(feed_text(s, feed, self.now_s(), self.show_scores, threads), dtype=object)
+            cols["feed_items"] = feed_items(s, feed, self.now_s()) if not empty else _empty_lists(len(ids))
             cols["notifications"] = notes
             cols["results"] = s.last_results[ids].copy()
         s.last_results[ids] = ""
@@ -359,3 +360,9 @@ class SocialWorld(PlatformActions, World):
 
 
 worlds.add("social", SocialWorld)
+
+
+def _empty_lists(n: int) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    out[:] = [[] for _ in range(n)]
+    return out
