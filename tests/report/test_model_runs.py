@@ -41,6 +41,8 @@ def test_report_shows_model_usage_and_answers(asked_run: Path) -> None:
     assert "decisions from the response cache" in html
     assert "<pre>[0.75, 0.25]</pre>" in html  # the scripted model's probabilities of "discuss" and "ignore"
     assert "model calls per step" in html
+    assert "Opinion 0.5" in html or "Opinion " in html.split("decisions from the response cache")[1]  # the prompt
+    assert "the prompt was not kept" not in html
 
 
 def test_fork_reuses_the_cache_and_replays_exactly(asked_run: Path) -> None:

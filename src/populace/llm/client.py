@@ -308,8 +308,9 @@ class LanguageModel:
             raise
         finally:
             self._inflight.pop(key, None)
-        if self.cache is not None:
-            self.cache.put(key, kind, self.backend.name, record)
+        if self.cache is not None:  # the prompt is kept beside the answer for reports and the dashboard
+            stored_prompt = prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+            self.cache.put(key, kind, self.backend.name, {**record, "prompt": stored_prompt})
         future.set_result(record)
         return record, False
 
