@@ -3,13 +3,18 @@
 Runs under the OASIS environment's python (``benchmarks/.peers/oasis``), in a scratch working
 directory (OASIS writes ``./log`` when imported):
 
-    python _oasis_social.py SCRIPT.npz OUT.json
+    python _oasis_social.py SCRIPT.npz OUT.json [--llm]
 
 The script holds, per step and user, the action kind and a uniform number that picks the target
 (post or user) among those that exist when the step starts. Every user first refreshes their feed
 (what an OASIS agent does before it decides) and then performs the scripted action, through
 ``env.step({agent: [ManualAction(REFRESH), ManualAction(...)]})``. The recommender
 (``platform.update_rec_table``) is timed apart from the rest of each step.
+
+With ``--llm`` every step after the first is ``env.step({agent: LLMAction()})`` instead: each
+agent builds its prompt and asks a stub model, which answers with one tool call of the scripted
+kind (then plain text, which ends CAMEL's tool loop). No model runs; what is timed is OASIS's
+own agent path around a model call.
 """
 
 from __future__ import annotations
@@ -37,9 +42,42 @@ def profiles(n: int, path: str) -> None:
         json.dump(users, f)
 
 
-async def run(script_path: str, out_path: str) -> None:
+def tool_stub(kinds: list[str], picks: list[float], posts: list[int]) -> object:
+    """A CAMEL stub model answering each prompt with the next scripted action as a tool call.
+
+    ``posts`` holds the number of posts when the step starts and the number of users."""
+    import time as clock
+
+    from camel.models import StubModel
+    from camel.types import ModelType
+    from openai.types.chat import ChatCompletion, ChatCompletionMessage
+    from openai.types.chat.chat_completion import Choice
+    from openai.types.chat.chat_completion_message_tool_call import ChatCompletionMessageToolCall, Function
+    from openai.types.completion_usage import CompletionUsage
+
+    class ScriptedTools(StubModel):  # type: ignore[misc]
+        async def _arun(self, messages, response_format=None, tools=None):  # type: ignore[no-untyped-def]
+            last = messages[-1]
+            role = last.get("role") if isinstance(last, dict) else getattr(last, "role", "")
+            message = ChatCompletionMessage(role="assistant", content="done")
+            if role != "tool" and kinds:
+                kind, u = kinds.pop(), picks.pop()
+                args = {"create_post": {"content": "a scripted post"}, "like_post": {"post_id": 1 + int(u * posts[0])},
+                        "repost": {"post_id": 1 + int(u * posts[0])}, "follow": {"followee_id": 1 + int(u * posts[1])},
+                        "do_nothing": {}}[kind]
+                call = ChatCompletionMessageToolCall(id=f"call{len(kinds)}", type="function",
+                                                     function=Function(name=kind, arguments=json.dumps(args)))
+                message = ChatCompletionMessage(role="assistant", content=None, tool_calls=[call])
+            return ChatCompletion(id="stub", model="stub", object="chat.completion", created=int(clock.time()),
+                                  choices=[Choice(finish_reason="stop", index=0, message=message, logprobs=None)],
+                                  usage=CompletionUsage(completion_tokens=10, prompt_tokens=10, total_tokens=20))
+
+    return ScriptedTools(ModelType.STUB)
+
+
+async def run(script_path: str, out_path: str, llm: bool = False) -> None:
     import oasis
-    from oasis import ActionType, DefaultPlatformType, ManualAction
+    from oasis import ActionType, DefaultPlatformType, LLMAction, ManualAction
 
     script = np.load(script_path)
     kinds, picks = script["kinds"], script["picks"]
@@ -51,7 +89,11 @@ async def run(script_path: str, out_path: str) -> None:
     from camel.models import StubModel
     from camel.types import ModelType
 
-    graph = await oasis.generate_reddit_agent_graph(profile_path="profiles.json", model=StubModel(ModelType.STUB),
+    queue_kinds: list[str] = []
+    queue_picks: list[float] = []
+    known_posts = [1, n]  # posts when the step starts, users
+    model = tool_stub(queue_kinds, queue_picks, known_posts) if llm else StubModel(ModelType.STUB)
+    graph = await oasis.generate_reddit_agent_graph(profile_path="profiles.json", model=model,
                                                     available_actions=None)
     env = oasis.make(agent_graph=graph, platform=DefaultPlatformType.REDDIT, database_path="oasis.db")
     await env.reset()
@@ -94,6 +136,11 @@ async def run(script_path: str, out_path: str) -> None:
             else:
                 act = ManualAction(ActionType.DO_NOTHING, {})
             actions[agent] = [ManualAction(ActionType.REFRESH, {}), act]
+        if llm and step > 0:
+            queue_kinds[:] = [KINDS[k] for k in kinds[step][::-1]]
+            queue_picks[:] = [float(u) for u in picks[step][::-1]]
+            known_posts[0] = max(posts, 1)
+            actions = {agent: LLMAction() for agent in agents}
         c, w = time.process_time(), time.perf_counter()
         await env.step(actions)
         cpu, wall = time.process_time() - c, time.perf_counter() - w
@@ -103,10 +150,11 @@ async def run(script_path: str, out_path: str) -> None:
               file=sys.stderr, flush=True)
     await env.close()
     with open(out_path, "w") as f:
-        json.dump({"users": n, "posts": posts, "create_cpu_s": create_cpu, "create_wall_s": create_wall, "steps": rows,
+        json.dump({"users": n, "posts": posts, "llm_action": llm,
+                   "create_cpu_s": create_cpu, "create_wall_s": create_wall, "steps": rows,
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "oasis": oasis.__version__ if hasattr(oasis, "__version__") else "camel-oasis"}, f)
 
 
 if __name__ == "__main__":
-    asyncio.run(run(sys.argv[1], sys.argv[2]))
+    asyncio.run(run(sys.argv[1], sys.argv[2], "--llm" in sys.argv[3:]))

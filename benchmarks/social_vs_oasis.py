@@ -21,6 +21,11 @@ OASIS takes 0.1-0.2 s of CPU to create each agent and tens of ms per agent-step,
 users it is not run by default: its row is an extrapolation from the 1,000-user run (linear in
 users, a lower bound: its unindexed queries grow faster), marked ``extrapolated``. Pass
 ``--oasis-max 10000`` to measure it (hours).
+
+At N = 100 (``--oasis-llm-max``) OASIS also runs the steps after the first through its agents'
+own path, ``env.step({agent: LLMAction()})``, with a CAMEL stub model that answers each prompt
+with the scripted action as a tool call: the cost of OASIS's agent machinery around a model
+call, without any model (row ``oasis-llmaction``).
 """
 
 from __future__ import annotations
@@ -66,14 +71,15 @@ def oasis_python() -> Path:
     return python
 
 
-def run_oasis(n: int, steps: int, seed: int) -> dict[str, Any]:
+def run_oasis(n: int, steps: int, seed: int, llm: bool = False) -> dict[str, Any]:
     """One OASIS run in a scratch directory (it writes ./log and its database there)."""
-    work = SCRATCH / f"oasis_{n}"
+    work = SCRATCH / f"oasis_{n}{'_llm' if llm else ''}"
     work.mkdir(parents=True, exist_ok=True)
     kinds, picks = script(n, steps, seed)
     np.savez(work / "script.npz", kinds=kinds, picks=picks)
     with open(work / "stderr.log", "w") as log:
-        subprocess.run([str(oasis_python()), str(OASIS_DRIVER), "script.npz", "out.json"], cwd=work,
+        subprocess.run([str(oasis_python()), str(OASIS_DRIVER), "script.npz", "out.json", *(["--llm"] if llm else [])],
+                       cwd=work,
                        stderr=log, stdout=log, check=True)
     out: dict[str, Any] = json.loads((work / "out.json").read_text())
     return out
@@ -179,6 +185,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="steps per run, the first one untimed (default 3; quick 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--oasis-max", type=int, default=1000, help="largest N run on OASIS (above: extrapolated)")
+    parser.add_argument("--oasis-llm-max", type=int, default=100,
+                        help="largest N also run with LLMAction and a stub model (0: none)")
     parser.add_argument("--populace-case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.populace_case:
@@ -198,16 +206,21 @@ def main() -> None:
         if "cpu_s_per_step" in theirs:
             ours["speedup_per_agent_step_cpu"] = round(theirs["cpu_s_per_step"] / ours["cpu_s_per_step"], 1)
         rows += [ours, theirs]
+        if n <= args.oasis_llm_max:
+            agent_path = row("oasis-llmaction", n, run_oasis(n, args.steps, args.seed, llm=True),
+                             "LLMAction with a stub model answering the scripted tool call (no model runs)")
+            ours["speedup_vs_llmaction_cpu"] = round(agent_path["cpu_s_per_step"] / ours["cpu_s_per_step"], 1)
+            rows.append(agent_path)
         print(f"N={n}: populace {ours['cpu_s_per_step']:.4f} cpu-s/step, oasis {theirs.get('cpu_s_per_step')} "
               f"cpu-s/step ({theirs.get('note') or 'measured'})", flush=True)
     load_after = [round(x, 2) for x in os.getloadavg()]
-    print(f"\n{'system':>9} {'users':>7} {'cpu s/step':>11} {'wall s/step':>12} {'rec cpu':>9} {'rest cpu':>9} "
+    print(f"\n{'system':>15} {'users':>7} {'cpu s/step':>11} {'wall s/step':>12} {'rec cpu':>9} {'rest cpu':>9} "
           f"{'agent-steps/cpu-s':>18} {'peak MB':>8} {'speed-up':>9}  note")
     for r in rows:
         if "cpu_s_per_step" not in r:
-            print(f"{r['system']:>9} {r['users']:>7}  {r['note']}")
+            print(f"{r['system']:>15} {r['users']:>7}  {r['note']}")
             continue
-        print(f"{r['system']:>9} {r['users']:>7} {r['cpu_s_per_step']:>11.4f} {r['wall_s_per_step']:>12.4f} "
+        print(f"{r['system']:>15} {r['users']:>7} {r['cpu_s_per_step']:>11.4f} {r['wall_s_per_step']:>12.4f} "
               f"{r['recommender_cpu_s']:>9.4f} {r['rest_cpu_s']:>9.4f} {r['agent_steps_per_cpu_s']:>18,.0f} "
               f"{r.get('peak_rss_mb', float('nan')):>8.0f} {r.get('speedup_per_agent_step_cpu', ''):>9}  {r['note']}")
     result = {
@@ -217,7 +230,8 @@ def main() -> None:
         "load_average_before": load, "load_average_after": load_after,
         "workload": {"mode": "reddit", "recommender": "hot", "feed_size": FEED_SIZE, "active_share": 1.0,
                      "mix": dict(zip(KINDS, MIX, strict=True)), "steps": args.steps, "timed_steps": args.steps - 1,
-                     "oasis": "camel-oasis 0.2.5, ManualAction (refresh + scripted action), stub model attached"},
+                     "oasis": "camel-oasis 0.2.5, ManualAction (refresh + scripted action), stub model attached; "
+                              "oasis-llmaction: LLMAction, stub model returning the scripted tool call"},
         "speedup": "OASIS CPU seconds per step / populace CPU seconds per step, same N (same agent-steps)",
         "rows": rows,
     }
