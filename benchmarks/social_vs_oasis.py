@@ -73,8 +73,8 @@ def oasis_python() -> Path:
 
 def run_oasis(n: int, steps: int, seed: int, llm: bool = False) -> dict[str, Any]:
     """One OASIS run in a scratch directory (it writes ./log and its database there)."""
-    work = SCRATCH / f"oasis_{n}{'_llm' if llm else ''}"
-    work.mkdir(parents=True, exist_ok=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"oasis_{n}{'_llm' if llm else ''}_", dir=SCRATCH))  # one per run
     kinds, picks = script(n, steps, seed)
     np.savez(work / "script.npz", kinds=kinds, picks=picks)
     with open(work / "stderr.log", "w") as log:
