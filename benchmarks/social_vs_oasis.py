@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def run_oasis(n: int, steps: int, seed: int, llm: bool = False) -> dict[str, Any
                        cwd=work,
                        stderr=log, stdout=log, check=True)
     out: dict[str, Any] = json.loads((work / "out.json").read_text())
+    shutil.rmtree(work, ignore_errors=True)  # kept only when the run failed
     return out
 
 
