@@ -53,6 +53,15 @@ def is_transient(cause: str) -> bool:
     return cause in TRANSIENT or cause.startswith("http_5")
 
 
+class ServerSpec(BaseModel):
+    """One server of a fleet serving the same model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    concurrency: int = Field(8, ge=1, le=4096, description="requests in flight at once on this server")
+
+
 class ModelSpec(BaseModel):
     """A model as a scenario declares it (``model:`` at the top, or in a mind's params)."""
 
@@ -61,6 +70,8 @@ class ModelSpec(BaseModel):
     backend: Literal["embedded", "openai", "scripted"] = "embedded"
     model: str | None = Field(None, description="model name (openai), GGUF name or path (embedded)")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    servers: list[ServerSpec] | None = Field(
+        None, min_length=1, description="several servers of the same model (openai), each with its own limit")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     endpoint: Literal["chat", "completions"] = "chat"
     schema_mode: Literal["auto", "json_schema", "json_object", "none"] = Field(
@@ -99,6 +110,13 @@ def create_backend(spec: ModelSpec) -> Backend:
     if spec.backend == "openai":
         from populace.llm.backends.openai import OpenAIBackend
 
+        if spec.servers:
+            from populace.llm.backends.fleet import FleetBackend
+
+            members = [OpenAIBackend.from_spec(spec.model_copy(update={"base_url": s.base_url,
+                                                                        "concurrency": s.concurrency}))
+                       for s in spec.servers]
+            return FleetBackend(members, [s.concurrency for s in spec.servers])
         return OpenAIBackend.from_spec(spec)
     from populace.llm.backends.embedded import EmbeddedBackend
 
@@ -165,7 +183,8 @@ class LanguageModel:
                 context.run_path / "cache" if context.run_path is not None else None)
             cache = ResponseCache(directory / CACHE_FILE if directory is not None else None)
         client = cls(
-            backend, cache=cache, replay=context.replay, concurrency=parsed.concurrency, timeout=parsed.timeout,
+            backend, cache=cache, replay=context.replay, timeout=parsed.timeout,
+            concurrency=sum(s.concurrency for s in parsed.servers) if parsed.servers else parsed.concurrency,
             retries=parsed.retries, backoff=parsed.backoff, max_backoff=parsed.max_backoff,
             repairs=parsed.repairs, seed=parsed.seed,
         )
