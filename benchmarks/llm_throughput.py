@@ -4,6 +4,7 @@ archetypes and the response cache save on a 10k-agent scenario.
 
     .venv/bin/python benchmarks/llm_throughput.py              # 32 decisions per round, 6 rounds each
     .venv/bin/python benchmarks/llm_throughput.py --quick      # 16 decisions, 2 rounds
+    .venv/bin/python benchmarks/llm_throughput.py --base-url http://GPU:8000/v1 --model NAME   # your server
 
 A *decision* is one yes/no choice scored from the next token's log-probabilities (what an
 archetype group asks). The raw client posts exactly the request bodies populace sends, with
@@ -79,12 +80,27 @@ async def populace_round(server: LlamaServer, batch: list[list[dict[str, str]]],
     return rate
 
 
-def throughput(decisions: int, rounds: int, concurrency: int, threads: int) -> dict[str, Any]:
+class ExistingServer:
+    """A server the user runs (vLLM, SGLang, llama.cpp...), used instead of starting one."""
+
+    def __init__(self, base_url: str, alias: str) -> None:
+        self.base_url, self.alias = base_url.rstrip("/"), alias
+
+    def __enter__(self) -> ExistingServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def throughput(decisions: int, rounds: int, concurrency: int, threads: int,
+               base_url: str | None = None, model: str | None = None) -> dict[str, Any]:
     """Alternating raw / populace rounds on one server; the ratio of each adjacent pair, and their median."""
     batch = prompts(decisions)
     raw: list[float] = []
     ours: list[float] = []
-    with LlamaServer(threads=threads) as server:
+    target: Any = ExistingServer(base_url, model or "default") if base_url else LlamaServer(threads=threads)
+    with target as server:
         asyncio.run(raw_round(server, batch[:4], concurrency))  # warm-up
         for r in range(rounds):
             order = [("raw", raw_round), ("populace", populace_round)]
@@ -94,7 +110,8 @@ def throughput(decisions: int, rounds: int, concurrency: int, threads: int) -> d
                 print(f"  round {r + 1} {name:9s} {rate:7.2f} /s")
     pairs = [o / r for o, r in zip(ours, raw, strict=True)]
     return {
-        "server": "llama-cpp-python server, SmolLM2-135M-Instruct Q4_1", "threads": threads,
+        "server": f"{base_url} ({model})" if base_url else "llama-cpp-python server, SmolLM2-135M-Instruct Q4_1",
+        "threads": threads,
         "concurrency": concurrency, "decisions_per_round": decisions, "rounds": rounds,
         "raw_requests_per_s": raw, "populace_decisions_per_s": ours, "pair_ratios": pairs,
         "raw_median": statistics.median(raw), "populace_median": statistics.median(ours),
@@ -149,12 +166,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer decisions and rounds")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads of the server")
+    parser.add_argument("--base-url", help="measure an existing OpenAI-compatible server instead of a local one")
+    parser.add_argument("--model", help="the model name that server serves")
     args = parser.parse_args()
     decisions, rounds = (16, 2) if args.quick else (32, 6)
     print(f"throughput: {decisions} decisions x {rounds} rounds, concurrency {args.concurrency}")
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load": os.getloadavg()[0]},
-        "throughput": throughput(decisions, rounds, args.concurrency, args.threads),
+        "throughput": throughput(decisions, rounds, args.concurrency, args.threads, args.base_url, args.model),
         "client_overhead": client_overhead(),
         "savings": savings(10_000, 10),
     }
