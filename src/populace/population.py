@@ -14,6 +14,9 @@ import numpy as np
 
 from populace.errors import PopulationError
 
+#: The longest CSV row a population file may have.
+MAX_ROW_BYTES = 16 << 20
+
 Selector = str | np.ndarray | Callable[["Population"], np.ndarray] | None
 
 
@@ -169,22 +172,36 @@ class Population:
                 table = pq.read_table(path)
             elif path.suffix.lower() in {".csv", ".tsv"}:
                 opts = pacsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                table = pacsv.read_csv(path, parse_options=opts)
+                # one block must hold the longest row: 16 MiB lets a field carry a long text
+                table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=MAX_ROW_BYTES),
+                                       parse_options=opts)
             else:
                 raise PopulationError(
                     f"population file {str(path)!r}: unsupported type {path.suffix!r} "
                     "(accepted: .csv, .tsv, .parquet)"
                 )
+            names = table.column_names
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "straddl" in first:
+                first = f"a row is longer than {MAX_ROW_BYTES >> 20} MiB"
+            elif isinstance(exc, UnicodeDecodeError):
+                first = "column names are not valid UTF-8"
             raise PopulationError(f"population file {str(path)!r} cannot be read: {first}") from None
         if table.num_rows == 0:
             raise PopulationError(f"population file {str(path)!r} has no rows")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise PopulationError(f"population file {str(path)!r} repeats column name(s) {repeated!r}")
         columns: dict[str, np.ndarray] = {}
-        for name in table.column_names:
-            col = table.column(name)
+        for index, name in enumerate(names):
+            col = table.column(index)
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
                 columns[name] = np.asarray(col.fill_null("").to_pylist(), dtype=object)
+            elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+                # text that is not valid UTF-8: undecodable bytes become U+FFFD, once, here
+                columns[name] = np.asarray([b.decode("utf-8", "replace") for b in col.fill_null(b"").to_pylist()],
+                                           dtype=object)
             else:
                 try:
                     columns[name] = col.to_numpy(zero_copy_only=False)

@@ -69,8 +69,11 @@ class Run:
 
     def write(self, data: dict[str, Any]) -> None:
         tmp = self.path / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, self.path / MANIFEST)
+        try:
+            tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, self.path / MANIFEST)
+        except OSError as exc:
+            raise RunError(f"{self.path / MANIFEST} cannot be written: {exc.strerror or exc}") from None
 
     def update(self, **changes: Any) -> None:
         data = self.manifest()

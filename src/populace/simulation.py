@@ -8,6 +8,7 @@ the world, the scheduler and each mind, so the same seed gives the same run, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time as wallclock
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -239,7 +240,8 @@ class Simulation:
         except BaseException as exc:
             if self.run_record is not None:
                 message = str(exc) if isinstance(exc, PopulaceError) else f"{type(exc).__name__}: {exc}"
-                self.run_record.update(status="failed", error=message)
+                with contextlib.suppress(RunError):  # e.g. a full disk: the original error is the one to report
+                    self.run_record.update(status="failed", error=message)
             raise
         finally:
             self.trace.close()

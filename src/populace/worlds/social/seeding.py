@@ -74,6 +74,63 @@ def read_table(path: str, required: tuple[str, ...], what: str) -> dict[str, np.
     return {name: table[name] for name in table.columns}
 
 
+def numbers(values: Any, what: str, *, whole: bool = False) -> np.ndarray:
+    """A column as float64 (``whole``: as int64 ids), or a one-line error naming the first bad value."""
+    values = np.asarray(values)
+    try:
+        if values.dtype.kind in "biuf":
+            out = values.astype(np.float64)
+        else:
+            if not all(_is_number(v) for v in values.tolist()):
+                raise ValueError
+            out = np.asarray([float(v) for v in values.tolist()], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        bad = next((v for v in values.tolist() if not _is_number(v)), None)
+        raise ScenarioError(f"{what}: {_show(bad)} is not a number") from None
+    if whole:
+        finite = np.isfinite(out)
+        ok = finite & (out == np.round(out)) & (np.abs(out) < 2.0**62)
+        if not ok.all():
+            bad = values.tolist()[int(np.flatnonzero(~ok)[0])]
+            raise ScenarioError(f"{what}: {_show(bad)} is not a whole number")
+        return out.astype(np.int64)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | np.integer | np.floating):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def follow_lists(values: np.ndarray, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(follower, followee) from a column of followee lists; an empty cell follows nobody."""
+    what = f"world.params.follows.column {column!r}"
+    follower: list[int] = []
+    followee: list[Any] = []
+    for user, value in enumerate(values):
+        blank = value is None or (isinstance(value, float) and value != value)
+        if blank or (isinstance(value, str) and not value.strip()):
+            continue
+        items = parse_list(value)
+        if not items and not (isinstance(value, str) and value.strip().replace(" ", "") == "[]") \
+                and not isinstance(value, list | tuple | np.ndarray):
+            raise ScenarioError(f"{what}: row {user} holds {_show(value)}, not a list of user ids like \"[3, 17]\"")
+        follower.extend([user] * len(items))
+        followee.extend(items)
+    ids = numbers(np.asarray(followee, dtype=object), what, whole=True) if followee else np.empty(0, np.int64)
+    return np.asarray(follower, dtype=np.int64), ids
+
+
 def follow_edges(population: Population, kind: str, degree: int, rewire: float, column: str | None,
                  path: str | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(follower, followee) arrays for the configured initial follow graph."""
@@ -88,15 +145,13 @@ def follow_edges(population: Population, kind: str, degree: int, rewire: float, 
     if kind == "column":
         if column is None or column not in population:
             raise ScenarioError(f"world.params.follows.column: {column!r} is not a population column")
-        pairs = [(u, int(v)) for u, value in enumerate(population[column]) for v in parse_list(value)]
-        follower = np.asarray([a for a, _ in pairs], dtype=np.int64)
-        followee = np.asarray([b for _, b in pairs], dtype=np.int64)
+        follower, followee = follow_lists(population[column], column)
     else:
         if path is None:
             raise ScenarioError("world.params.follows.path: a follows file is needed for kind 'file'")
         table = read_table(path, ("follower", "followee"), "follows.path")
-        follower = np.asarray(table["follower"], dtype=np.int64)
-        followee = np.asarray(table["followee"], dtype=np.int64)
+        follower = numbers(table["follower"], "world.params.follows.path: column follower", whole=True)
+        followee = numbers(table["followee"], "world.params.follows.path: column followee", whole=True)
     ok = (follower >= 0) & (follower < n) & (followee >= 0) & (followee < n) & (follower != followee)
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
@@ -119,13 +174,13 @@ def file_posts(path: str, n_users: int) -> dict[str, np.ndarray]:
     """Posts to inject, by step: author, content, step, topic, stance (NaN = the author's)."""
     table = read_table(path, ("author", "content"), "posts_file")
     n = len(table["author"])
-    author = np.asarray(table["author"], dtype=np.int64)
+    author = numbers(table["author"], "world.params.posts_file: column author", whole=True)
     if ((author < 0) | (author >= n_users)).any():
         raise ScenarioError(f"world.params.posts_file: author ids must be users 0..{n_users - 1}")
     return {
         "author": author,
         "content": np.asarray([str(c) for c in table["content"]], dtype=object),
-        "step": np.asarray(table.get("step", np.zeros(n)), dtype=np.int64),
+        "step": numbers(table.get("step", np.zeros(n)), "world.params.posts_file: column step", whole=True),
         "topic": np.asarray([str(t) for t in table.get("topic", np.full(n, ""))], dtype=object),
-        "stance": np.asarray(table.get("stance", np.full(n, np.nan)), dtype=np.float64),
+        "stance": numbers(table.get("stance", np.full(n, np.nan)), "world.params.posts_file: column stance"),
     }

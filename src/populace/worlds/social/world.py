@@ -33,6 +33,7 @@ from populace.worlds.social.seeding import (
     file_posts,
     first_column,
     follow_edges,
+    numbers,
 )
 from populace.worlds.social.state import SocialState
 
@@ -145,7 +146,7 @@ class SocialWorld(PlatformActions, World):
             s.users["bio"][:] = bios
             s.user_embedding[:] = self.encoder.encode(list(bios))
         if "stance" in pop:
-            s.users["stance"][:] = np.clip(np.asarray(pop["stance"], dtype=np.float64), -1, 1)
+            s.users["stance"][:] = np.clip(numbers(pop["stance"], "population column stance"), -1, 1)
         f = cfg.follows
         follower, followee = follow_edges(pop, f.kind, f.degree, f.rewire, f.column, f.path,
                                           np.random.default_rng(self.rng.integers(2**63)))
