@@ -17,10 +17,10 @@ runs in its own process, so peak memory (RSS) is its own.
     .venv/bin/python benchmarks/social_vs_oasis.py           # N = 100, 1,000, 10,000
     .venv/bin/python benchmarks/social_vs_oasis.py --quick   # N = 100 and 1,000
 
-OASIS takes 0.1-0.2 s of CPU to create each agent and tens of ms per agent-step, so at 10,000
-users it is not run by default: its row is an extrapolation from the 1,000-user run (linear in
-users, a lower bound: its unindexed queries grow faster), marked ``extrapolated``. Pass
-``--oasis-max 10000`` to measure it (hours).
+OASIS takes about 24 ms of CPU to create each agent and 22 ms per agent-step, so at 10,000 users
+it is not run by default: its row is an extrapolation from the 1,000-user run (linear in users,
+a lower bound: its unindexed queries grow faster), marked ``extrapolated``. Pass
+``--oasis-max 10000`` to measure it (20-30 minutes).
 
 At N = 100 (``--oasis-llm-max``) OASIS also runs the steps after the first through its agents'
 own path, ``env.step({agent: LLMAction()})``, with a CAMEL stub model that answers each prompt
