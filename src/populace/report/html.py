@@ -19,6 +19,7 @@ from populace import analysis
 from populace.errors import PopulaceError
 from populace.report.decisions import decisions
 from populace.report.feed import build_feed, has_feed, injected_texts
+from populace.report.fidelity import fidelity_rows
 from populace.report.plots import bars_svg, degree_svg, line_svg
 from populace.runs import Run
 
@@ -162,7 +163,7 @@ def render_report(run_path: Path | str) -> str:
         parent_figures=parent_figures, fork_at=fork_at, scenario=scenario_text, plots=plots,
         actions_svg=actions_svg, usage_svg=usage_svg, feed=feed, cascades=cascade_rows,
         decisions=sample.to_dict("records"), decisions_source=source,
-        changes=this.manifest.get("changes") or [], network=network,
+        changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
     )
 
 
