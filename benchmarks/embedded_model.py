@@ -115,8 +115,9 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="built-in name or .gguf path (default: smollm2)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n", type=int, default=30, help="structured-output prompts")
+    parser.add_argument("--quick", action="store_true", help="10 structured-output prompts")
     args = parser.parse_args()
-    entry = asyncio.run(measure(args.model, args.threads, args.n))
+    entry = asyncio.run(measure(args.model, args.threads, 10 if args.quick else args.n))
     entry["load_average"] = round(os.getloadavg()[0], 2)
     entry["python"] = platform.python_version()
     for key, value in entry.items():
