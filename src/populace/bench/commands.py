@@ -77,6 +77,9 @@ def bench(
     table = Table("part", "result", title="populace benchmarks")
     for name in chosen:
         file = directory / "results" / f"{name}.json"
+        quick_file = directory / "results" / f"{name}-quick.json"
+        if quick and not show_only and quick_file.is_file():
+            file = quick_file
         if not file.is_file():
             table.add_row(name, "[yellow]no results")
             continue
