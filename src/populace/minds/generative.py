@@ -28,11 +28,10 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.embedding import Encoder
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, ModelUnavailableError, Sampling
 from populace.minds.base import Decisions, minds
-from populace.minds.language import LanguageMind, LanguageMindConfig, shared_encoder
+from populace.minds.language import EncodingMind, LanguageMind, LanguageMindConfig
 from populace.minds.memory import MemoryStream
 from populace.minds.prompting import PromptTemplate, fence, plain
 from populace.world import Observations
@@ -73,7 +72,7 @@ class GenerativeConfig(LanguageMindConfig):
     temperature: float = Field(0.0, ge=0)
 
 
-class GenerativeMind(LanguageMind):
+class GenerativeMind(EncodingMind, LanguageMind):
     """Memory, retrieval, reflection and planning per agent; decisions as schema-constrained JSON."""
 
     name = "generative"
@@ -84,7 +83,6 @@ class GenerativeMind(LanguageMind):
         cfg = self.cfg
         self.persona_template = PromptTemplate(cfg.persona) if cfg.persona else None
         self.observation_template = PromptTemplate(cfg.observation) if cfg.observation else None
-        self._encoder: Encoder | None = None
         self.memory = MemoryStream(self.encoder.dim)
         self.plans: dict[int, tuple[date, dict[int, str]]] = {}
         self.gathered: dict[int, float] = {}  # importance since the last reflection, per agent
@@ -96,16 +94,6 @@ class GenerativeMind(LanguageMind):
         assert isinstance(self.config, GenerativeConfig)
         return self.config
 
-    @property
-    def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = shared_encoder(self.context, self.cfg.encoder)
-        return self._encoder
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["_encoder"] = None  # reloaded on first use after resume
-        return state
 
     # -- text --------------------------------------------------------------------------------
     def describe(self, agent: int) -> str:

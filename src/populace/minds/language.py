@@ -39,6 +39,24 @@ def shared_encoder(context: MindContext, name: str) -> Encoder:
     return found
 
 
+class EncodingMind(Mind):
+    """A mind that embeds text with the run's shared encoder named by its config's ``encoder``;
+    the encoder loads on first use and is never checkpointed."""
+
+    _encoder: Encoder | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = shared_encoder(self.context, str(getattr(self.config, "encoder", "minilm")))
+        return self._encoder
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_encoder"] = None  # reloaded on first use after resume
+        return state
+
+
 class LanguageMindConfig(MindConfig):
     model: dict[str, Any] | None = Field(None, description="model spec; default: the scenario's `model:`")
 

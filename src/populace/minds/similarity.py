@@ -29,11 +29,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from populace.actions import Actions
-from populace.embedding import Encoder
 from populace.errors import PopulaceError
 from populace.minds.archetype import OptionSpec
-from populace.minds.base import Decisions, Mind, MindConfig, minds
-from populace.minds.language import shared_encoder
+from populace.minds.base import Decisions, MindConfig, minds
+from populace.minds.language import EncodingMind
 from populace.minds.prompting import PromptTemplate, plain
 from populace.world import Observations
 
@@ -130,7 +129,7 @@ def _logits(w: np.ndarray) -> list[Logit]:
     return [Logit(bias=r[0], similarity=r[1], popularity=r[2], recency=r[3]) for r in w]
 
 
-class SimilarityMind(Mind):
+class SimilarityMind(EncodingMind):
     """Engagement from interest-content similarity, popularity and recency; no model calls."""
 
     name = "similarity"
@@ -146,7 +145,6 @@ class SimilarityMind(Mind):
             spec.check(label, self.action_space, "similarity")
         self.labels = list(cfg.options)
         self.weights = [cfg.weights[label] for label in self.labels]
-        self._encoder: Encoder | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._counters = {"similarity_agents": 0.0, "similarity_items": 0.0, "similarity_encoded": 0.0}
 
@@ -155,15 +153,9 @@ class SimilarityMind(Mind):
         assert isinstance(self.config, SimilarityConfig)
         return self.config
 
-    @property
-    def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = shared_encoder(self.context, self.cfg.encoder)
-        return self._encoder
-
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state["_encoder"], state["_cache"] = None, OrderedDict()  # both are rebuilt on demand
+        state["_cache"] = OrderedDict()  # rebuilt on demand
         return state
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
