@@ -138,10 +138,13 @@ def _plot(curves: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for label, curve in curves.items():
+    colours = plt.get_cmap("tab20").colors
+    markers = "osD^v<>phX*P8"
+    for i, (label, curve) in enumerate(curves.items()):
         good = [p for p in curve["points"] if "s_per_step" in p]
         if good:
-            ax.loglog([p["n"] for p in good], [p["s_per_step"] for p in good], marker="o", label=label)
+            ax.loglog([p["n"] for p in good], [p["s_per_step"] for p in good], marker=markers[i % len(markers)],
+                      color=colours[(2 * i) % 20 + (i // 10)], label=label)
     ax.set_xlabel("agents")
     ax.set_ylabel("seconds per step")
     ax.set_title("populace: seconds per step against population (rules minds, no event trace)")
