@@ -30,6 +30,9 @@ class Events:
     args: dict[str, np.ndarray] = field(default_factory=dict)
     data: dict[str, np.ndarray] = field(default_factory=dict)
     request: np.ndarray | None = None
+    #: decision outcomes counted where the batch was built (``{}``: world events, not decisions;
+    #: ``None``: unknown, counted from ``outcome`` when needed)
+    tally: dict[str, int] | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.agents)
@@ -40,7 +43,7 @@ class Events:
         n = len(actions)
         return cls(
             actions.name, np.asarray(actions.agents, dtype=np.int64), filled(n, OK),
-            None, dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
+            None, dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request, {OK: n},
         )
 
     @classmethod
@@ -69,9 +72,11 @@ class Events:
             else:
                 given = reason if isinstance(reason, np.ndarray) else np.asarray(reason, dtype=object)
                 reasons[bad] = given[bad]
+        accepted = int(np.count_nonzero(ok))
         return cls(
             actions.name, np.asarray(actions.agents, dtype=np.int64), outcome, reasons,
             dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request,
+            {OK: accepted, REJECTED: n - accepted},
         )
 
     @classmethod
@@ -81,7 +86,7 @@ class Events:
         return cls(
             "decision", np.asarray(agents, dtype=np.int64), filled(n, FAILED),
             np.asarray(np.broadcast_to(np.asarray(causes, dtype=object), (n,)), dtype=object),
-            request=request,
+            request=request, tally={FAILED: n},
         )
 
     @classmethod
@@ -90,7 +95,7 @@ class Events:
         agents = np.asarray([NO_AGENT] if agents is None else agents, dtype=np.int64)
         n = len(agents)
         return cls(kind, agents, filled(n, OK), None, {},
-                   {k: _column(v, n) for k, v in data.items()})
+                   {k: _column(v, n) for k, v in data.items()}, tally={})
 
     def take(self, index: np.ndarray) -> Events:
         return Events(

@@ -148,6 +148,8 @@ class TraceStore:
         self.keep_events = keep_events
         self._buffer: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
         self._buffer_steps: list[int] = []
+        self._step_rows: list[dict[str, Any]] = []
+        self._metric_rows: list[tuple[int, str, float]] = []
         self._memory: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
         self._queue: queue.Queue[tuple[int, int, dict[str, list[pa.Table]]] | None] = queue.Queue()
         self._error: BaseException | None = None
@@ -167,18 +169,14 @@ class TraceStore:
         self._raise_writer_error()
         if self.keep_events != "none":
             self._buffer["events"].append(events_table(events, step, time, self.keep_events))
-        self._buffer["steps"].append(pa.Table.from_pylist([{"step": step, "time": time, **summary}]))
-        if metrics:
-            self._buffer["metrics"].append(pa.table({
-                "step": pa.array(np.full(len(metrics), step, dtype=np.int32)),
-                "metric": pa.array(list(metrics), pa.string()),
-                "value": pa.array([float(v) for v in metrics.values()], pa.float64()),
-            }))
+        self._step_rows.append({"step": step, "time": time, **summary})
+        self._metric_rows.extend((step, name, float(value)) for name, value in metrics.items())
         self._buffer_steps.append(step)
 
     def flush(self, wait: bool = False) -> None:
         """Hand buffered rows to the writer as one part per table; ``wait`` blocks until written."""
         if self._buffer_steps:
+            self._tabulate_rows()
             batch = {name: tables for name, tables in self._buffer.items() if tables}
             first, last = self._buffer_steps[0], self._buffer_steps[-1]
             self._buffer = {name: [] for name in TABLES}
@@ -191,6 +189,21 @@ class TraceStore:
         if wait and self.path is not None:
             self._queue.join()
         self._raise_writer_error()
+
+    def _tabulate_rows(self) -> None:
+        """Turn the buffered step and metric rows into one Arrow table each (once per flush,
+        not once per step: building a tiny table costs more than the step it records)."""
+        if self._step_rows:
+            keys = list(dict.fromkeys(k for row in self._step_rows for k in row))  # a counter may appear late
+            self._buffer["steps"].append(pa.Table.from_pydict({k: [row.get(k) for row in self._step_rows]
+                                                               for k in keys}))
+        if self._metric_rows:
+            steps, names, values = zip(*self._metric_rows, strict=True)
+            self._buffer["metrics"].append(pa.table({
+                "step": pa.array(steps, pa.int32()), "metric": pa.array(names, pa.string()),
+                "value": pa.array(values, pa.float64()),
+            }))
+        self._step_rows, self._metric_rows = [], []
 
     def _writer(self) -> None:
         assert self.path is not None
