@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticSerializationError
 
 from populace.clock import Clock, parse_duration
 from populace.errors import PopulaceError, ScenarioError, UnknownNameError
@@ -145,7 +146,8 @@ class Scenario(_Strict):
         return p if p.is_absolute() else self._base_dir / p
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(json.loads(self.model_dump_json()), sort_keys=False, allow_unicode=True)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: long texts dump in ms, not seconds
+        return yaml.dump(json.loads(self.model_dump_json()), Dumper=dumper, sort_keys=False, allow_unicode=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,6 +178,10 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_flat(f"{label}: {_one_line(exc)}")) from None
+    try:  # a run stores its scenario as UTF-8: text must be encodable (no lone surrogates)
+        scenario.model_dump_json()
+    except PydanticSerializationError:
+        raise ScenarioError(f"{label}: holds text that is not valid Unicode (a lone surrogate)") from None
     scenario._base_dir = base
     try:
         check_names(scenario)

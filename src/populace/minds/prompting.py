@@ -30,6 +30,8 @@ from populace.errors import PopulaceError
 _FIELD = re.compile(r"^(?:(persona|obs)\.)?([A-Za-z][A-Za-z0-9_]*)$")
 _SPEC = re.compile(r"^[<>^=+\- #0-9,_.a-zA-Z%]*$")
 ELLIPSIS = "…"
+#: line and paragraph separators and bidirectional controls: JSON leaves them raw, a reader sees a break
+_INVISIBLE = re.compile("[\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class PromptError(PopulaceError):
@@ -46,7 +48,11 @@ def fence(text: str, limit: int) -> str:
     """Untrusted text as one quoted line: cut to ``limit`` characters, quotes and newlines escaped."""
     if len(text) > limit:
         text = text[: max(limit - 1, 0)] + ELLIPSIS
-    return json.dumps(text, ensure_ascii=False)
+    return _INVISIBLE.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def plain(value: Any) -> Any:

@@ -306,7 +306,7 @@ class SocialWorld(PlatformActions, World):
         stance = np.where(np.isnan(sched["stance"][due]), self.state.users["stance"][sched["author"][due]],
                           sched["stance"][due])
         ids = self.add_posts(sched["author"][due], sched["content"][due], topic=sched["topic"][due], stance=stance)
-        return Events.world("seed_post", sched["author"][due], post_id=ids)
+        return Events.world("seed_post", sched["author"][due], post_id=ids, content=sched["content"][due])
 
     @operation
     def inject_post(self, author: int, content: str, topic: str = "", stance: float | None = None) -> Events:
