@@ -46,6 +46,7 @@ class RunView:
         self.path = self.run.path
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, Any]] = {}
+        self._loading: dict[str, threading.Lock] = {}
 
     def _signature(self, *tables: str) -> tuple[Any, ...]:
         return tuple(sorted(p.name for t in tables for p in (self.path / t).glob("*.parquet")))
@@ -53,13 +54,16 @@ class RunView:
     def _cached(self, key: str, tables: tuple[str, ...], load: Callable[[], T]) -> T:
         signature = self._signature(*tables)
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == signature:
-                return hit[1]
-        value = load()
-        with self._lock:
-            self._cache[key] = (signature, value)
-        return value
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # concurrent readers of a changed table wait for one load instead of each loading it
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None and hit[0] == signature:
+                    return hit[1]
+            value = load()
+            with self._lock:
+                self._cache[key] = (signature, value)
+            return value
 
     def events(self) -> pd.DataFrame:
         return self._cached("events", ("events",), lambda: analysis.events(self.path))
@@ -88,6 +92,10 @@ class RunView:
                        "updated": m.get("updated"), "parent": m.get("parent")})
 
     def series(self) -> dict[str, Any]:
+        """Every metric, action count and model usage per step (built once per change of the tables)."""
+        return self._cached("series", ("metrics", "events", "steps"), self._series)
+
+    def _series(self) -> dict[str, Any]:
         metrics, events, steps = self.metrics(), self.events(), self.steps()
         out: dict[str, Any] = {"metrics": {}, "actions": {}, "usage": {}, "descriptions": self.descriptions()}
         for name in metrics.columns:
