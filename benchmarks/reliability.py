@@ -88,6 +88,27 @@ def load(quick: bool) -> dict[str, Any]:
     return out
 
 
+def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows for ``populace bench``: one per fault kind, one for load, one for kill and resume."""
+    rows: list[dict[str, Any]] = []
+    f = results.get("model_faults")
+    if f:
+        for fault, cause in CAUSES.items():
+            rows.append({"part": "model faults", "fault": fault, "injected": f["injected"][fault], "cause": cause,
+                         "lost": f["lost"][cause]})
+    ld = results.get("load")
+    if ld:
+        worst = max(q["p99"] for q in ld["latency_ms"].values())
+        rows.append({"part": "dashboard load", "readers": ld["readers"], "errors": ld["errors"], "worst_p99_ms": worst,
+                     "step_wall_change": ld["degradation_wall"], "step_cpu_change": ld["degradation_cpu"]})
+    k = results.get("kill")
+    if k:
+        rows.append({"part": "kill and resume", "kills": k["kills_landed"], "identical": k["identical"],
+                     "lost": k["lost"], "duplicated": k["duplicated"], "model_calls": k["model_calls_with_resumes"],
+                     "model_calls_uninterrupted": k["model_calls_uninterrupted"]})
+    return rows
+
+
 def print_tables(results: dict[str, Any]) -> None:
     if "model_faults" in results:
         f = results["model_faults"]
@@ -128,12 +149,13 @@ def main() -> None:
     parser.add_argument("--faults", action="store_true", help="model faults through the proxy")
     parser.add_argument("--load", action="store_true", help="dashboard readers on a live run")
     parser.add_argument("--kill", action="store_true", help="SIGKILL and resume")
+    parser.add_argument("--show", action="store_true", help="only print the recorded results")
     args = parser.parse_args()
     chosen = [name for name in ("faults", "load", "kill") if getattr(args, name)] or ["faults", "load", "kill"]
     out = RESULTS / ("reliability-quick.json" if args.quick else "reliability.json")
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     parts = {"faults": ("model_faults", model_faults), "load": ("load", load), "kill": ("kill", kill)}
-    for name in chosen:
+    for name in [] if args.show else chosen:
         key, part = parts[name]
         started = time.monotonic()
         print(f"{name} ...", file=sys.stderr, flush=True)
@@ -141,7 +163,11 @@ def main() -> None:
         print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         results["machine"] = {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}
         out.parent.mkdir(parents=True, exist_ok=True)
+        results["rows"] = summary_rows(results)
         out.write_text(json.dumps(results, indent=2, default=str) + "\n")  # after each part: partial beats nothing
+    if args.show and results:
+        results["rows"] = summary_rows(results)
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print_tables(results)
     print(f"\nwritten: {out}")
 
