@@ -17,3 +17,26 @@ def test_twenty_readers_of_a_live_run_get_answers(tmp_path: Path) -> None:
         assert latency["p50"] < 2000, report.latency_ms
     (phase,) = report.phases
     assert phase.steps > 0  # the run kept stepping while it was read
+
+
+def test_the_dashboard_reads_only_new_parts_and_matches_a_full_read(tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    from populace import analysis
+    from populace.report.dashboard import RunView
+    from populace.scenario import load_scenario
+    from populace.simulation import Simulation
+
+    scenario = load_scenario("opinion", ["population.size=300", "steps=4", "trace.flush_every=1"])
+    run = Simulation.from_scenario(scenario, runs_dir=tmp_path).run().path
+    assert run is not None
+    view = RunView(run)
+    pd.testing.assert_frame_equal(view.steps(), analysis.steps(run))
+    pd.testing.assert_frame_equal(view.metrics(), analysis.metrics(run))
+    assert len(view.events()) == len(analysis.events(run)) > 0
+    shutil.copy(run / "steps" / "00000003-00000003.parquet", run / "steps" / "00000004-00000004.parquet")
+    grown = view.steps()
+    assert len(grown) == 5 and grown["step"].tolist() == [0, 1, 2, 3, 3]  # the copied part was appended
+    pd.testing.assert_frame_equal(grown, analysis.steps(run))

@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from populace import analysis
+from populace.analysis.tables import parse_json_column
 from populace.errors import PopulaceError
 from populace.report.decisions import decisions
 from populace.report.feed import build_feed, has_feed, injected_texts
@@ -47,6 +50,7 @@ class RunView:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, Any]] = {}
         self._loading: dict[str, threading.Lock] = {}
+        self._parts: dict[str, tuple[list[str], pd.DataFrame | None]] = {}
 
     def _signature(self, *tables: str) -> tuple[Any, ...]:
         return tuple(sorted(p.name for t in tables for p in (self.path / t).glob("*.parquet")))
@@ -65,14 +69,41 @@ class RunView:
                 self._cache[key] = (signature, value)
             return value
 
+    def _grown(self, name: str) -> pd.DataFrame:
+        """Table ``name`` as pandas, reading only the parts written since the last call (a live run's
+        parts are only ever added); ``events`` gets ``args`` and ``data`` parsed as in ``analysis.events``."""
+        with self._lock:
+            loading = self._loading.setdefault("parts:" + name, threading.Lock())
+        with loading:
+            parts = sorted((self.path / name).glob("*.parquet")) if (self.path / name).is_dir() else []
+            known, frame = self._parts.get(name, ([], None))
+            if [p.name for p in parts[: len(known)]] != known:  # rewritten (a resume): read everything again
+                known, frame = [], None
+            new = parts[len(known):]
+            if new or frame is None:
+                added = pa.concat_tables([pq.read_table(p) for p in new], promote_options="permissive").to_pandas() \
+                    if new else pd.DataFrame()
+                if name == "events" and len(added):
+                    for column in ("args", "data"):
+                        added[column] = parse_json_column(added[column].tolist())
+                frame = added if frame is None or frame.empty else pd.concat([frame, added], ignore_index=True)
+                self._parts[name] = ([p.name for p in parts], frame)
+            return frame
+
     def events(self) -> pd.DataFrame:
-        return self._cached("events", ("events",), lambda: analysis.events(self.path))
+        frame = self._grown("events")
+        return frame if len(frame) else analysis.events(self.path)  # the empty table's columns
 
     def metrics(self) -> pd.DataFrame:
-        return self._cached("metrics", ("metrics",), lambda: analysis.metrics(self.path))
+        def pivot() -> pd.DataFrame:
+            frame = self._grown("metrics")
+            return pd.DataFrame() if frame.empty else frame.pivot_table(
+                index="step", columns="metric", values="value", aggfunc="last")
+
+        return self._cached("metrics", ("metrics",), pivot)
 
     def steps(self) -> pd.DataFrame:
-        return self._cached("steps", ("steps",), lambda: analysis.steps(self.path))
+        return self._grown("steps")
 
     def descriptions(self) -> dict[str, str]:
         try:
