@@ -227,7 +227,7 @@ def main() -> None:
               f"{r.get('peak_rss_mb', float('nan')):>8.0f} {r.get('speedup_per_agent_step_cpu', ''):>9}  {r['note']}")
     result = {
         "benchmark": "social_vs_oasis", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": "python benchmarks/social_vs_oasis.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python benchmarks/social_vs_oasis.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
         "load_average_before": load, "load_average_after": load_after,
         "workload": {"mode": "reddit", "recommender": "hot", "feed_size": FEED_SIZE, "active_share": 1.0,
