@@ -92,7 +92,9 @@ class RunView:
 
     def events(self) -> pd.DataFrame:
         frame = self._grown("events")
-        return frame if len(frame) else analysis.events(self.path)  # the empty table's columns
+        if len(frame):
+            return frame
+        return pd.DataFrame(columns=["step", "time", "agent", "action", "outcome", "reason", "args", "data", "request"])
 
     def metrics(self) -> pd.DataFrame:
         def pivot() -> pd.DataFrame:
