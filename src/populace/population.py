@@ -159,7 +159,9 @@ class Population:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Population:
-        """Load agents from a CSV or Parquet file: one row per agent, one column per attribute."""
+        """Load agents from a CSV or Parquet file: one row per agent, one column per attribute.
+
+        Text that is not valid UTF-8 is decoded here, once, with U+FFFD for each undecodable byte."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
