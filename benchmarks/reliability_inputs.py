@@ -157,13 +157,17 @@ def scenario_dump() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200, help="malformed files per family")
+    parser.add_argument("--quick", action="store_true", help="20 files per family, two memory sizes")
     args = parser.parse_args()
+    if args.quick:
+        args.cases = 20
     counts, examples = census(args.cases)
-    mem = [memory(k) for k in (10, 40, 80, 160)]
+    mem = [memory(k) for k in ((10, 40) if args.quick else (10, 40, 80, 160))]
     dump = scenario_dump()
     result = {"cases_per_family": args.cases, "census": counts, "messages": examples, "memory": mem,
               "scenario_dump_40x100k": dump, "prompt_cap_chars": hostile.PROMPT_CAP}
-    out = ROOT / "benchmarks" / "results" / "reliability_inputs.json"
+    name = "reliability_inputs-quick.json" if args.quick else "reliability_inputs.json"
+    out = ROOT / "benchmarks" / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'family':<20}{'ok':>6}{'clean':>7}{'traceback':>11}")
     for family, c in counts.items():
