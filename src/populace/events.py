@@ -105,9 +105,6 @@ class Events:
             None if self.request is None else self.request[index],
         )
 
-    def count(self, outcome: str) -> int:
-        return int(np.count_nonzero(self.outcome == outcome))
-
 
 def filled(n: int, value: Any) -> np.ndarray:
     """An object array of ``n`` references to ``value`` (``np.full`` would build ``n`` new strings)."""

@@ -16,7 +16,7 @@ on the value of the first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -172,6 +172,9 @@ Distribution = Annotated[
     Field(discriminator="dist"),
 ]
 Conditional.model_rebuild()
+
+#: The ``dist:`` names, read off the union above.
+KINDS = frozenset(get_args(kind.model_fields["dist"].annotation)[0] for kind in get_args(get_args(Distribution)[0]))
 
 
 def sample_attributes(

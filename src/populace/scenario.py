@@ -30,6 +30,7 @@ from pydantic_core import PydanticSerializationError
 
 from populace.clock import Clock, parse_duration
 from populace.errors import PopulaceError, ScenarioError, UnknownNameError
+from populace.persona import KINDS as DISTRIBUTION_KINDS
 from populace.persona import Distribution
 
 
@@ -281,9 +282,8 @@ def _name(part: Any) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in {
-        "constant", "normal", "lognormal", "uniform", "integer", "categorical", "conditional",
-    }
+    """A ``dist`` name pydantic puts in an error's location (it is not a field the user wrote)."""
+    return isinstance(part, str) and part in DISTRIBUTION_KINDS
 
 
 def check_names(scenario: Scenario) -> None:

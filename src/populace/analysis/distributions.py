@@ -9,25 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from populace.measures import bimodality as bimodality_coefficient
 from populace.measures import gini
-
-
-def bimodality_coefficient(values: np.ndarray) -> float:
-    """Sarle's bimodality coefficient (g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3))), with sample skewness
-    g and excess kurtosis k; above 5/9 (0.555, the uniform's value) suggests two modes."""
-    x = np.asarray(values, dtype=np.float64)
-    n = len(x)
-    if n < 4:
-        return float("nan")
-    centred = x - x.mean()
-    m2 = np.mean(centred**2)
-    if m2 == 0:
-        return float("nan")
-    g = np.mean(centred**3) / m2**1.5
-    k = np.mean(centred**4) / m2**2 - 3.0
-    skew = g * np.sqrt(n * (n - 1)) / (n - 2)  # bias-corrected, as in SAS and Pfister et al. 2013
-    kurt = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * k + 6)
-    return float((skew**2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
 
 
 def polarization(values: np.ndarray, low: float = 0.1, high: float = 0.9) -> dict[str, float]:

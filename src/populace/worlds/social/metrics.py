@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from populace.measures import bimodality
 from populace.worlds.social.state import ORIGINAL, SocialState
 
 MetricGroup = Literal["activity", "misinformation", "polarization", "herding"]
@@ -80,28 +81,12 @@ def misinformation(state: SocialState, topic: str = "rumour") -> dict[str, float
     }
 
 
-def bimodality(values: np.ndarray) -> float:
-    """Sarle's bimodality coefficient (skew² + 1) / (excess kurtosis + 3 (n-1)² / ((n-2)(n-3)))."""
-    n = len(values)
-    if n < 4:
-        return 0.0
-    centred = values - values.mean()
-    m2 = float(np.mean(centred**2))
-    if m2 <= 1e-12:
-        return 0.0
-    g1 = float(np.mean(centred**3)) / m2**1.5
-    g2 = float(np.mean(centred**4)) / m2**2 - 3.0
-    skew = g1 * np.sqrt(n * (n - 1)) / (n - 2)
-    kurt = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6)
-    return float((skew**2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
-
-
 def polarization(state: SocialState, extreme: float = 0.75) -> dict[str, float]:
     stance = state.users["stance"]
     return {
         "stance_mean": float(stance.mean()) if len(stance) else 0.0,
         "stance_variance": float(stance.var()) if len(stance) else 0.0,
-        "stance_bimodality": bimodality(stance),
+        "stance_bimodality": float(np.nan_to_num(bimodality(stance))),  # metrics stay finite
         "stance_extremes": float(np.mean(np.abs(stance) >= extreme)) if len(stance) else 0.0,
     }
 
