@@ -68,6 +68,10 @@ class Population:
             raise PopulationError(f"column {name!r} has {len(array)} rows, population has {self.size}")
         self._columns[name] = array
 
+    def take(self, ids: np.ndarray) -> Population:
+        """The agents ``ids`` as a population of their own (row ``k`` is agent ``ids[k]``)."""
+        return Population({name: col[ids] for name, col in self._columns.items()}, size=len(ids))
+
     def row(self, agent: int) -> dict[str, Any]:
         """One agent's attributes as plain Python values (for prompts and inspection)."""
         return {name: col[agent].item() if hasattr(col[agent], "item") else col[agent]

@@ -89,6 +89,8 @@ class WorldSpec(_Strict):
     type: str
     params: dict[str, Any] = Field(default_factory=dict)
     actions: list[str] | None = Field(None, description="the actions available (default: all)")
+    partitions: int = Field(1, ge=1, description="split a world that partitions into this many regions, "
+                                                 "each stepped where the executor runs it (see scale-out docs)")
 
 
 class MindSpec(BaseModel):
@@ -286,6 +288,20 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part in DISTRIBUTION_KINDS
 
 
+def check_partitions(scenario: Scenario, world_cls: type) -> None:
+    """A partitioned world must be one that partitions, and its minds are split by region, not sharded."""
+    from populace.regions import RegionalWorld, regional_worlds
+
+    if scenario.world.partitions == 1:
+        return
+    if not issubclass(world_cls, RegionalWorld):
+        raise ScenarioError(f"world.partitions: the {scenario.world.type!r} world is global and cannot be "
+                            f"partitioned; worlds that partition: {', '.join(regional_worlds())}")
+    for i, spec in enumerate(scenario.minds):
+        if spec.shards > 1:
+            raise ScenarioError(f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards")
+
+
 def check_names(scenario: Scenario) -> None:
     """Check the names and parameters that only the registries know: world, minds, operations."""
     from populace.minds import minds
@@ -302,6 +318,7 @@ def check_names(scenario: Scenario) -> None:
     for name in scenario.world.actions or []:
         if name not in world_cls.actions:
             raise ScenarioError(f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}")
+    check_partitions(scenario, world_cls)
     for i, spec in enumerate(scenario.minds):
         try:
             mind_cls = minds.get(spec.type)

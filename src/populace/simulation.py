@@ -12,6 +12,7 @@ import contextlib
 import time as wallclock
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ import numpy as np
 from populace.errors import PopulaceError, RunError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events
 from populace.execution import Executor, LocalExecutor
+from populace.execution.base import summed
 from populace.minds import Decisions, Mind, MindContext, minds
 from populace.persona import sample_attributes
 from populace.population import Population
+from populace.regions import Region, RegionalWorld, RegionStep, build_regions, owners
 from populace.runs import Run
-from populace.scenario import Scenario, load_scenario
+from populace.scenario import Scenario, check_partitions, load_scenario
 from populace.scheduler import Scheduler
 from populace.trace import TraceStore
 from populace.world import Observations, World, worlds
@@ -87,24 +90,42 @@ class Simulation:
         pop_seq, world_seq, sched_seq, minds_seq = root.spawn(4)
         self.population = build_population(scenario, np.random.default_rng(pop_seq))
         world_cls = worlds.get(scenario.world.type)
-        self.world: World = world_cls(self.population, scenario.world.params, available=scenario.world.actions)
-        self.world.reset(world_seq)
+        spec = scenario.world
+        self.world: World = world_cls(self.population, spec.params, available=spec.actions)
+        self.regions: list[Region] = []  # a partitioned world's regions; empty where the world is whole
+        self.shared: dict[str, float] = {}  # the regions' tallies summed after the last step
+        self.minds: list[Mind] = []  # one entry per shard; mind_of[agent] indexes it
+        self.mind_of = np.full(self.population.size, -1, dtype=np.int32)
+        check_partitions(scenario, world_cls)
+        if spec.partitions > 1:
+            assert issubclass(world_cls, RegionalWorld)
+            self.regions = build_regions(world_cls, self.population, spec.params, spec.actions, spec.partitions,
+                                         world_seq)
+            self.region_of = np.concatenate([np.full(len(r.agents), r.index, dtype=np.int32) for r in self.regions])
+        else:
+            self.world.reset(world_seq)
         self.clock = scenario.clock.clock()
         self.scheduler = Scheduler(
             self.population, scenario.schedule.activity, self.clock.hours_per_step, scenario.schedule.order
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
-        self.minds: list[Mind] = []  # one entry per shard; mind_of[agent] indexes it
-        self.mind_of = np.full(self.population.size, -1, dtype=np.int32)
         unassigned = np.ones(self.population.size, dtype=bool)
-        for spec, seq in zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True):
-            mind_cls = minds.get(spec.type)
-            ids = np.flatnonzero(self.population.mask(spec.select) & unassigned)
+        for mind_spec, seq in zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True):
+            mind_cls = minds.get(mind_spec.type)
+            ids = np.flatnonzero(self.population.mask(mind_spec.select) & unassigned)
             unassigned[ids] = False
-            shard_seqs = [seq] if spec.shards == 1 else seq.spawn(spec.shards)
-            self.mind_of[ids] = len(self.minds) + ids % spec.shards
+            if self.regions:
+                for region, region_seq in zip(self.regions, seq.spawn(len(self.regions)), strict=True):
+                    local = ids[self.region_of[ids] == region.index] - region.agents[0]
+                    region.mind_of[local] = len(region.minds)
+                    region.minds.append(mind_cls(region.world.population, region.world.action_space,
+                                                 mind_spec.params(), rng=np.random.default_rng(region_seq),
+                                                 context=self.context))
+                continue
+            shard_seqs = [seq] if mind_spec.shards == 1 else seq.spawn(mind_spec.shards)
+            self.mind_of[ids] = len(self.minds) + ids % mind_spec.shards
             for shard_seq in shard_seqs:
-                self.minds.append(mind_cls(self.population, self.world.action_space, spec.params(),
+                self.minds.append(mind_cls(self.population, self.world.action_space, mind_spec.params(),
                                            rng=np.random.default_rng(shard_seq), context=self.context))
         self._last_stats: dict[str, float] = {}
         self.steps_done = 0
@@ -134,11 +155,16 @@ class Simulation:
         sim.trace.truncate(sim.steps_done)
         return sim
 
+    @property
+    def shards(self) -> list[Any]:
+        """What the executor hosts: the regions of a partitioned world, or else the mind shards."""
+        return list(self.regions) if self.regions else list(self.minds)
+
     def _state(self) -> dict[str, Any]:
         return {
             "steps_done": self.steps_done, "population": self.population, "world": self.world,
             "minds": self.minds, "scheduler_rng": self.scheduler_rng, "mind_of": self.mind_of,
-            "last_stats": self._last_stats,
+            "last_stats": self._last_stats, "regions": self.regions, "shared": self.shared,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -146,8 +172,10 @@ class Simulation:
         self.population = state["population"]
         self.world = state["world"]
         self.minds = state["minds"]
-        for mind in self.minds:
-            mind.attach(self.context)
+        self.regions = state.get("regions", [])
+        self.shared = state.get("shared", {})
+        for shard in self.shards:
+            shard.attach(self.context)
         self._executor_started = False
         self.scheduler_rng = state["scheduler_rng"]
         self.mind_of = state["mind_of"]
@@ -160,26 +188,16 @@ class Simulation:
         started = wallclock.perf_counter()
         step = self.steps_done
         now = self.clock.time(step)
-        self.world.set_clock(step, now)
-        events: list[Events] = []
-        for iv in self._interventions.get(step, []):
-            events.extend(self.world.call(iv.call, **iv.args))
         active = self.scheduler.active(now, self.scheduler_rng)
         if self.scheduler.order == "sequential":
             size = self.scenario.schedule.batch
             turns = [active[i:i + size] for i in range(0, len(active), size)]
         else:
             turns = [active]
-        for ids in turns:
-            if len(ids) == 0:
-                continue
-            observations = self.world.observe(ids)
-            observations.step, observations.time = step, now
-            decisions = await self.decide(observations)
-            events.extend(self.world.apply(decisions.actions))
-            events.extend(decisions.failures)
-        events.extend(self.world.tick())
-        metrics = self.world.metrics()
+        if self.regions:
+            events, metrics = await self._step_regions(step, now, turns)
+        else:
+            events, metrics = await self._step_world(step, now, turns)
         counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
         stats = self.executor.stats()
@@ -192,19 +210,49 @@ class Simulation:
         await self._after_step()
         return StepResult(step, len(active), counts[OK], counts[REJECTED], counts[FAILED], metrics)
 
+    async def _step_world(self, step: int, now: datetime | None,
+                          turns: list[np.ndarray]) -> tuple[list[Events], dict[str, float]]:
+        """A whole world steps here; minds decide wherever the executor runs them."""
+        self.world.set_clock(step, now)
+        events: list[Events] = []
+        for iv in self._interventions.get(step, []):
+            events.extend(self.world.call(iv.call, **iv.args))
+        for ids in turns:
+            if len(ids) == 0:
+                continue
+            observations = self.world.observe(ids)
+            observations.step, observations.time = step, now
+            decisions = await self.decide(observations)
+            events.extend(self.world.apply(decisions.actions))
+            events.extend(decisions.failures)
+        events.extend(self.world.tick())
+        return events, self.world.metrics()
+
+    async def _step_regions(self, step: int, now: datetime | None,
+                            turns: list[np.ndarray]) -> tuple[list[Events], dict[str, float]]:
+        """Every region steps where the executor hosts it; their tallies give the metrics."""
+        world_cls = type(self.world)
+        assert issubclass(world_cls, RegionalWorld)
+        if not self.shared:
+            self.shared = summed(await self.executor.call([(r.index, "tallies", ()) for r in self.regions]))
+        sizes = [len(r.agents) for r in self.regions]
+        orders = [RegionStep(step, now, dict(self.shared)) for _ in self.regions]
+        for iv in self._interventions.get(step, []):
+            for order, args in zip(orders, world_cls.region_args(iv.call, iv.args, sizes), strict=True):
+                order.operations.append((iv.call, args))
+        for ids in turns:
+            owner = self.region_of[ids]
+            for region, order in zip(self.regions, orders, strict=True):
+                local = ids[owner == region.index] - region.agents[0]
+                order.turns.append(None if len(local) == len(region.agents) else local)
+        results = await self.executor.call([(r.index, "step", (o,)) for r, o in zip(self.regions, orders, strict=True)])
+        events = [batch for region_events, _ in results for batch in region_events]
+        self.shared = summed([tallies for _, tallies in results])
+        return events, world_cls.metrics_of(self.shared)
+
     async def decide(self, observations: Observations) -> Decisions:
         """Split a batch by mind shard and let the executor run every shard concurrently."""
-        owner = self.mind_of[observations.agents]
-        requests = []
-        if len(self.minds) == 1:
-            sizes = np.array([np.count_nonzero(owner == 0)])
-        else:
-            sizes = np.bincount(owner + 1, minlength=len(self.minds) + 1)[1:]  # agents per shard (-1: none)
-        for shard in np.flatnonzero(sizes).tolist():
-            if sizes[shard] == len(owner):
-                requests.append((shard, observations))
-            else:
-                requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
+        requests = owners(observations, self.mind_of[observations.agents], len(self.minds))
         decisions = Decisions()
         for result in await self.executor.decide(requests):
             decisions.extend(result)
@@ -220,7 +268,11 @@ class Simulation:
 
     async def checkpoint(self) -> None:
         """Flush the trace and store a resumable state after ``steps_done`` steps."""
-        self.minds = await self.executor.collect()
+        shards = await self.executor.collect()
+        if self.regions:
+            self.regions = shards
+        else:
+            self.minds = shards
         self.trace.save_checkpoint(self.steps_done, self._state())
         self.executor.checkpointed()
         if self.run_record is not None:
@@ -234,7 +286,7 @@ class Simulation:
             self.run_record.update(status="running")
         try:
             if not self._executor_started:
-                await self.executor.start(self.minds, self.context)
+                await self.executor.start(self.shards, self.context)
                 self._executor_started = True
             while self.steps_done < target:
                 result = await self.astep()

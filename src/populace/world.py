@@ -91,6 +91,9 @@ class World(ABC):
         self.rng = np.random.default_rng(0)
         self.step = 0
         self.time: datetime | None = None
+        #: the run's ids of this world's agents where it is one region of a partitioned world
+        #: (see populace.regions); None where it is the whole world and ids are the run's own
+        self.agent_ids: np.ndarray | None = None
 
     @property
     def n_agents(self) -> int:

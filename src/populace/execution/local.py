@@ -1,41 +1,37 @@
-"""The local executor: every shard decides in this process, concurrently on one event loop."""
+"""The local executor: every shard runs in this process, concurrently on one event loop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
-from populace.execution.base import Executor
-from populace.minds.base import Decisions, Mind, MindContext
-from populace.world import Observations
+from populace.execution.base import Call, Executor, summed
+from populace.minds.base import MindContext
 
 
 class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self) -> None:
-        self.minds: list[Mind] = []
+        self.shards: list[Any] = []
 
-    async def start(self, minds: Sequence[Mind], context: MindContext) -> None:
-        self.minds = list(minds)
-        for mind in self.minds:
-            mind.attach(context)
-        for mind in self.minds:
-            await mind.start()
+    async def start(self, shards: Sequence[Any], context: MindContext) -> None:
+        self.shards = list(shards)
+        for shard in self.shards:
+            shard.attach(context)
+        for shard in self.shards:
+            await shard.start()
 
-    async def decide(self, requests: Sequence[tuple[int, Observations]]) -> list[Decisions]:
-        return list(await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)))
+    async def call(self, calls: Sequence[Call]) -> list[Any]:
+        return list(await asyncio.gather(*(getattr(self.shards[i], method)(*args) for i, method, args in calls)))
 
-    async def collect(self) -> list[Mind]:
-        return self.minds
+    async def collect(self) -> list[Any]:
+        return self.shards
 
     def stats(self) -> dict[str, float]:
-        total: dict[str, float] = {}
-        for mind in self.minds:
-            for key, value in mind.stats().items():
-                total[key] = total.get(key, 0) + value
-        return total
+        return summed([shard.stats() for shard in self.shards])
 
     async def close(self) -> None:
-        for mind in self.minds:
-            await mind.aclose()
+        for shard in self.shards:
+            await shard.aclose()

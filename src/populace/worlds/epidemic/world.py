@@ -12,8 +12,8 @@ and tight savings give a few dozen distinct groups per day.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -21,13 +21,16 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec
 from populace.errors import ScenarioError
 from populace.events import Events
-from populace.world import Handler, Observations, World, WorldConfig, operation
+from populace.regions import REGIONS, RegionalWorld, apportion
+from populace.world import Handler, Observations, WorldConfig, operation
 
 from .census import AGE_GROUPS, OCCUPATIONS, CensusConfig, synthesize
 from .disease import DEAD, EXPOSED, INFECTIOUS, RECOVERED, SUSCEPTIBLE, DiseaseConfig, durations, layer_pressure
 from .livelihood import Livelihood, LivelihoodConfig
 
 ROUTINE, GO_OUT, STAY_HOME, ISOLATE = 0, 1, 2, 3
+STAGES = {"susceptible": SUSCEPTIBLE, "exposed": EXPOSED, "infectious": INFECTIOUS, "recovered": RECOVERED,
+          "dead": DEAD}
 CASE_LEVELS = ("none", "low", "moderate", "high", "very high")
 
 #: What the integer codes of the observation columns mean, for prompts and reports.
@@ -52,9 +55,17 @@ class EpidemicConfig(WorldConfig):
     livelihood: LivelihoodConfig = Field(default_factory=LivelihoodConfig)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     testing_rate: float = Field(0.0, ge=0, le=1, description="daily chance an infectious agent tests positive")
+    region_mixing: float = Field(
+        0.1, ge=0, le=1,
+        description="in a partitioned city (world.partitions > 1), the share of community contact made with "
+                    "the whole city (at yesterday's city-wide prevalence) rather than within the region",
+    )
 
 
-class EpidemicWorld(World):
+class EpidemicWorld(RegionalWorld):
+    """SEIR(M) with behaviour; partitions by region (each region its own households, workplaces
+    and neighbourhoods; regions meet through city-wide prevalence and share the case level)."""
+
     name = "epidemic"
     Config = EpidemicConfig
     actions = ActionSpace(
@@ -111,7 +122,9 @@ class EpidemicWorld(World):
         self.community_factor = 1.0
         self.testing_rate = cfg.testing_rate
         self.recent_cases: deque[int] = deque([0] * 7, maxlen=7)
-        self.today = {"new_infections": 0, "new_cases": 0, "at_work": 0.0, "staying_home": 0.0, "isolating": 0.0}
+        self.today = {"new_infections": 0, "new_cases": 0, "at_work": 0, "employed": 0, "staying_home": 0,
+                      "isolating": 0, "living": n, "community_infectious": 0.0, "community_present": 0.0}
+        self.city: dict[str, float] | None = None  # every region's tallies, where this is one region
 
     def _infect(self, ids: np.ndarray, rng: np.random.Generator, stage: int = EXPOSED) -> None:
         dis = self.config.disease  # type: ignore[attr-defined]
@@ -125,7 +138,10 @@ class EpidemicWorld(World):
     # -- agents ------------------------------------------------------------------------------
     def case_level(self) -> int:
         """The city's case level (index into CASE_LEVELS) from last week's reported cases."""
-        per_100k = sum(self.recent_cases) * 1e5 / max(self.n_agents, 1)
+        if self.city is None:
+            per_100k = sum(self.recent_cases) * 1e5 / max(self.n_agents, 1)
+        else:
+            per_100k = self.city["recent_cases"] * 1e5 / max(self.city["agents"], 1)
         thresholds = self.config.behaviour.case_thresholds  # type: ignore[attr-defined]
         return int(np.searchsorted(np.asarray(thresholds), per_100k, side="right"))
 
@@ -194,6 +210,10 @@ class EpidemicWorld(World):
                 continue
             pressure = layer_pressure(groups, n_groups, present, infectious_ids)
             weight = present[susceptible] if present.dtype != bool else present[susceptible].astype(np.float32)
+            if layer == "community" and self.city is not None:  # a region of a partitioned city
+                mixing = np.float32(cfg.region_mixing)
+                city = self.city["community_infectious"] / max(self.city["community_present"], 1.0)
+                pressure = (1 - mixing) * pressure + mixing * np.float32(city)
             hazard += np.float32(beta[layer]) * pressure[groups[susceptible]] * weight
         caught = susceptible[rng.random(len(susceptible), dtype=np.float32) < -np.expm1(-hazard)]
 
@@ -221,35 +241,67 @@ class EpidemicWorld(World):
         self.recent_cases.append(cases)
 
         self.money.update(at_work, choice >= STAY_HOME, self.open_sector, alive, rng)
-        living = max(int(np.count_nonzero(alive)), 1)
         self.today = {
             "new_infections": len(caught), "new_cases": cases,
-            "at_work": float(np.count_nonzero(at_work)) / max(int(np.count_nonzero(self.money.employed)), 1),
-            "staying_home": float(np.count_nonzero(alive & (choice == STAY_HOME))) / living,
-            "isolating": float(np.count_nonzero(alive & (choice == ISOLATE))) / living,
+            "at_work": int(np.count_nonzero(at_work)), "employed": int(np.count_nonzero(self.money.employed)),
+            "staying_home": int(np.count_nonzero(alive & (choice == STAY_HOME))),
+            "isolating": int(np.count_nonzero(alive & (choice == ISOLATE))), "living": int(np.count_nonzero(alive)),
+            "community_infectious": float(community[infectious_ids].sum(dtype=np.float64)),
+            "community_present": float(community.sum(dtype=np.float64)),
         }
         self.choice[:] = ROUTINE
         return []
 
-    def metrics(self) -> dict[str, float]:
-        n = max(self.n_agents, 1)
-        counts = np.bincount(self.stage, minlength=5) / n
-        workers = max(int(np.count_nonzero(self.census.occupation > 0)), 1)
+    def tallies(self) -> dict[str, float]:
+        counts = np.bincount(self.stage, minlength=5)
+        workers = self.census.occupation > 0
         adults = self.money.adult
         return {
-            "susceptible": float(counts[SUSCEPTIBLE]), "exposed": float(counts[EXPOSED]),
-            "infectious": float(counts[INFECTIOUS]), "recovered": float(counts[RECOVERED]),
-            "dead": float(counts[DEAD]), "attack_rate": self.ever_infected / n,
-            "new_infections": float(self.today["new_infections"]), "new_cases": float(self.today["new_cases"]),
-            "weekly_cases_per_100k": sum(self.recent_cases) * 1e5 / n,
-            "at_work": float(self.today["at_work"]), "staying_home": float(self.today["staying_home"]),
-            "isolating": float(self.today["isolating"]),
-            "unemployment": float(np.count_nonzero((self.census.occupation > 0) & ~self.money.employed)) / workers,
-            "income_per_worker": self.money.income_today / workers,
-            "mean_savings": float(self.money.savings[adults].mean(dtype=np.float64)) if adults.any() else 0.0,
-            "stimulus_paid": self.money.stimulus_paid,
+            "agents": float(self.n_agents), **{k: float(v) for k, v in self.today.items()},
+            **{name: float(counts[stage]) for name, stage in STAGES.items()},
+            "ever_infected": float(self.ever_infected), "recent_cases": float(sum(self.recent_cases)),
+            "workers": float(np.count_nonzero(workers)),
+            "unemployed": float(np.count_nonzero(workers & ~self.money.employed)),
+            "income_today": float(self.money.income_today), "adults": float(np.count_nonzero(adults)),
+            "savings": float(self.money.savings[adults].sum(dtype=np.float64)),
+            "stimulus_paid": float(self.money.stimulus_paid),
             "lockdown": float(not self.open_sector[1:].all() or self.community_factor < 1.0),
         }
+
+    @classmethod
+    def metrics_of(cls, tallies: Mapping[str, float]) -> dict[str, float]:
+        t, n = tallies, max(tallies["agents"], 1.0)
+        workers = max(t["workers"], 1.0)
+        return {
+            **{name: t[name] / n for name in STAGES}, "attack_rate": t["ever_infected"] / n,
+            "new_infections": t["new_infections"], "new_cases": t["new_cases"],
+            "weekly_cases_per_100k": t["recent_cases"] * 1e5 / n,
+            "at_work": t["at_work"] / max(t["employed"], 1.0),
+            "staying_home": t["staying_home"] / max(t["living"], 1.0),
+            "isolating": t["isolating"] / max(t["living"], 1.0),
+            "unemployment": t["unemployed"] / workers, "income_per_worker": t["income_today"] / workers,
+            "mean_savings": t["savings"] / t["adults"] if t["adults"] else 0.0,
+            "stimulus_paid": t["stimulus_paid"], "lockdown": t["lockdown"] / t[REGIONS],
+        }
+
+    def hear(self, city: Mapping[str, float]) -> None:
+        self.city = dict(city)
+
+    @classmethod
+    def region_params(cls, params: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+        """A number of initially infected is shared out over regions in proportion to their size."""
+        seeds = EpidemicConfig.model_validate(params).disease.initial_infected
+        if seeds < 1:  # a share applies to every region as it is
+            return super().region_params(params, sizes)
+        disease = dict(params.get("disease", {}))
+        return [{**params, "disease": {**disease, "initial_infected": int(k)}} for k in apportion(int(seeds), sizes)]
+
+    @classmethod
+    def region_args(cls, operation: str, args: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+        """Imported cases are shared out over regions in proportion to their size; the rest apply everywhere."""
+        if operation != "import_cases":
+            return super().region_args(operation, args, sizes)
+        return [{**args, "count": int(k)} for k in apportion(int(args.get("count", 0)), sizes)]
 
     # -- interventions -----------------------------------------------------------------------
     @operation

@@ -25,7 +25,8 @@ from pydantic import Field, model_validator
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.population import Population
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.regions import REGIONS, RegionalWorld
+from populace.world import Handler, Observations, WorldConfig, worlds
 
 #: cells[row option][column option] = (row player's payoff, column player's payoff)
 PRESETS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
@@ -62,10 +63,14 @@ class MatrixGameConfig(WorldConfig):
         return self
 
 
-class MatrixGameWorld(World):
-    """Repeated 2×2 matrix games (Prisoner's Dilemma, Battle of the Sexes) between fixed pairs."""
+class MatrixGameWorld(RegionalWorld):
+    """Repeated 2×2 matrix games (Prisoner's Dilemma, Battle of the Sexes) between fixed pairs.
+
+    Partitions by pair: pairs never interact, so regions (cut at even ids) need nothing from each other.
+    """
 
     name = "games"
+    region_align = 2
     Config = MatrixGameConfig
     actions = ActionSpace(
         ActionSpec("play", {"option": Arg.choice("J", "F", description="the option chosen this round")},
@@ -124,7 +129,7 @@ class MatrixGameWorld(World):
         return Observations(ids, {
             "round": np.full(len(ids), r + 1, dtype=np.int64),
             "rounds": np.full(len(ids), self.cfg.rounds, dtype=np.int64),
-            "partner": partner,
+            "partner": partner if self.agent_ids is None else np.where(paired, self.agent_ids[other], -1),
             "role": self.role[ids],
             "my_last": last[ids].astype(np.int64),
             "their_last": np.where(paired, last[other], -1).astype(np.int64),
@@ -213,40 +218,59 @@ class MatrixGameWorld(World):
                              payoff=self.earned[t, agents])] if len(agents) else []
 
     # -- what emerges ------------------------------------------------------------------------
-    def metrics(self) -> dict[str, float]:
+    def tallies(self) -> dict[str, float]:
         r = self.round
         out = {"round": float(r)}
         players = np.flatnonzero(self.partner >= 0)
         if r == 0 or len(players) == 0:
             return out
         total = self.earned[:r].sum(axis=0)
-        out["payoff_mean"] = float(total[players].mean())
-        out["payoff_row"] = float(total[players[self.role[players] == 0]].mean())
-        out["payoff_column"] = float(total[players[self.role[players] == 1]].mean())
+        rows = players[self.role[players] == 0]
+        out.update(players=float(len(players)), payoff=float(total[players].sum()), rows=float(len(rows)),
+                   payoff_row=float(total[rows].sum()), payoff_column=float(total[rows + 1].sum()))
         mine = self.choices[:r, players].astype(np.int64)
         theirs = self.choices[:r, self.partner[players]].astype(np.int64)
         played = mine >= 0
         if self.cooperative is not None:
             c = self.cooperative
-            if played[-1].any():
-                out["cooperation_rate"] = float(np.mean(mine[-1][played[-1]] == c))
-            if played.any():
-                out["cooperation_overall"] = float(np.mean(mine[played] == c))
             defected = np.maximum.accumulate(theirs == 1 - c, axis=0)
             # a chance to forgive in round t: the partner defected before t - 1 and cooperated in t - 1
             chance = defected[:-2] & (theirs[1:-1] == c) & played[2:]
-            if chance.any():
-                out["forgiveness"] = float(np.mean(mine[2:][chance] == c))
+            out.update(
+                last_played=float(played[-1].sum()), last_cooperated=float((mine[-1][played[-1]] == c).sum()),
+                played=float(played.sum()), cooperated=float((mine[played] == c).sum()),
+                forgiving_chances=float(chance.sum()), forgave=float((mine[2:][chance] == c).sum()),
+            )
         else:
-            rows = players[self.role[players] == 0]
             a, b = self.choices[:r, rows].astype(np.int64), self.choices[:r, rows + 1].astype(np.int64)
             both = (a >= 0) & (b >= 0)
-            if both[-1].any():
-                out["coordination"] = float(np.mean(a[-1][both[-1]] == b[-1][both[-1]]))
             matched = both & (a == b)
             consecutive = matched[1:] & matched[:-1]
-            if consecutive.any():
-                out["alternation"] = float(np.mean(a[1:][consecutive] != a[:-1][consecutive]))
+            out.update(
+                last_both=float(both[-1].sum()), last_same=float(matched[-1].sum()),
+                consecutive=float(consecutive.sum()),
+                switched=float((a[1:][consecutive] != a[:-1][consecutive]).sum()),
+            )
+        return out
+
+    @classmethod
+    def metrics_of(cls, tallies: Mapping[str, float]) -> dict[str, float]:
+        t = tallies
+        out = {"round": t["round"] / t[REGIONS]}
+
+        def share(name: str, part: str, whole: str) -> None:
+            if t.get(whole, 0) > 0:
+                out[name] = t[part] / t[whole]
+
+        if t.get("players", 0) > 0:
+            out["payoff_mean"] = t["payoff"] / t["players"]
+            share("payoff_row", "payoff_row", "rows")
+            share("payoff_column", "payoff_column", "rows")
+        share("cooperation_rate", "last_cooperated", "last_played")
+        share("cooperation_overall", "cooperated", "played")
+        share("forgiveness", "forgave", "forgiving_chances")
+        share("coordination", "last_same", "last_both")
+        share("alternation", "switched", "consecutive")
         return out
 
 

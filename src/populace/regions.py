@@ -1,0 +1,207 @@
+"""Partitioned worlds: a world split into regions that step side by side and hear each other
+through additive tallies.
+
+A world that partitions (the epidemic by region, repeated games by pair) subclasses
+:class:`RegionalWorld`. With ``world.partitions: K`` in the scenario, the population is cut into
+K regions of consecutive agent ids; each region holds its part of the world (an instance of the
+same world class over its own agents, with its own random stream) and the minds of its agents.
+A region is a shard: the local executor steps the K regions in this process, the Ray executor
+in K actors, so the world's state is spread over the workers and each step only the active
+agents' ids go out and events come back. Regions interact only through :meth:`RegionalWorld.tallies`:
+numbers that add up over regions (infectious agents, cases, payoffs). The driver sums them after
+each step, computes the metrics from the sum, and hands the sum to every region at the start of
+the next step (:meth:`RegionalWorld.hear`). So what one region learns of the others is one step
+old, which is what lets them run in parallel; and since the split is part of the scenario, the
+local and the Ray executor give bit-identical runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import numpy as np
+
+from populace.errors import ScenarioError
+from populace.events import NO_AGENT, Events
+from populace.execution.base import summed
+from populace.minds.base import Decisions, Mind, MindContext
+from populace.population import Population
+from populace.world import Observations, World
+
+#: the tally every region adds as 1, so metrics can tell sums from values every region shares
+REGIONS = "regions"
+
+
+class RegionalWorld(World):
+    """A world that can be split into regions coupled only through additive tallies.
+
+    ``metrics()`` is computed from ``tallies()`` with :meth:`metrics_of`, whole or partitioned,
+    so a metric means the same in both.
+    """
+
+    #: a region boundary falls on a multiple of this (games: 2, so pairs are never cut)
+    region_align: ClassVar[int] = 1
+
+    @classmethod
+    def split(cls, size: int, parts: int) -> list[np.ndarray]:
+        """The agent ids of each region: ``parts`` runs of consecutive ids, as equal as alignment allows."""
+        units = -(-size // cls.region_align)
+        bounds = [min(size, (units * k // parts) * cls.region_align) for k in range(parts + 1)]
+        return [np.arange(lo, hi, dtype=np.int64) for lo, hi in itertools.pairwise(bounds)]
+
+    def tallies(self) -> dict[str, float]:
+        """Numbers about this region that add up over regions (counts, sums)."""
+        return {}
+
+    @classmethod
+    def metrics_of(cls, tallies: Mapping[str, float]) -> dict[str, float]:
+        """The world's metrics from tallies summed over regions (``tallies['regions']``: how many)."""
+        return {}
+
+    def metrics(self) -> dict[str, float]:
+        return self.metrics_of({**self.tallies(), REGIONS: 1.0})
+
+    def hear(self, city: Mapping[str, float]) -> None:
+        """Take in every region's tallies summed, as they were after the last step (default: ignore)."""
+        return None
+
+    @classmethod
+    def region_params(cls, params: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+        """The world's parameters for each region (default: the same for all)."""
+        return [dict(params) for _ in sizes]
+
+    @classmethod
+    def region_args(cls, operation: str, args: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+        """An intervention's arguments for each region (default: the same for all)."""
+        return [dict(args) for _ in sizes]
+
+
+@dataclass
+class RegionStep:
+    """One step's orders for a region: interventions, then turns of active agents (local ids)."""
+
+    step: int
+    time: datetime | None
+    city: dict[str, float]
+    operations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: each turn's active agents; ``None`` means all of the region's agents
+    turns: list[np.ndarray | None] = field(default_factory=list)
+
+
+def owners(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
+    """Split a batch of observations by the mind shard that owns each agent (``owner``: -1 for none)."""
+    if shards == 1:
+        sizes = np.array([np.count_nonzero(owner == 0)])
+    else:
+        sizes = np.bincount(owner + 1, minlength=shards + 1)[1:]
+    requests = []
+    for shard in np.flatnonzero(sizes).tolist():
+        if sizes[shard] == len(owner):
+            requests.append((shard, observations))
+        else:
+            requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
+    return requests
+
+
+class Region:
+    """One region: its part of the world and the minds of its agents (a shard for an executor)."""
+
+    def __init__(self, index: int, agents: np.ndarray, world: RegionalWorld,
+                 minds: list[Mind], mind_of: np.ndarray) -> None:
+        self.index = index
+        self.agents = agents  # global ids; the world and minds use local ids 0..len-1
+        self.world = world
+        self.minds = minds
+        self.mind_of = mind_of
+
+    def attach(self, context: MindContext) -> None:
+        for mind in self.minds:
+            mind.attach(context)
+
+    async def start(self) -> None:
+        for mind in self.minds:
+            await mind.start()
+
+    def stats(self) -> dict[str, float]:
+        return summed([mind.stats() for mind in self.minds])
+
+    async def aclose(self) -> None:
+        for mind in self.minds:
+            await mind.aclose()
+
+    async def tallies(self) -> dict[str, float]:
+        return {**self.world.tallies(), REGIONS: 1.0}
+
+    async def step(self, orders: RegionStep) -> tuple[list[Events], dict[str, float]]:
+        """Run one step here; return its events (global agent ids) and this region's tallies."""
+        world = self.world
+        world.set_clock(orders.step, orders.time)
+        world.hear(orders.city)
+        events: list[Events] = []
+        for name, args in orders.operations:
+            for batch in world.call(name, **args):
+                batch.data["region"] = np.full(len(batch), self.index, dtype=np.int64)
+                events.append(batch)
+        everyone = np.arange(len(self.agents), dtype=np.int64)
+        for turn in orders.turns:
+            ids = everyone if turn is None else turn
+            if len(ids) == 0:
+                continue
+            observations = world.observe(ids)
+            observations.step, observations.time = orders.step, orders.time
+            decisions = Decisions()
+            requests = owners(observations, self.mind_of[ids], len(self.minds))
+            for result in await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)):
+                decisions.extend(result)
+            events.extend(world.apply(decisions.actions))
+            events.extend(decisions.failures)
+        events.extend(world.tick())
+        for batch in events:  # local ids -> the run's ids
+            if len(batch) and batch.agents.max() > NO_AGENT:
+                batch.agents = np.where(batch.agents > NO_AGENT, self.agents[np.maximum(batch.agents, 0)], NO_AGENT)
+        return events, await self.tallies()
+
+
+def build_regions(world_cls: type[RegionalWorld], population: Population, params: Mapping[str, Any],
+                  actions: list[str] | None, parts: int, seed: np.random.SeedSequence) -> list[Region]:
+    """Cut the population into regions and give each its part of the world, reset with its own stream.
+
+    Columns a region's world adds to its population (e.g. the epidemic's age groups, for mind
+    selectors) are copied into the whole population. Minds are added by the caller.
+    """
+    cuts = world_cls.split(population.size, parts)
+    if min(len(ids) for ids in cuts) == 0:
+        raise ScenarioError(f"world.partitions: {parts} regions leave some empty with {population.size} agents "
+                            f"(a region boundary falls on a multiple of {world_cls.region_align})")
+    regions = []
+    configs = world_cls.region_params(params, [len(ids) for ids in cuts])
+    for index, (ids, region_params, region_seed) in enumerate(zip(cuts, configs, seed.spawn(parts), strict=True)):
+        world = world_cls(population.take(ids), region_params, available=actions)
+        world.agent_ids = ids
+        world.reset(region_seed)
+        regions.append(Region(index, ids, world, [], np.full(len(ids), -1, dtype=np.int32)))
+    for name in regions[0].world.population.columns:
+        if name not in population:
+            population[name] = np.concatenate([r.world.population[name] for r in regions])
+    return regions
+
+
+def regional_worlds() -> list[str]:
+    """The names of the registered worlds that can be partitioned."""
+    from populace.world import worlds
+
+    return [name for name, cls in worlds.items() if issubclass(cls, RegionalWorld)]
+
+
+def apportion(total: int, sizes: Sequence[int]) -> np.ndarray:
+    """``total`` shared out in proportion to ``sizes`` in whole numbers (largest remainders; ties to the first)."""
+    weights = np.asarray(sizes, dtype=np.float64)
+    exact = total * weights / max(weights.sum(), 1.0)
+    share = np.floor(exact).astype(np.int64)
+    share[np.argsort(-(exact - share), kind="stable")[: total - int(share.sum())]] += 1
+    return share
