@@ -95,6 +95,7 @@ class Simulation:
         self.regions: list[Region] = []  # a partitioned world's regions; empty where the world is whole
         self.shared: dict[str, float] = {}  # the regions' tallies summed after the last step
         self.minds: list[Mind] = []  # one entry per shard; mind_of[agent] indexes it
+        self.mind_tier: list[int] = []  # the scenario's mind tier of each shard
         self.mind_of = np.full(self.population.size, -1, dtype=np.int32)
         check_partitions(scenario, world_cls)
         if spec.partitions > 1:
@@ -110,7 +111,8 @@ class Simulation:
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
         unassigned = np.ones(self.population.size, dtype=bool)
-        for mind_spec, seq in zip(scenario.minds, minds_seq.spawn(len(scenario.minds)), strict=True):
+        for tier, (mind_spec, seq) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)),
+                                                    strict=True)):
             mind_cls = minds.get(mind_spec.type)
             ids = np.flatnonzero(self.population.mask(mind_spec.select) & unassigned)
             unassigned[ids] = False
@@ -125,6 +127,7 @@ class Simulation:
             shard_seqs = [seq] if mind_spec.shards == 1 else seq.spawn(mind_spec.shards)
             self.mind_of[ids] = len(self.minds) + ids % mind_spec.shards
             for shard_seq in shard_seqs:
+                self.mind_tier.append(tier)
                 self.minds.append(mind_cls(self.population, self.world.action_space, mind_spec.params(),
                                            rng=np.random.default_rng(shard_seq), context=self.context))
         self._last_stats: dict[str, float] = {}

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -12,11 +9,15 @@ import pytest
 
 from populace import Simulation, load_scenario
 from populace.execution import LocalExecutor
+from populace.simulation import StepResult
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of the dev install")
 
 SHARDED = ["population.size=3000", "steps=30", "minds.0.shards=3", "minds.1.shards=2",
            "trace.checkpoint_every=10", "schedule.activity=always"]
+#: an epidemic split into 3 regions: each region's part of the world and its minds live in one actor
+REGIONS = ["population.size=6000", "steps=30", "world.partitions=3", "trace.checkpoint_every=10",
+           "trace.events=all", "interventions=[{at: 5, call: lockdown}, {at: 12, call: import_cases, args: {count: 9}}]"]
 
 
 @pytest.fixture(scope="module")
@@ -37,39 +38,46 @@ def test_shards_split_agents_by_id_and_each_has_its_own_stream() -> None:
     assert len(draws) == 5
 
 
-def test_ray_executor_gives_bit_identical_results(cluster: None) -> None:
+@pytest.mark.parametrize("scenario,overrides", [("opinion", SHARDED), ("covid", REGIONS)], ids=["minds", "regions"])
+def test_ray_executor_gives_bit_identical_results(cluster: None, scenario: str, overrides: list[str]) -> None:
     from populace.execution.raycluster import RayExecutor
 
-    local = Simulation.from_scenario("opinion", SHARDED, executor=LocalExecutor()).run()
-    remote = Simulation.from_scenario("opinion", SHARDED, executor=RayExecutor()).run()
+    local = Simulation.from_scenario(scenario, overrides, executor=LocalExecutor()).run()
+    remote = Simulation.from_scenario(scenario, overrides, executor=RayExecutor()).run()
     assert remote.events().num_rows > 0
     assert remote.events().equals(local.events())
     assert remote.metrics().equals(local.metrics())
 
 
-def test_a_worker_killed_mid_run_is_recovered_and_the_run_is_unchanged(cluster: None) -> None:
+@pytest.mark.parametrize("scenario,overrides", [("opinion", SHARDED), ("covid", REGIONS)], ids=["minds", "regions"])
+def test_a_worker_killed_mid_run_is_recovered_and_the_run_is_unchanged(cluster: None, scenario: str,
+                                                                      overrides: list[str]) -> None:
     from populace.execution.raycluster import RayExecutor
 
-    overrides = [*SHARDED, "steps=40"]
-    reference = Simulation.from_scenario("opinion", overrides).run()
+    overrides = [*overrides, "steps=40"]
+    reference = Simulation.from_scenario(scenario, overrides).run()
     executor = RayExecutor()
-    sim = Simulation.from_scenario("opinion", overrides, executor=executor)
+    sim = Simulation.from_scenario(scenario, overrides, executor=executor)
     killed: list[int] = []
-    running: dict[str, asyncio.AbstractEventLoop] = {}
 
-    def kill_one_worker() -> None:  # wait for step 15 (past the checkpoint at 10), then SIGKILL a shard's process
-        while sim.steps_done < 15:
-            time.sleep(0.001)
-        pid = asyncio.run_coroutine_threadsafe(executor.pids(), running["loop"]).result()[1]
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
+    def kill_one_worker(result: StepResult) -> None:  # after step 15 (past the checkpoint at 10): SIGKILL a shard
+        if result.step == 15:
+            pid = ray.get(executor.actors[1].pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
 
-    async def main() -> None:
-        running["loop"] = asyncio.get_running_loop()
-        threading.Thread(target=kill_one_worker, daemon=True).start()
-        await sim.arun()
-
-    asyncio.run(main())
+    sim.run(progress=kill_one_worker)
     assert killed, "no worker was killed"
     assert executor.recoveries >= 1
     assert sim.events().equals(reference.events())
+    assert sim.metrics().equals(reference.metrics())
+
+
+def test_a_refused_operation_in_a_region_surfaces_as_itself(cluster: None) -> None:
+    from populace.errors import ScenarioError
+    from populace.execution.raycluster import RayExecutor
+
+    overrides = [*REGIONS, "steps=3", "interventions=[{at: 1, call: stimulus, args: {amount: 5, to: pets}}]"]
+    sim = Simulation.from_scenario("covid", overrides, executor=RayExecutor())
+    with pytest.raises(ScenarioError, match="stimulus: to='pets' is not accepted"):
+        sim.run()

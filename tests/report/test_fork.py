@@ -108,3 +108,20 @@ def test_social_fork_replays_and_a_switched_recommender_changes_the_spread(rumou
     parent_m, branch_m = analysis.metrics(rumour_run), analysis.metrics(switched.path)
     assert parent_m.loc[:2].equals(branch_m.loc[:2])
     assert parent_m.loc[11].to_dict() != branch_m.loc[11].to_dict()
+
+
+def test_a_partitioned_run_forks_region_by_region(tmp_path: Path) -> None:
+    overrides = ["population.size=6000", "steps=40", "world.partitions=3", "trace.checkpoint_every=10"]
+    parent = Simulation.from_scenario("covid", overrides, runs_dir=tmp_path).run()
+    assert parent.path is not None
+    same = fork(parent.path, 15).run()
+    assert same.metrics().equals(parent.metrics())
+    locked = fork(parent.path, 15, interventions=["lockdown community=0.2"]).run()
+    assert len(locked.regions) == 3
+    assert locked.metrics().loc[:14].equals(parent.metrics().loc[:14])
+    assert locked.metrics().loc[39, "lockdown"] == 1.0 and parent.metrics().loc[39, "lockdown"] == 0.0
+    assert locked.metrics().loc[39, "unemployment"] > parent.metrics().loc[39, "unemployment"]
+    cautious = fork(parent.path, 15, ["minds.0.params.caution=0.9"]).run()
+    assert cautious.metrics().loc[39, "staying_home"] > parent.metrics().loc[39, "staying_home"]
+    with pytest.raises(ScenarioError, match="world.partitions: a fork keeps its parent's regions"):
+        fork(parent.path, 15, ["world.partitions=2"])

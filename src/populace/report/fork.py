@@ -27,11 +27,13 @@ import pyarrow.parquet as pq
 import yaml
 
 from populace.errors import RunError, ScenarioError
-from populace.minds import MindContext
+from populace.minds import Mind, MindContext
+from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
 from populace.trace import TABLES
+from populace.world import World
 
 
 def parse_intervention(text: str, at: int) -> dict[str, Any]:
@@ -112,8 +114,8 @@ def _state_at(parent: Run, at: int, child: Run) -> dict[str, Any]:
     if start is not None:
         sim._load_state(checkpoint(parent, start))
     else:
-        for mind in sim.minds:
-            mind.attach(sim.context)
+        for shard in sim.shards:
+            shard.attach(sim.context)
     if sim.steps_done < at:
         sim.run(steps=at - sim.steps_done)
     return sim._state()
@@ -123,21 +125,37 @@ def _reconfigure(sim: Simulation) -> None:
     """Apply the branch scenario's parameters to the world and minds restored from the checkpoint."""
     scenario = sim.scenario
     world_cls = type(sim.world)
-    sim.world.config = world_cls.Config.model_validate(scenario.world.params)
-    sim.world.action_space = world_cls.actions.subset(scenario.world.actions)
-    for mind, spec in zip(sim.minds, scenario.minds, strict=True):
-        config = type(mind).Config.model_validate(spec.params())
-        reconfigure = getattr(mind, "reconfigure", None)
-        if callable(reconfigure):
-            reconfigure(config)
-            continue
-        mind.config = config
-        if hasattr(mind, "params") and hasattr(config, "params"):
-            mind.params = config.params
-        if hasattr(mind, "policy") and hasattr(config, "policy"):
-            from populace.minds.rules import policies
+    if sim.regions:  # a partitioned world: every region's part of the world and its minds (one per tier)
+        assert issubclass(world_cls, RegionalWorld)
+        sizes = [len(region.agents) for region in sim.regions]
+        for region, params in zip(sim.regions, world_cls.region_params(scenario.world.params, sizes), strict=True):
+            _reconfigure_world(region.world, params, scenario.world.actions)
+            for mind, spec in zip(region.minds, scenario.minds, strict=True):
+                _reconfigure_mind(mind, spec.params())
+        return
+    _reconfigure_world(sim.world, scenario.world.params, scenario.world.actions)
+    for mind, tier in zip(sim.minds, sim.mind_tier, strict=True):
+        _reconfigure_mind(mind, scenario.minds[tier].params())
 
-            mind.policy = policies.get(config.policy)
+
+def _reconfigure_world(world: World, params: dict[str, Any], actions: list[str] | None) -> None:
+    world.config = type(world).Config.model_validate(params)
+    world.action_space = type(world).actions.subset(actions)
+
+
+def _reconfigure_mind(mind: Mind, params: dict[str, Any]) -> None:
+    config = type(mind).Config.model_validate(params)
+    reconfigure = getattr(mind, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(config)
+        return
+    mind.config = config
+    if hasattr(mind, "params") and hasattr(config, "params"):
+        mind.params = config.params
+    if hasattr(mind, "policy") and hasattr(config, "policy"):
+        from populace.minds.rules import policies
+
+        mind.policy = policies.get(config.policy)
 
 
 def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), interventions: Sequence[str] = (),
@@ -149,6 +167,8 @@ def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), intervent
     if not 0 <= at <= done:
         raise RunError(f"--at {at}: {parent.id} has {done} steps recorded; choose a step from 0 to {done}")
     scenario = _branch_scenario(parent, at, overrides, interventions)
+    if scenario.world.partitions != parent.scenario().world.partitions:
+        raise ScenarioError("world.partitions: a fork keeps its parent's regions; start a new run to change them")
     if scenario.steps < at:
         raise ScenarioError(f"steps: {scenario.steps} is before the fork step {at}")
     child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario)
