@@ -132,6 +132,7 @@ class Simulation:
                                            rng=np.random.default_rng(shard_seq), context=self.context))
         self._last_stats: dict[str, float] = {}
         self.steps_done = 0
+        self._collected_at = 0  # the step at which the shards' states were last brought back here
         self.trace = TraceStore(run.path if run else None, scenario.trace.events)
         self._interventions: dict[int, list[Any]] = {}
         for iv in scenario.interventions:
@@ -171,7 +172,7 @@ class Simulation:
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self.steps_done = state["steps_done"]
+        self.steps_done = self._collected_at = state["steps_done"]
         self.population = state["population"]
         self.world = state["world"]
         self.minds = state["minds"]
@@ -269,13 +270,18 @@ class Simulation:
         elif done % spec.flush_every == 0:
             self.trace.flush()
 
-    async def checkpoint(self) -> None:
-        """Flush the trace and store a resumable state after ``steps_done`` steps."""
+    async def _take_back(self) -> None:
+        """Bring the shards' current states here from wherever the executor runs them."""
         shards = await self.executor.collect()
         if self.regions:
             self.regions = shards
         else:
             self.minds = shards
+        self._collected_at = self.steps_done
+
+    async def checkpoint(self) -> None:
+        """Flush the trace and store a resumable state after ``steps_done`` steps."""
+        await self._take_back()
         self.trace.save_checkpoint(self.steps_done, self._state())
         self.executor.checkpointed()
         if self.run_record is not None:
@@ -295,6 +301,8 @@ class Simulation:
                 result = await self.astep()
                 if progress is not None:
                     progress(result)
+            if self._collected_at != self.steps_done:  # paused between checkpoints: the state lives in the shards
+                await self._take_back()
             status = "completed" if self.steps_done >= self.scenario.steps else "paused"
         except BaseException as exc:
             if self.run_record is not None:

@@ -81,3 +81,13 @@ def test_a_refused_operation_in_a_region_surfaces_as_itself(cluster: None) -> No
     sim = Simulation.from_scenario("covid", overrides, executor=RayExecutor())
     with pytest.raises(ScenarioError, match="stimulus: to='pets' is not accepted"):
         sim.run()
+
+
+def test_a_ray_run_paused_between_checkpoints_continues_from_the_workers_state(cluster: None) -> None:
+    from populace.execution.raycluster import RayExecutor
+
+    local = Simulation.from_scenario("covid", REGIONS).run()
+    sim = Simulation.from_scenario("covid", REGIONS, executor=RayExecutor())
+    sim.run(steps=7)  # the executor closes; the regions' states come back to the driver first
+    sim.run()
+    assert sim.metrics().equals(local.metrics())
