@@ -120,3 +120,22 @@ def _column(value: Any, n: int) -> np.ndarray:
         out[:] = [value] * n
         return out
     return array
+
+
+def count_outcomes(events: list[Events]) -> dict[str, int]:
+    """How many agents' decisions ended ok, rejected or failed (world events are not decisions)."""
+    counts = {OK: 0, REJECTED: 0, FAILED: 0}
+    for batch in events:
+        if batch.tally is not None:  # counted where the batch was built
+            for outcome, n in batch.tally.items():
+                counts[outcome] += n
+            continue
+        by_agent = batch.agents >= 0
+        # list.count compares by identity first: several times faster than == over an object array
+        outcome = (batch.outcome if by_agent.all() else batch.outcome[by_agent]).tolist()
+        ok = outcome.count(OK)
+        counts[OK] += ok
+        if ok < len(outcome):
+            counts[REJECTED] += outcome.count(REJECTED)
+            counts[FAILED] += outcome.count(FAILED)
+    return counts

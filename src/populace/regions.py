@@ -25,12 +25,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
 
 from populace.errors import ScenarioError
-from populace.events import NO_AGENT, Events
+from populace.events import NO_AGENT, Events, count_outcomes
 from populace.execution.base import summed
 from populace.minds.base import Decisions, Mind, MindContext
 from populace.population import Population
+from populace.trace import events_table
 from populace.world import Observations, World
 
 #: the tally every region adds as 1, so metrics can tell sums from values every region shares
@@ -86,11 +88,22 @@ class RegionStep:
     """One step's orders for a region: interventions, then turns of active agents (local ids)."""
 
     step: int
-    time: datetime | None
+    time: datetime
     city: dict[str, float]
+    keep: str = "all"  # which events the trace stores (``trace.events``)
     operations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: each turn's active agents; ``None`` means all of the region's agents
     turns: list[np.ndarray | None] = field(default_factory=list)
+
+
+@dataclass
+class RegionResult:
+    """What a region hands back after a step: its events as a trace table (None when the trace keeps
+    none), how many decisions ended ok, rejected or failed, and its tallies."""
+
+    events: pa.Table | None
+    counts: dict[str, int]
+    tallies: dict[str, float]
 
 
 def owners(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
@@ -137,8 +150,8 @@ class Region:
     async def tallies(self) -> dict[str, float]:
         return {**self.world.tallies(), REGIONS: 1.0}
 
-    async def step(self, orders: RegionStep) -> tuple[list[Events], dict[str, float]]:
-        """Run one step here; return its events (global agent ids) and this region's tallies."""
+    async def step(self, orders: RegionStep) -> RegionResult:
+        """Run one step here; return its events (with the run's agent ids), outcome counts and tallies."""
         world = self.world
         world.set_clock(orders.step, orders.time)
         world.hear(orders.city)
@@ -161,10 +174,15 @@ class Region:
             events.extend(world.apply(decisions.actions))
             events.extend(decisions.failures)
         events.extend(world.tick())
-        for batch in events:  # local ids -> the run's ids
-            if len(batch) and batch.agents.max() > NO_AGENT:
-                batch.agents = np.where(batch.agents > NO_AGENT, self.agents[np.maximum(batch.agents, 0)], NO_AGENT)
-        return events, await self.tallies()
+        counts = count_outcomes(events)
+        table = None
+        if orders.keep != "none":
+            for batch in events:  # local ids -> the run's ids
+                if len(batch) and batch.agents.max() > NO_AGENT:
+                    batch.agents = np.where(batch.agents > NO_AGENT, self.agents[np.maximum(batch.agents, 0)],
+                                            NO_AGENT)
+            table = events_table(events, orders.step, orders.time, orders.keep)
+        return RegionResult(table, counts, await self.tallies())
 
 
 def build_regions(world_cls: type[RegionalWorld], population: Population, params: Mapping[str, Any],

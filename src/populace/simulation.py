@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from populace.errors import PopulaceError, RunError, ScenarioError
-from populace.events import FAILED, OK, REJECTED, Events
+from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
 from populace.execution.base import summed
 from populace.minds import Decisions, Mind, MindContext, minds
@@ -45,25 +46,6 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         size = spec.size
     existing = {k: population[k] for k in population.columns} if population is not None else {}
     return Population(sample_attributes(spec.attributes, size, rng, existing), size=size)
-
-
-def count_outcomes(events: list[Events]) -> dict[str, int]:
-    """How many agents' decisions ended ok, rejected or failed (world events are not decisions)."""
-    counts = {OK: 0, REJECTED: 0, FAILED: 0}
-    for batch in events:
-        if batch.tally is not None:  # counted where the batch was built
-            for outcome, n in batch.tally.items():
-                counts[outcome] += n
-            continue
-        by_agent = batch.agents >= 0
-        # list.count compares by identity first: several times faster than == over an object array
-        outcome = (batch.outcome if by_agent.all() else batch.outcome[by_agent]).tolist()
-        ok = outcome.count(OK)
-        counts[OK] += ok
-        if ok < len(outcome):
-            counts[REJECTED] += outcome.count(REJECTED)
-            counts[FAILED] += outcome.count(FAILED)
-    return counts
 
 
 @dataclass
@@ -198,18 +180,20 @@ class Simulation:
             turns = [active[i:i + size] for i in range(0, len(active), size)]
         else:
             turns = [active]
+        tables: list[pa.Table] | None = None
         if self.regions:
-            events, metrics = await self._step_regions(step, now, turns)
+            tables, counts, metrics = await self._step_regions(step, now, turns)
+            events: list[Events] = []
         else:
             events, metrics = await self._step_world(step, now, turns)
-        counts = count_outcomes(events)
+            counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
         stats = self.executor.stats()
         for key, value in stats.items():
             summary[key] = value - self._last_stats.get(key, 0)
         self._last_stats = stats
         summary["wall_s"] = wallclock.perf_counter() - started
-        self.trace.record(step, now, events, summary, metrics)
+        self.trace.record(step, now, events, summary, metrics, tables=tables)
         self.steps_done += 1
         await self._after_step()
         return StepResult(step, len(active), counts[OK], counts[REJECTED], counts[FAILED], metrics)
@@ -232,15 +216,16 @@ class Simulation:
         events.extend(self.world.tick())
         return events, self.world.metrics()
 
-    async def _step_regions(self, step: int, now: datetime | None,
-                            turns: list[np.ndarray]) -> tuple[list[Events], dict[str, float]]:
-        """Every region steps where the executor hosts it; their tallies give the metrics."""
+    async def _step_regions(self, step: int, now: datetime,
+                            turns: list[np.ndarray]) -> tuple[list[pa.Table], dict[str, int], dict[str, float]]:
+        """Every region steps where the executor hosts it and tabulates its own events (so the work and
+        the transfer stay small in the driver); their tallies give the metrics."""
         world_cls = type(self.world)
         assert issubclass(world_cls, RegionalWorld)
         if not self.shared:
             self.shared = summed(await self.executor.call([(r.index, "tallies", ()) for r in self.regions]))
         sizes = [len(r.agents) for r in self.regions]
-        orders = [RegionStep(step, now, dict(self.shared)) for _ in self.regions]
+        orders = [RegionStep(step, now, dict(self.shared), self.trace.keep_events) for _ in self.regions]
         for iv in self._interventions.get(step, []):
             for order, args in zip(orders, world_cls.region_args(iv.call, iv.args, sizes), strict=True):
                 order.operations.append((iv.call, args))
@@ -250,9 +235,13 @@ class Simulation:
                 local = ids[owner == region.index] - region.agents[0]
                 order.turns.append(None if len(local) == len(region.agents) else local)
         results = await self.executor.call([(r.index, "step", (o,)) for r, o in zip(self.regions, orders, strict=True)])
-        events = [batch for region_events, _ in results for batch in region_events]
-        self.shared = summed([tallies for _, tallies in results])
-        return events, world_cls.metrics_of(self.shared)
+        tables = [result.events for result in results if result.events is not None]
+        counts = {OK: 0, REJECTED: 0, FAILED: 0}
+        for result in results:
+            for outcome, n in result.counts.items():
+                counts[outcome] += n
+        self.shared = summed([result.tallies for result in results])
+        return tables, counts, world_cls.metrics_of(self.shared)
 
     async def decide(self, observations: Observations) -> Decisions:
         """Split a batch by mind shard and let the executor run every shard concurrently."""

@@ -25,7 +25,7 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -163,12 +163,16 @@ class TraceStore:
     # -- recording ---------------------------------------------------------------------------
     def record(
         self, step: int, time: datetime, events: Iterable[Events],
-        summary: Mapping[str, Any], metrics: Mapping[str, float],
+        summary: Mapping[str, Any], metrics: Mapping[str, float], *, tables: Sequence[pa.Table] | None = None,
     ) -> None:
-        """Buffer one step's events, summary row and metrics."""
+        """Buffer one step's events (or ``tables`` of them already made by :func:`events_table`),
+        summary row and metrics."""
         self._raise_writer_error()
         if self.keep_events != "none":
-            self._buffer["events"].append(events_table(events, step, time, self.keep_events))
+            if tables is None:
+                self._buffer["events"].append(events_table(events, step, time, self.keep_events))
+            else:
+                self._buffer["events"].extend(tables)
         self._step_rows.append({"step": step, "time": time, **summary})
         self._metric_rows.extend((step, name, float(value)) for name, value in metrics.items())
         self._buffer_steps.append(step)
