@@ -84,8 +84,7 @@ def measure(world: str, agents: int, partitions: int, executor_name: str, steps:
     if executor_name == "ray":  # count shipping the regions to the workers as building
         import asyncio
 
-        asyncio.run(executor.start(sim.shards, sim.context))
-        sim._executor_started = True
+        asyncio.run(sim.start_executor())
     build_s = time.perf_counter() - started
     stamps.append((time.perf_counter(), time.process_time()))
     sim.run(steps=steps + 1, progress=tick)

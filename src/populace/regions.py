@@ -132,6 +132,12 @@ class Region:
         self.minds = minds
         self.mind_of = mind_of
 
+    def placeholder(self, template: World) -> Region:
+        """This region's ids alone, for a driver whose executor holds the region (``template``: the
+        world's unreset instance, so nothing of the region's state is kept)."""
+        assert isinstance(template, RegionalWorld)
+        return Region(self.index, self.agents, template, [], np.empty(0, dtype=np.int32))
+
     def attach(self, context: MindContext) -> None:
         for mind in self.minds:
             mind.attach(context)

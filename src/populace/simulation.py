@@ -115,6 +115,7 @@ class Simulation:
         self._last_stats: dict[str, float] = {}
         self.steps_done = 0
         self._collected_at = 0  # the step at which the shards' states were last brought back here
+        self._released = False  # True while the regions live only in the executor's workers
         self.trace = TraceStore(run.path if run else None, scenario.trace.events)
         self._interventions: dict[int, list[Any]] = {}
         for iv in scenario.interventions:
@@ -144,6 +145,8 @@ class Simulation:
     @property
     def shards(self) -> list[Any]:
         """What the executor hosts: the regions of a partitioned world, or else the mind shards."""
+        if self._released:
+            raise RunError("the regions' states were lost with their workers; resume the run from its last checkpoint")
         return list(self.regions) if self.regions else list(self.minds)
 
     def _state(self) -> dict[str, Any]:
@@ -159,6 +162,7 @@ class Simulation:
         self.world = state["world"]
         self.minds = state["minds"]
         self.regions = state.get("regions", [])
+        self._released = False
         self.shared = state.get("shared", {})
         for shard in self.shards:
             shard.attach(self.context)
@@ -259,11 +263,21 @@ class Simulation:
         elif done % spec.flush_every == 0:
             self.trace.flush()
 
+    async def start_executor(self) -> None:
+        """Hand the shards to the executor. One that keeps them elsewhere (Ray workers) holds the only
+        live copy of the regions: the driver keeps just their ids until it takes them back."""
+        await self.executor.start(self.shards, self.context)
+        self._executor_started = True
+        if self.regions and self.executor.keeps_state_elsewhere:
+            self.regions = [r.placeholder(self.world) for r in self.regions]
+            self._released = True
+
     async def _take_back(self) -> None:
         """Bring the shards' current states here from wherever the executor runs them."""
         shards = await self.executor.collect()
         if self.regions:
             self.regions = shards
+            self._released = False
         else:
             self.minds = shards
         self._collected_at = self.steps_done
@@ -284,8 +298,7 @@ class Simulation:
             self.run_record.update(status="running")
         try:
             if not self._executor_started:
-                await self.executor.start(self.shards, self.context)
-                self._executor_started = True
+                await self.start_executor()
             while self.steps_done < target:
                 result = await self.astep()
                 if progress is not None:

@@ -88,6 +88,9 @@ def test_a_ray_run_paused_between_checkpoints_continues_from_the_workers_state(c
 
     local = Simulation.from_scenario("covid", REGIONS).run()
     sim = Simulation.from_scenario("covid", REGIONS, executor=RayExecutor())
-    sim.run(steps=7)  # the executor closes; the regions' states come back to the driver first
+    held: list[int] = []
+    sim.run(steps=7, progress=lambda _: held.append(len(sim.regions[0].minds)))
+    assert held == [0] * 7  # while the workers hold the regions, the driver keeps only their ids
+    assert len(sim.regions[0].minds) == 1  # the executor closed; the regions' states came back first
     sim.run()
     assert sim.metrics().equals(local.metrics())

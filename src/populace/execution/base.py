@@ -35,6 +35,8 @@ class Executor(ABC):
     """Hosts shards; ``call`` runs a method of several shards concurrently."""
 
     name: str = ""
+    #: the shards live in other processes: the objects handed to ``start`` are copies from then on
+    keeps_state_elsewhere: bool = False
 
     @abstractmethod
     async def start(self, shards: Sequence[Any], context: MindContext) -> None:

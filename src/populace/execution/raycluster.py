@@ -74,6 +74,7 @@ class RayExecutor(Executor):
     """Runs each shard in its own Ray actor (``address``: an existing cluster, or None for local)."""
 
     name = "ray"
+    keeps_state_elsewhere = True
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
         self.address = address
