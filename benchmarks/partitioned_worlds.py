@@ -15,7 +15,7 @@ after one warm-up step), the driver's CPU per step, the time to build the run (p
 regions, and for Ray shipping them to the workers), peak memory of the driver and of the Ray
 workers (``VmHWM``; Ray's shared object store, which holds the regions' starting states for
 recovery, is not in these), and the last step's metrics, so rows with the same partitions can be
-checked equal (``ray xK`` must equal ``local xK``).
+checked equal (``same_metrics_as``: ``ray xK`` must list ``local xK``, and partitioned games ``whole``).
 Writes ``benchmarks/results/partitioned_worlds.json``; ``--quick`` runs the 1M rows with fewer
 steps and writes ``partitioned_worlds-quick.json``.
 """
@@ -104,6 +104,19 @@ def measure(world: str, agents: int, partitions: int, executor_name: str, steps:
 CONFIGS = [(1, "local"), (2, "local"), (2, "ray"), (4, "ray")]
 
 
+def label(row: dict[str, Any]) -> str:
+    return "whole" if row["partitions"] == 1 else f"{row['executor']} x{row['partitions']}"
+
+
+def mark_equal_metrics(rows: list[dict[str, Any]]) -> None:
+    """Give each row the runs of the same world and size whose last-step metrics equal its own
+    (``ray xK`` must list ``local xK``; partitioned games must list ``whole``)."""
+    for row in rows:
+        row["same_metrics_as"] = [label(other) for other in rows if other is not row
+                                  and (other["world"], other["agents"]) == (row["world"], row["agents"])
+                                  and other["last_metrics"] == row["last_metrics"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -128,16 +141,10 @@ def main() -> None:
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append(row)
-            label = "whole" if partitions == 1 else f"{executor} x{partitions}"
-            print(f"{world:>9} {agents:>10,} {label:>9} {row['s_per_step']:>8.3f} {row['driver_cpu_s_per_step']:>7.3f} "
-                  f"{row['build_s']:>8.1f} {row['driver_peak_gb']:>9.2f} {row['workers_peak_gb']:>10.2f}", flush=True)
-    for world, agents in plan:
-        same = [r for r in rows if r["world"] == world and r["agents"] == agents]
-        for partitions in {r["partitions"] for r in same}:
-            group = [r["last_metrics"] for r in same if r["partitions"] == partitions]
-            for r in same:
-                if r["partitions"] == partitions:
-                    r["identical_to_local"] = all(m == group[0] for m in group)
+            print(f"{world:>9} {agents:>10,} {label(row):>9} {row['s_per_step']:>8.3f} "
+                  f"{row['driver_cpu_s_per_step']:>7.3f} {row['build_s']:>8.1f} {row['driver_peak_gb']:>9.2f} "
+                  f"{row['workers_peak_gb']:>10.2f}", flush=True)
+    mark_equal_metrics(rows)
     out = RESULTS / ("partitioned_worlds-quick.json" if args.quick else "partitioned_worlds.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
