@@ -10,6 +10,7 @@ import pytest
 from populace import Actions, Population, Simulation
 from populace.errors import ScenarioError
 from populace.minds.rules import RulesMind
+from populace.simulation import StepResult
 from populace.testing import check_world
 from populace.worlds.epidemic import EpidemicWorld
 from populace.worlds.epidemic.calibration import calibrate, fit_error, read_weekly_cases, weekly_cases
@@ -218,3 +219,18 @@ def test_an_archetype_mind_decides_for_groups_and_its_choices_shape_the_epidemic
     assert home_metrics["income_per_worker"].iloc[-1] < out_metrics["income_per_worker"].iloc[-1]
     calls = out_steps["archetype_calls"]
     assert 0 < calls.max() <= 5 * 4 * 5 * 2  # one call per group: age x occupation x case level x symptoms
+
+
+def test_covid_regions_scenario_the_outbreak_starts_in_one_region_and_reaches_the_rest() -> None:
+    sim = Simulation.from_scenario("covid-regions", ["population.size=12000", "steps=120"])
+    first: dict[int, int] = {}  # the day each region counts 20 infections
+
+    def watch(result: StepResult) -> None:
+        for region in sim.regions:
+            if region.index not in first and int((region.world.stage > 0).sum()) >= 20:
+                first[region.index] = result.step
+
+    sim.run(progress=watch)
+    assert sorted(first) == [0, 1, 2, 3]
+    assert min(first[i] for i in (1, 2, 3)) >= first[0] + 15  # the others only through city-wide mixing
+    assert all((region.world.stage > 0).mean() > 0.3 for region in sim.regions)
