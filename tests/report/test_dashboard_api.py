@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from populace import Simulation
+from populace import Simulation, analysis
 from populace.report.dashboard import create_app
 
 
@@ -67,6 +67,19 @@ def test_agent_state_comes_from_the_checkpoint_at_the_step(tmp_path: Path) -> No
     assert client.get("/api/agents/3", params={"step": 6}).json()["state_after_step"] == 5
     assert client.get("/api/feed").json() == {"available": False, "posts": []}
     assert "not a social world" in client.get("/").text
+
+
+def test_an_agent_of_a_partitioned_world_is_shown_from_its_region(tmp_path: Path) -> None:
+    sim = Simulation.from_scenario("prisoners-dilemma", ["world.partitions=2", "steps=4", "trace.checkpoint_every=2"],
+                                   tmp_path).run()
+    assert sim.path is not None
+    client = TestClient(create_app(sim.path))
+    seventh = client.get("/api/agents/7").json()  # the second region's agents are 4..9; agent 7 is its local 3
+    assert seventh["state"]["region"] == 1 and seventh["state"]["id_in_region"] == 3
+    assert seventh["state"]["partner"] == 2 and seventh["state"]["role"] == 1  # local ids, as the region holds them
+    assert seventh["state"]["pending"] == -1 and len(seventh["events"]) > 0
+    choices = analysis.states(sim.path, "pending")
+    assert len(choices) == 2 * 10 and set(choices["step"]) == {2, 4}
 
 
 def test_dashboard_follows_a_run_in_progress(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,34 @@ def checkpoint(run: RunLike, step: int) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise RunError(f"checkpoint {file} is not a simulation state")
     return state
+
+
+class Place(NamedTuple):
+    """Where an agent lives in a checkpoint's state."""
+
+    world: Any  # the world, or for a partitioned world the agent's region's part of it
+    agent: int  # the agent's id there (a region numbers its agents from 0)
+    minds: list[Any]  # the minds that hold its memories
+    region: int | None  # the region's index, None where the world is whole
+
+
+def locate(state: dict[str, Any], agent: int) -> Place:
+    """Where ``agent`` lives in a checkpoint's state."""
+    for region in state.get("regions") or []:
+        start = int(region.agents[0])
+        if start <= agent < start + len(region.agents):
+            return Place(region.world, agent - start, list(region.minds), region.index)
+    return Place(state.get("world"), agent, list(state.get("minds", [])), None)
+
+
+def world_values(state: dict[str, Any], attribute: str) -> np.ndarray | None:
+    """A per-agent array of the world in a checkpoint's state, joined over regions where it is partitioned."""
+    regions = state.get("regions") or []
+    if regions:
+        parts = [getattr(region.world, attribute, None) for region in regions]
+        return None if any(p is None for p in parts) else np.concatenate([np.asarray(p) for p in parts])
+    value = getattr(state.get("world"), attribute, None)
+    return None if value is None else np.asarray(value)
 
 
 def checkpoint_at_or_before(run: RunLike, step: int) -> int | None:
@@ -63,8 +91,8 @@ def states(run: RunLike, attribute: str) -> pd.DataFrame:
     frames = []
     for step in checkpoint_steps(run):
         state = checkpoint(run, step)
-        world, population = state.get("world"), state.get("population")
-        values: Any = getattr(world, attribute, None)
+        population = state.get("population")
+        values: Any = world_values(state, attribute)
         if values is None and population is not None and attribute in population:
             values = population[attribute]
         if values is None:

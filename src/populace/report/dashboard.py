@@ -193,12 +193,15 @@ class RunView:
     def agent(self, agent: int, step: int | None) -> dict[str, Any]:
         state, at = self._state(step)
         world_state: dict[str, Any] = {}
-        world = state.get("world") if state else None
+        place = analysis.locate(state or {}, agent)
+        world, local = place.world, place.agent
+        if place.region is not None:  # its region's arrays, indexed (and holding ids) as the region numbers agents
+            world_state.update(region=place.region, id_in_region=local)
         if world is not None:
             n = getattr(world, "n_agents", None)
             for name, value in vars(world).items():
-                if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= agent < len(value):
-                    world_state[name] = _plain(value[agent])
+                if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= local < len(value):
+                    world_state[name] = _plain(value[local])
         events = self.events()
         mine = events[events["agent"] == agent]
         if step is not None:
@@ -232,7 +235,9 @@ class RunView:
     @staticmethod
     def _checkpoint_memory(agent: int, state: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for mind in (state or {}).get("minds", []):
+        place = analysis.locate(state or {}, agent)
+        agent = place.agent
+        for mind in place.minds:
             stream = getattr(mind, "memory", None)
             if stream is None or not all(hasattr(stream, a) for a in ("of", "text", "kind", "created")):
                 continue
