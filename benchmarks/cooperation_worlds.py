@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import results_file
 
 from populace import Population, Simulation, load_scenario
-
-RESULTS = Path(__file__).parent / "results" / "cooperation_worlds.json"
 
 CASES: list[tuple[str, int, list[str]]] = [
     ("prisoners-dilemma", 10, []),
@@ -64,9 +63,11 @@ def adapter(size: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv  # the same cases; written beside the committed results
+    out = results_file("cooperation_worlds", quick)
     rows = [engine(*case) for case in CASES] + [adapter(2), adapter(1000)]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                    "python": platform.python_version(), "results": rows}, indent=2) + "\n")
     print(f"{'case':32} {'agents':>8} {'steps':>6} {'seconds':>8} {'agent-steps/s':>14}")
     for r in rows:

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _results import results_file
+
 from populace.llm.backends.embedded import EmbeddedBackend
 from populace.llm.base import Choice, ModelError, Sampling
 from populace.llm.client import LanguageModel
 from populace.llm.structured import InvalidOutput, parse_valid
 
-RESULTS = Path(__file__).resolve().parent / "results" / "embedded_model.json"
 INTERESTS = ["cooking", "football", "astronomy", "gardening", "jazz", "crypto", "hiking", "knitting", "chess",
              "cycling"]
 SCHEMA: dict[str, Any] = {
@@ -117,16 +118,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=30, help="structured-output prompts")
     parser.add_argument("--quick", action="store_true", help="10 structured-output prompts")
     args = parser.parse_args()
+    out = results_file("embedded_model", args.quick)
     entry = asyncio.run(measure(args.model, args.threads, 10 if args.quick else args.n))
     entry["load_average"] = round(os.getloadavg()[0], 2)
     entry["python"] = platform.python_version()
     for key, value in entry.items():
         print(f"{key:28s} {value}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = json.loads(out.read_text()) if out.is_file() else {}
     results[f"{entry['file']}@{args.threads}t"] = entry
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

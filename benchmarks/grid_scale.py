@@ -16,10 +16,10 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import results_file
 
 from populace import Simulation, load_scenario
 from populace.minds.rules import RulesMind
@@ -27,7 +27,6 @@ from populace.population import Population
 from populace.worlds.grid import GridWorld
 
 SIDE = 1000
-RESULTS = Path(__file__).parent / "results" / "grid_scale.json"
 
 
 def scenario(n: int, events: str, text: bool, steps: int) -> dict[str, Any]:
@@ -74,6 +73,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k agents only")
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
+    out = results_file("grid_scale", args.quick)
     sizes = [10_000] if args.quick else [10_000, 100_000]
     rows = []
     for n in sizes:
@@ -93,14 +93,14 @@ def main() -> None:
     for r in rows:
         print(f"{r['agents']:>8}  {r['path']:<38} {r['seconds_per_step']:>8.4f}  {r['agent_steps_per_s']:>14,}"
               f"  {r['agent_steps_per_cpu_s']:>11,}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "benchmark": "grid_scale", "task": "foraging", "policy": "swarm_random_walk", "view": 5, "steps": args.steps,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                     "load_average": os.getloadavg()[0]},
         "command": "python benchmarks/grid_scale.py", "rows": rows,
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _results import results_file
 
 from populace.llm.backends.openai import TOP_LOGPROBS
 from populace.llm.base import ModelError
 from populace.llm.client import LanguageModel
 from populace.llm.serve import LlamaServer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "llm_throughput.json"
 TOPICS = ["cats", "football", "jazz", "stocks", "gardening", "hiking", "knitting", "astronomy"]
 
 
@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--base-url", help="measure an existing OpenAI-compatible server instead of a local one")
     parser.add_argument("--model", help="the model name that server serves")
     args = parser.parse_args()
+    out = results_file("llm_throughput", args.quick)
     decisions, rounds = (16, 2) if args.quick else (32, 6)
     print(f"throughput: {decisions} decisions x {rounds} rounds, concurrency {args.concurrency}")
     result: dict[str, Any] = {
@@ -187,9 +188,9 @@ def main() -> None:
     print(f"\n{s['agents']} agents x {s['steps']} steps: {s['agent_decisions']} decisions, {s['model_calls']} model "
           f"calls, {s['cache_hits_in_run']} cache hits; replay: {s['replay_model_calls']} calls, "
           f"{s['replay_cache_hits']} hits, identical={s['replay_identical']}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import results_file
 
 from populace.actions import ActionSpace, ActionSpec, Arg
 from populace.embedding import encoders
@@ -29,7 +29,6 @@ from populace.minds import minds
 from populace.population import Population
 from populace.world import Observations
 
-RESULTS = Path(__file__).parent / "results" / "minds_cost.json"
 SPACE = ActionSpace(ActionSpec("discuss", {"with": Arg.agent()}), ActionSpec("post", {"text": Arg.text(200)}))
 POSTS = [f"post {i}: the council votes on the new bus lanes and parking fees downtown" for i in range(512)]
 
@@ -110,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    out = results_file("minds_cost", args.quick)
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load": os.getloadavg()[0]},
@@ -118,8 +118,8 @@ def main() -> None:
         "generative": generative(25, 20),
         "similarity": [similarity(10_000, "hashing"), similarity(10_000, "minilm")],
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
     e = result["encoder"]
     print(f"minilm (NumPy): load {e['load_s']:.2f} s, {e['texts_per_s']:.0f} texts/s, "
           f"cos(cat, kitten) {e['cos_cat_kitten']:.2f}, cos(cat, stock) {e['cos_cat_stock']:.2f}")

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("results")
+from _results import results_file
 
 
 def overrides(world: str, agents: int, partitions: int) -> tuple[str, list[str]]:
@@ -145,7 +145,7 @@ def main() -> None:
                   f"{row['driver_cpu_s_per_step']:>7.3f} {row['build_s']:>8.1f} {row['driver_peak_gb']:>9.2f} "
                   f"{row['workers_peak_gb']:>10.2f}", flush=True)
     mark_equal_metrics(rows)
-    out = RESULTS / ("partitioned_worlds-quick.json" if args.quick else "partitioned_worlds.json")
+    out = results_file("partitioned_worlds", args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "partitioned_worlds", "date": datetime.now(UTC).isoformat(timespec="seconds"),

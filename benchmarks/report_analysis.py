@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _results import results_file
 
 from populace import Simulation, analysis
 from populace.report import write_report
 from populace.report.dashboard import RunView
 from populace.report.fork import fork
 
-RESULTS = Path(__file__).parent / "results" / "report_analysis.json"
 SCRATCH = Path(__file__).parent / ".scratch" / "report_analysis"
 
 
@@ -48,6 +48,7 @@ def cascade_forest(posts: int, rng: np.random.Generator) -> pd.DataFrame:
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    out = results_file("report_analysis", quick)
     agents, steps = (2_000, 10) if quick else (10_000, 20)
     shutil.rmtree(SCRATCH, ignore_errors=True)
     sim = Simulation.from_scenario("wealth", [f"population.size={agents}", f"steps={steps}",
@@ -73,8 +74,8 @@ def main() -> None:
     rows.append(timed("cascade_growth", posts, "posts", lambda: analysis.cascade_growth(forest)))
     report_kib = (run / "report.html").stat().st_size // 1024
     shutil.rmtree(SCRATCH, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick, "agents": agents, "steps": steps,
         "report_kib": report_kib, "results": rows}, indent=2) + "\n")
