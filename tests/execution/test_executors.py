@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,31 @@ def test_a_ray_run_paused_between_checkpoints_continues_from_the_workers_state(c
     assert len(sim.regions[0].minds) == 1  # the executor closed; the regions' states came back first
     sim.run()
     assert sim.metrics().equals(local.metrics())
+
+
+def test_language_model_minds_in_ray_regions_keep_their_state_and_match_local(cluster: None, tmp_path: Path) -> None:
+    """Archetype and generative minds (scripted backend, response cache in the run) live in the regions'
+    actors: the generative agents' memories stay there between steps, and the run equals the local one."""
+    from populace.execution.raycluster import RayExecutor
+
+    play = {"J": {"action": "play", "args": {"option": "J"}}, "F": {"action": "play", "args": {"option": "F"}}}
+    scenario = {
+        "name": "pd-models", "seed": 3, "steps": 6,
+        "population": {"size": 12, "attributes": {"player": {"dist": "constant", "value": "x"}}},
+        "model": {"backend": "scripted", "probabilities": {"J": 0.3, "F": 0.7}},
+        "world": {"type": "games", "partitions": 3, "params": {"rounds": 6}},
+        "minds": [
+            {"select": "index % 4 == 0", "type": "archetype", "prompt": "{obs.history}\nPick: {options}", "options": play},
+            {"select": "index % 4 == 2", "type": "generative", "plan": False},
+            {"select": "all", "type": "rules", "policy": "tit_for_tat"},
+        ],
+        "trace": {"checkpoint_every": 2},
+    }
+    local = Simulation.from_scenario(scenario, runs_dir=tmp_path / "local", executor=LocalExecutor()).run()
+    remote = Simulation.from_scenario(scenario, runs_dir=tmp_path / "ray", executor=RayExecutor()).run()
+    assert remote.events().equals(local.events())
+    usage = remote.trace.read("steps").to_pandas()
+    assert usage["generative_calls"].sum() == 18 and usage["archetype_calls"].sum() > 0  # 3 agents x 6 rounds
+    assert usage["llm_calls"].sum() == local.trace.read("steps").to_pandas()["llm_calls"].sum()
+    memories = [len(mind.memory.text) for region in remote.regions for mind in region.minds if hasattr(mind, "memory")]
+    assert sum(memories) > 0  # the memories came back from the workers with the final checkpoint
