@@ -42,7 +42,7 @@ class Events:
         """Every action in the batch took effect."""
         n = len(actions)
         return cls(
-            actions.name, np.asarray(actions.agents, dtype=np.int64), filled(n, OK),
+            actions.name, np.asarray(actions.agents, dtype=np.int64), constant(n, OK),
             None, dict(actions.args), {k: _column(v, n) for k, v in data.items()}, actions.request, {OK: n},
         )
 
@@ -63,15 +63,16 @@ class Events:
         """
         ok = np.asarray(ok, dtype=bool)
         n = len(actions)
-        outcome, reasons = filled(n, OK), filled(n, None)
         bad = ~ok
-        if bad.any():  # only rejected rows get a reason, so only they are converted
-            outcome[bad] = REJECTED
-            if isinstance(reason, str):
-                reasons[bad] = reason
-            else:
-                given = reason if isinstance(reason, np.ndarray) else np.asarray(reason, dtype=object)
-                reasons[bad] = given[bad]
+        if not bad.any():
+            return cls.accepted(actions, **data)
+        outcome, reasons = filled(n, OK), filled(n, None)
+        outcome[bad] = REJECTED  # only rejected rows get a reason, so only they are converted
+        if isinstance(reason, str):
+            reasons[bad] = reason
+        else:
+            given = reason if isinstance(reason, np.ndarray) else np.asarray(reason, dtype=object)
+            reasons[bad] = given[bad]
         accepted = int(np.count_nonzero(ok))
         return cls(
             actions.name, np.asarray(actions.agents, dtype=np.int64), outcome, reasons,
@@ -84,7 +85,7 @@ class Events:
         """Failed decisions: the mind could not produce an action (the agent does nothing)."""
         n = len(agents)
         return cls(
-            "decision", np.asarray(agents, dtype=np.int64), filled(n, FAILED),
+            "decision", np.asarray(agents, dtype=np.int64), constant(n, FAILED),
             np.asarray(np.broadcast_to(np.asarray(causes, dtype=object), (n,)), dtype=object),
             request=request, tally={FAILED: n},
         )
@@ -94,7 +95,7 @@ class Events:
         """Events the world itself produces (an infection, a regrowth, an intervention)."""
         agents = np.asarray([NO_AGENT] if agents is None else agents, dtype=np.int64)
         n = len(agents)
-        return cls(kind, agents, filled(n, OK), None, {},
+        return cls(kind, agents, constant(n, OK), None, {},
                    {k: _column(v, n) for k, v in data.items()}, tally={})
 
     def take(self, index: np.ndarray) -> Events:
@@ -104,6 +105,14 @@ class Events:
             {k: v[index] for k, v in self.args.items()}, {k: v[index] for k, v in self.data.items()},
             None if self.request is None else self.request[index],
         )
+
+
+_CONSTANTS = {value: np.array(value, dtype=object) for value in (OK, REJECTED, FAILED)}
+
+
+def constant(n: int, value: str) -> np.ndarray:
+    """``n`` times one outcome as a read-only view of a single object: no allocation per row."""
+    return np.broadcast_to(_CONSTANTS[value], (n,))
 
 
 def filled(n: int, value: Any) -> np.ndarray:
