@@ -38,6 +38,16 @@ def test_posts_from_events_reads_ids_and_parents_of_accepted_posts() -> None:
     assert list(posts["step"]) == [0, 1, 1, 2, 2]
 
 
+def test_a_post_seeded_from_a_posts_file_roots_its_cascade() -> None:
+    seeded = _events([
+        (0, -1, "seed_post", "ok", None, {"post_id": 0, "content": "rumour"}),
+        (1, 2, "repost", "ok", {"post_id": 0}, {"post_id": 1}),
+        (2, 3, "repost", "ok", {"post_id": 1}, {"post_id": 2}),
+    ])
+    (cascade,) = analysis.cascades(analysis.posts_from_events(seeded)).itertuples()
+    assert (cascade.root, cascade.scale, cascade.depth) == (0, 3, 2)
+
+
 def test_cascade_scale_depth_breadth_and_structural_virality() -> None:
     table = analysis.cascades(analysis.posts_from_events(CASCADE_EVENTS))
     big, lone = table.iloc[0], table.iloc[1]

@@ -17,8 +17,9 @@ import pandas as pd
 
 from populace.analysis.tables import field
 
-#: event kinds that create an original post, and that share an existing one
-POST_ACTIONS = ("create_post", "inject_post", "post")
+#: event kinds that create an original post (``seed_post``: a post from the world's posts file), and
+#: that share an existing one
+POST_ACTIONS = ("create_post", "inject_post", "seed_post", "post")
 SHARE_ACTIONS = ("repost", "quote_post", "share", "quote")
 
 

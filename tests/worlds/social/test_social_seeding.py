@@ -28,6 +28,8 @@ def test_the_oasis_cascade_seeds_users_bios_and_follows() -> None:
     assert len(s.follows) == sum(len(ast.literal_eval(x)) for x in raw["following_agentid_list"])
     assert s.users["followers"][32] == 73
     assert len(s.posts) == 1 and s.posts["author"][0] == 32 and "amazon" in s.posts["content"][0]
+    (seeded,) = world.tick()  # the seeded post is an event of step 0, so analysis sees the cascade's root
+    assert seeded.kind == "seed_post" and seeded.agents.tolist() == [32] and seeded.data["post_id"].tolist() == [0]
 
 
 def test_follows_and_posts_from_files(tmp_path: Path) -> None:
@@ -40,9 +42,14 @@ def test_follows_and_posts_from_files(tmp_path: Path) -> None:
     world.reset(0)
     assert world.state.users["followers"].tolist() == [1, 1, 1]
     assert world.state.posts["content"].tolist() == ["early"]
+    world.set_clock(0, None)
+    (seeded,) = world.tick()  # step 0 records the posts that were there from the start
+    assert seeded.kind == "seed_post" and seeded.agents.tolist() == [0] and seeded.data["post_id"].tolist() == [0]
     world.set_clock(1, None)
     (injected,) = world.tick()  # at the end of step 1: the posts of step 2 appear
     assert injected.kind == "seed_post" and world.state.posts["topic"].tolist() == ["", "rumour"]
+    world.set_clock(3, None)
+    assert world.tick() == []  # nothing is due after the last post
 
 
 def test_bad_seed_files_are_one_line_errors(tmp_path: Path) -> None:

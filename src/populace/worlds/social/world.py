@@ -154,12 +154,15 @@ class SocialWorld(PlatformActions, World):
         np.add.at(s.users["following"], follower[new], 1)
         np.add.at(s.users["followers"], followee[new], 1)
         s.follows.compact()
+        #: events of the posts seeded before step 0, recorded with step 0's events
+        self.seeded: list[Events] = []
         if cfg.posts_column:
             authors, content = column_posts(pop, cfg.posts_column)
-            self.add_posts(authors, content)
+            ids = self.add_posts(authors, content)
+            self.seeded.append(Events.world("seed_post", authors, post_id=ids, content=content))
         self.scheduled = file_posts(cfg.posts_file, n) if cfg.posts_file else None
-        if self.scheduled is not None:
-            self._inject_scheduled(self.scheduled["step"] <= 0)
+        if self.scheduled is not None and (self.scheduled["step"] <= 0).any():
+            self.seeded.append(self._inject_scheduled(self.scheduled["step"] <= 0))
         self.feed_cache = np.full((n, cfg.feed.size), -1, dtype=np.int64)
         self.cached_at = np.full(n, -(10**9), dtype=np.int64)
         self.stale = np.zeros(n, dtype=bool)
@@ -286,7 +289,7 @@ class SocialWorld(PlatformActions, World):
         return follows, replies, texts
 
     def tick(self) -> list[Events]:
-        events = []
+        events, self.seeded = self.seeded, []
         if self.herd is not None and len(self.state.comments) > self.treated_upto:
             events.append(self._treat(np.arange(self.treated_upto, len(self.state.comments))))
         if self.scheduled is not None:
