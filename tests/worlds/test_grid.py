@@ -217,3 +217,14 @@ def test_rules_policies_decide_for_every_observed_agent() -> None:
     mind = RulesMind(w.population, w.action_space, {"policy": "swarm_forage"}, rng=np.random.default_rng(0))
     decisions = asyncio.run(mind.decide(w.observe(np.arange(10))))
     assert sorted(np.concatenate([a.agents for a in decisions.actions]).tolist()) == list(range(10))
+
+
+def test_a_partitioned_grid_is_separate_arenas_with_metrics_averaged_over_them() -> None:
+    sim = Simulation.from_scenario("swarm-foraging", ["population.size=30", "world.partitions=3", "steps=60"]).run()
+    arenas = [region.world for region in sim.regions]
+    assert [(w.n_agents, w.grid.width, w.grid.height) for w in arenas] == [(10, 10, 10)] * 3  # SwarmBench's setup, x3
+    assert len({tuple(w.grid.cells.tolist()) for w in arenas}) == 3  # each scattered by its own stream
+    last = sim.metrics().iloc[-1]
+    scores = [w.task.metrics()["score"] for w in arenas]
+    assert last["score"] == pytest.approx(np.mean(scores)) and min(scores) > 0  # foragers deliver in every arena
+    assert last["carrying"] == pytest.approx(np.mean([w.task.metrics()["carrying"] for w in arenas]))

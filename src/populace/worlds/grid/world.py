@@ -21,7 +21,8 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.embedding import HashingEncoder
 from populace.errors import ScenarioError
 from populace.events import Events
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.regions import REGIONS, RegionalWorld
+from populace.world import Handler, Observations, WorldConfig, worlds
 from populace.worlds.grid.space import DIRECTIONS, DX, DY, SELF, WALL, Grid, direction_index, render
 from populace.worlds.grid.tasks import TASKS, Synchronization, Task
 
@@ -53,7 +54,11 @@ class GridConfig(WorldConfig):
         return self
 
 
-class GridWorld(World):
+class GridWorld(RegionalWorld):
+    """SwarmBench's grid tasks. Partitioned, each region is an arena of its own (a separate grid,
+    sized for its agents, with its own task objects): K episodes side by side, metrics averaged
+    over arenas. One grid is never cut into tiles (agents would cross between workers)."""
+
     name = "grid"
     Config = GridConfig
     actions = ActionSpace(
@@ -207,8 +212,14 @@ class GridWorld(World):
         self.inbox_text = texts[message[heard][order]]
         return {"message_homogeneity": _homogeneity(texts), "messages": float(len(texts))}
 
-    def metrics(self) -> dict[str, float]:
+    def tallies(self) -> dict[str, float]:
         return {**self.task.metrics(), **self._stats}
+
+    @classmethod
+    def metrics_of(cls, tallies: Mapping[str, float]) -> dict[str, float]:
+        """Each metric averaged over arenas (a whole grid is one arena)."""
+        arenas = tallies[REGIONS]
+        return {name: value / arenas for name, value in tallies.items() if name != REGIONS}
 
 
 def _repeated(n: int, value: object) -> np.ndarray:
