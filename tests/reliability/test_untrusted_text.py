@@ -179,7 +179,8 @@ def test_trace_stores_written_and_seeded_text_byte_exact(hostile_run: Path) -> N
     written = {json.loads(r["args"])["content"] for r in rows if r["action"] == "create_post" and r["outcome"] == "ok"}
     assert written == set(WRITTEN)  # every hostile text an agent wrote, exactly
     seeded = [json.loads(r["data"])["content"].encode() for r in rows if r["action"] == "seed_post"]
-    assert seeded == [SQL.encode(), CONTROL.encode(), DECODED.encode()]  # the posts file's step-1 rows, exactly
+    # the posts file's rows, exactly: step 0's (recorded at step 0), then step 1's
+    assert seeded == [t.encode() for t in (HTML, INJECTION, HUGE, SQL, CONTROL, DECODED)]
     store = TraceStore(hostile_run)
     world = store.load_checkpoint(store.checkpoints()[-1])["world"]
     posts = {str(c).encode() for c in world.state.posts["content"]}
