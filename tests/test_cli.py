@@ -54,6 +54,8 @@ def test_no_argument_runs_the_default_scenario(tmp_path: Path) -> None:
         (["validate", "missing.yaml"], "does not exist"),
         (["resume", "no-such-run"], "is not a run directory"),
         (["show", "no-such-run"], "is not a run directory"),
+        (["run", "opinion", "--set", "world.partitions=2"], "the 'opinion' world is global and cannot be partitioned"),
+        (["run", "covid-regions", "--actors", "2"], "--address and --actors are for --executor ray"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(args: list[str], message: str, tmp_path: Path) -> None:

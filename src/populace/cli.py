@@ -25,6 +25,8 @@ DEFAULT_SCENARIO = "misinformation-mixed"
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live (default: ./runs)")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run: local or ray")]
 Address = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start a local one)")]
+Actors = Annotated[int | None, typer.Option("--actors", help="Ray actors to spread the shards over "
+                                                             "(default: one per shard or region)")]
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
 
 
@@ -43,24 +45,27 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
+    actors: Actors = None,
     report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
 ) -> None:
     """Run a scenario (default: the built-in default scenario) and record it under runs/."""
     from populace.simulation import Simulation
 
     sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
-                                   executor=_executor(executor, address))
+                                   executor=_executor(executor, address, actors))
     _drive(sim, steps, quiet, report)
 
 
-def _executor(name: str, address: str | None) -> Any:
+def _executor(name: str, address: str | None, actors: int | None = None) -> Any:
     from populace.execution import executors
 
     cls = executors.get(name)
     if name == "ray":
         from populace.execution.raycluster import RayExecutor
 
-        return RayExecutor(address=address)
+        return RayExecutor(address=address, actors=actors)
+    if address is not None or actors is not None:
+        raise PopulaceError("--address and --actors are for --executor ray")
     return cls()
 
 
@@ -70,12 +75,13 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
+    actors: Actors = None,
     report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
 ) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
     from populace.simulation import Simulation
 
-    sim = Simulation.resume(Path(run_id), executor=_executor(executor, address))
+    sim = Simulation.resume(Path(run_id), executor=_executor(executor, address, actors))
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
     _drive(sim, None, quiet, report)

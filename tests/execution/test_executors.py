@@ -123,3 +123,25 @@ def test_language_model_minds_in_ray_regions_keep_their_state_and_match_local(cl
     assert usage["llm_calls"].sum() == local.trace.read("steps").to_pandas()["llm_calls"].sum()
     memories = [len(mind.memory.text) for region in remote.regions for mind in region.minds if hasattr(mind, "memory")]
     assert sum(memories) > 0  # the memories came back from the workers with the final checkpoint
+
+
+def test_fewer_actors_than_regions_share_them_and_a_killed_one_is_rebuilt_with_all_its_regions(cluster: None) -> None:
+    from populace.execution.raycluster import RayExecutor
+
+    overrides = [*REGIONS, "steps=40"]
+    reference = Simulation.from_scenario("covid", overrides).run()
+    executor = RayExecutor(actors=2)
+    sim = Simulation.from_scenario("covid", overrides, executor=executor)
+    killed: list[int] = []
+
+    def kill_the_first_actor(result: StepResult) -> None:  # it hosts regions 0 and 2
+        if result.step == 15:
+            assert executor.home == [0, 1, 0] and len(executor.actors) == 2
+            pid = ray.get(executor.actors[0].pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    sim.run(progress=kill_the_first_actor)
+    assert killed and executor.recoveries == 1  # both of its regions' calls saw it die; it was rebuilt once
+    assert sim.events().equals(reference.events())
+    assert sim.metrics().equals(reference.metrics())

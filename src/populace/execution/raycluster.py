@@ -1,9 +1,10 @@
 """The Ray executor: each shard (a mind shard, or a region of a partitioned world) lives in a Ray
-actor that keeps its state between steps.
+actor that keeps its state between steps; with ``actors`` set, that many actors share the shards
+round-robin (64 shards on 16 cores, say), and calls to the shards of one actor run in turn.
 
 Only each call's arguments go out and its result comes back: memories, plans, model clients and a
 region's part of the world stay in the actor. Checkpoints pull the shards' states. When a worker
-dies mid-step, the shard is rebuilt in a new actor from its last checkpointed state, the calls it
+dies mid-step, its actor is rebuilt from its shards' last checkpointed states, the calls they
 served since then are replayed (model answers come from the response cache, so this costs no
 model calls), and the step is retried. The result is the one the local executor gives.
 
@@ -43,47 +44,58 @@ class _Refused:
 
 
 class _ShardHost:
-    """The actor body: one shard, with the run's context re-attached."""
+    """The actor body: some of the run's shards (by index), with the run's context re-attached."""
 
-    def __init__(self, payload: bytes, context: MindContext) -> None:
-        self.shard: Any = pickle.loads(payload)
-        self.shard.attach(context)
+    def __init__(self, context: MindContext, indices: list[int], *payloads: bytes) -> None:
+        self.shards: dict[int, Any] = {i: pickle.loads(p) for i, p in zip(indices, payloads, strict=True)}
+        for shard in self.shards.values():
+            shard.attach(context)
         self.loop = asyncio.new_event_loop()
 
     def start(self) -> None:
-        self.loop.run_until_complete(self.shard.start())
+        for shard in self.shards.values():
+            self.loop.run_until_complete(shard.start())
 
-    def run(self, method: str, args: tuple[Any, ...]) -> tuple[Any, dict[str, float]]:
+    def run(self, index: int, method: str, args: tuple[Any, ...]) -> tuple[Any, dict[str, float]]:
+        shard = self.shards[index]
         try:
-            result = self.loop.run_until_complete(getattr(self.shard, method)(*args))
+            result = self.loop.run_until_complete(getattr(shard, method)(*args))
         except PopulaceError as exc:
-            return _Refused(exc), self.shard.stats()
-        return result, self.shard.stats()
+            return _Refused(exc), shard.stats()
+        return result, shard.stats()
 
-    def state(self) -> bytes:
-        return pickle.dumps(self.shard, protocol=pickle.HIGHEST_PROTOCOL)
+    def state(self, index: int) -> bytes:
+        return pickle.dumps(self.shards[index], protocol=pickle.HIGHEST_PROTOCOL)
 
     def pid(self) -> int:
         return os.getpid()
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.shard.aclose())
+        for shard in self.shards.values():
+            self.loop.run_until_complete(shard.aclose())
 
 
 class RayExecutor(Executor):
-    """Runs each shard in its own Ray actor (``address``: an existing cluster, or None for local)."""
+    """Runs the shards in Ray actors: one actor per shard, or ``actors`` actors sharing them round-robin
+    (``address``: an existing cluster, or None to start a local one)."""
 
     name = "ray"
     keeps_state_elsewhere = True
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, actors: int | None = None) -> None:
+        if actors is not None and actors < 1:
+            raise PopulaceError(f"--actors must be at least 1, got {actors}")
         self.address = address
         self.num_cpus = num_cpus
+        self.max_actors = actors
         self.actors: list[Any] = []
+        self.home: list[int] = []  # the actor of each shard
         self._checkpoint: list[Any] = []  # each shard's state at the last checkpoint (object refs)
         self._pending: list[Any] | None = None
         self._log: list[list[tuple[str, tuple[Any, ...]]]] = []  # each shard's calls since then
         self._stats: list[dict[str, float]] = []
+        self._rebuilds: list[int] = []  # per actor: how many times it was rebuilt
+        self._locks: list[asyncio.Lock] = []
         self.context = MindContext()
         self.recoveries = 0
 
@@ -101,44 +113,58 @@ class RayExecutor(Executor):
         self._checkpoint = [ray.put(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in shards]
         self._log = [[] for _ in shards]
         self._stats = [{} for _ in shards]
-        self.actors = [self._spawn(payload) for payload in self._checkpoint]
+        count = min(self.max_actors or len(shards), len(shards))
+        self.home = [i % count for i in range(len(shards))]
+        self._rebuilds = [0] * count
+        self._locks = [asyncio.Lock() for _ in range(count)]
+        self.actors = [self._spawn(a) for a in range(count)]
         await asyncio.gather(*(actor.start.remote() for actor in self.actors))
 
-    def _spawn(self, payload: Any) -> Any:
+    def _members(self, actor: int) -> list[int]:
+        return [i for i, home in enumerate(self.home) if home == actor]
+
+    def _spawn(self, actor: int) -> Any:
         ray = _ray()
         host = ray.remote(num_cpus=0)(_ShardHost)
-        return host.remote(payload, self.context)
+        members = self._members(actor)
+        return host.remote(self.context, members, *(self._checkpoint[i] for i in members))
 
     async def call(self, calls: Sequence[Call]) -> list[Any]:
         return list(await asyncio.gather(*(self._call_one(shard, method, args) for shard, method, args in calls)))
 
     async def _call_one(self, shard: int, method: str, args: tuple[Any, ...]) -> Any:
         ray = _ray()
+        actor = self.home[shard]
         for attempt in range(MAX_RECOVERIES + 1):
+            rebuilds = self._rebuilds[actor]
             try:
-                result, stats = await self.actors[shard].run.remote(method, args)
+                result, stats = await self.actors[actor].run.remote(shard, method, args)
                 break
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
                 if attempt == MAX_RECOVERIES:
                     raise PopulaceError(f"shard {shard} failed {MAX_RECOVERIES + 1} times; giving up") from None
-                await self._recover(shard)
+                async with self._locks[actor]:
+                    if self._rebuilds[actor] == rebuilds:  # not yet rebuilt by another of its shards' calls
+                        await self._recover(actor)
         self._log[shard].append((method, args))
         self._stats[shard] = stats
         if isinstance(result, _Refused):
             raise result.error
         return result
 
-    async def _recover(self, shard: int) -> None:
-        """Rebuild a dead shard from its checkpoint and replay its calls since then."""
+    async def _recover(self, actor: int) -> None:
+        """Rebuild a dead actor from its shards' checkpoints and replay their calls since then."""
         self.recoveries += 1
-        actor = self._spawn(self._checkpoint[shard])
-        await actor.start.remote()
-        for method, args in self._log[shard]:
-            await actor.run.remote(method, args)
-        self.actors[shard] = actor
+        self._rebuilds[actor] += 1
+        replacement = self._spawn(actor)
+        await replacement.start.remote()
+        for shard in self._members(actor):
+            for method, args in self._log[shard]:
+                await replacement.run.remote(shard, method, args)
+        self.actors[actor] = replacement
 
     async def collect(self) -> list[Any]:
-        refs = [actor.state.remote() for actor in self.actors]
+        refs = [self.actors[self.home[i]].state.remote(i) for i in range(len(self.home))]
         payloads = await asyncio.gather(*refs)
         self._pending = refs
         return [pickle.loads(p) for p in payloads]
@@ -146,13 +172,13 @@ class RayExecutor(Executor):
     def checkpointed(self) -> None:
         if self._pending is not None:
             self._checkpoint, self._pending = self._pending, None
-        self._log = [[] for _ in self.actors]
+        self._log = [[] for _ in self.home]
 
     def stats(self) -> dict[str, float]:
         return summed(self._stats)
 
     async def pids(self) -> list[int]:
-        """The worker process of each shard (tests kill one)."""
+        """The worker process of each actor (tests kill one)."""
         return list(await asyncio.gather(*(actor.pid.remote() for actor in self.actors)))
 
     async def close(self) -> None:
