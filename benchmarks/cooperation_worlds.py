@@ -12,14 +12,12 @@ Writes ``benchmarks/results/cooperation_worlds.json`` and prints a table.
 
 from __future__ import annotations
 
-import json
-import platform
 import sys
 import time
 from typing import Any
 
 import numpy as np
-from _results import results_file
+from _results import results_file, write_results
 
 from populace import Population, Simulation, load_scenario
 
@@ -67,8 +65,7 @@ def main() -> None:
     out = results_file("cooperation_worlds", quick)
     rows = [engine(*case) for case in CASES] + [adapter(2), adapter(1000)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
-                                   "python": platform.python_version(), "results": rows}, indent=2) + "\n")
+    write_results(out, {"results": rows})
     print(f"{'case':32} {'agents':>8} {'steps':>6} {'seconds':>8} {'agent-steps/s':>14}")
     for r in rows:
         print(f"{r['case']:32} {r['agents']:>8} {r['steps']:>6} {r['seconds']:>8} {r['agent_steps_per_s']:>14,}")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _results import results_file
+from _results import results_file, write_results
 
 from populace.llm.backends.embedded import EmbeddedBackend
 from populace.llm.base import Choice, ModelError, Sampling
@@ -127,7 +127,7 @@ def main() -> None:
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[f"{entry['file']}@{args.threads}t"] = entry
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(out, results)
     print(f"wrote {out}")
 
 

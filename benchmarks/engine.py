@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = HERE / ".peers"
@@ -495,7 +497,7 @@ def main() -> None:
     }
     out: Path = args.out or (RESULTS.with_name("engine-quick.json") if args.quick else RESULTS)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(out, report)
     shown = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
     print(f"\nwrote {shown}")
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
 
@@ -177,7 +178,7 @@ def main() -> None:
     if args.quick:
         return  # a quick check never replaces the committed full results
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    write_results(RESULTS, {
         "benchmark": "epidemic_scale",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
@@ -185,7 +186,7 @@ def main() -> None:
                  "model (no model latency); s_per_day is wall-clock per simulated day after one warm-up day, "
                  "cpu_s_per_day the process CPU time (less sensitive to other load on a shared machine)",
         "results": rows,
-    }, indent=2) + "\n")
+    })
     print(f"wrote {RESULTS}")
 
 

@@ -11,13 +11,14 @@ Ray (shipping observations to actors and actions back) and whether both gave ide
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _results import write_results
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -70,7 +71,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     stem = "executor_overhead-quick" if args.quick else "executor_overhead"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS / f"{stem}.json", result)
 
 
 if __name__ == "__main__":

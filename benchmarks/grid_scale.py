@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
 from typing import Any
 
 import numpy as np
-from _results import results_file
+from _results import results_file, write_results
 
 from populace import Simulation, load_scenario
 from populace.minds.rules import RulesMind
@@ -94,12 +93,12 @@ def main() -> None:
         print(f"{r['agents']:>8}  {r['path']:<38} {r['seconds_per_step']:>8.4f}  {r['agent_steps_per_s']:>14,}"
               f"  {r['agent_steps_per_cpu_s']:>11,}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    write_results(out, {
         "benchmark": "grid_scale", "task": "foraging", "policy": "swarm_random_walk", "view": 5, "steps": args.steps,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                     "load_average": os.getloadavg()[0]},
         "command": "python benchmarks/grid_scale.py", "rows": rows,
-    }, indent=2) + "\n")
+    })
     print(f"wrote {out}")
 
 

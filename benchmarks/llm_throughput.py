@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _results import results_file
+from _results import results_file, write_results
 
 from populace.llm.backends.openai import TOP_LOGPROBS
 from populace.llm.base import ModelError
@@ -189,7 +188,7 @@ def main() -> None:
           f"calls, {s['cache_hits_in_run']} cache hits; replay: {s['replay_model_calls']} calls, "
           f"{s['replay_cache_hits']} hits, identical={s['replay_identical']}")
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(out, result)
     print(f"wrote {out}")
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
 from typing import Any
 
 import numpy as np
-from _results import results_file
+from _results import results_file, write_results
 
 from populace.actions import ActionSpace, ActionSpec, Arg
 from populace.embedding import encoders
@@ -119,7 +118,7 @@ def main() -> None:
         "similarity": [similarity(10_000, "hashing"), similarity(10_000, "minilm")],
     }
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_results(out, result)
     e = result["encoder"]
     print(f"minilm (NumPy): load {e['load_s']:.2f} s, {e['texts_per_s']:.0f} texts/s, "
           f"cos(cat, kitten) {e['cos_cat_kitten']:.2f}, cos(cat, stock) {e['cos_cat_stock']:.2f}")

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _results import results_file
+from _results import results_file, write_results
 
 
 def overrides(world: str, agents: int, partitions: int) -> tuple[str, list[str]]:
@@ -147,12 +147,12 @@ def main() -> None:
     mark_equal_metrics(rows)
     out = results_file("partitioned_worlds", args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    write_results(out, {
         "benchmark": "partitioned_worlds", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "steps_timed": steps, "results": rows,
-    }, indent=2) + "\n")
+    })
     print(f"wrote {out}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _results import write_results
 
 from populace import analysis
 from populace.reliability.dashboard_load import dashboard_load
@@ -164,10 +165,10 @@ def main() -> None:
         results["machine"] = {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}
         out.parent.mkdir(parents=True, exist_ok=True)
         results["rows"] = summary_rows(results)
-        out.write_text(json.dumps(results, indent=2, default=str) + "\n")  # after each part: partial beats nothing
+        write_results(out, results)  # after each part: partial beats nothing
     if args.show and results:
         results["rows"] = summary_rows(results)
-        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        write_results(out, results)
     print_tables(results)
     print(f"\nwritten: {out}")
 

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from _results import write_results
 
 from populace import Simulation, load_scenario
 from populace.errors import PopulaceError
@@ -168,7 +169,7 @@ def main() -> None:
               "scenario_dump_40x100k": dump, "prompt_cap_chars": hostile.PROMPT_CAP}
     name = "reliability_inputs-quick.json" if args.quick else "reliability_inputs.json"
     out = ROOT / "benchmarks" / "results" / name
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(out, result)
     print(f"{'family':<20}{'ok':>6}{'clean':>7}{'traceback':>11}")
     for family, c in counts.items():
         print(f"{family:<20}{c['ok']:>6}{c['clean']:>7}{c['traceback']:>11}")

@@ -8,7 +8,6 @@ Writes ``benchmarks/results/report_analysis.json`` and prints a table.
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _results import results_file
+from _results import results_file, write_results
 
 from populace import Simulation, analysis
 from populace.report import write_report
@@ -75,10 +74,10 @@ def main() -> None:
     report_kib = (run / "report.html").stat().st_size // 1024
     shutil.rmtree(SCRATCH, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    write_results(out, {
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick, "agents": agents, "steps": steps,
-        "report_kib": report_kib, "results": rows}, indent=2) + "\n")
+        "report_kib": report_kib, "results": rows})
     print(f"{'case':46} {'size':>9} {'unit':>12} {'seconds':>8} {'per s':>12}")
     for r in rows:
         print(f"{r['case']:46} {r['size']:>9,} {r['unit']:>12} {r['seconds']:>8} {r['per_s'] or 0:>12,}")

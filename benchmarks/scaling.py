@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import platform
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from populace import Simulation, load_scenario
 
@@ -123,7 +123,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     stem = "scaling-quick" if args.quick else "scaling"  # quick runs never overwrite the committed results
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS / f"{stem}.json", result)
     _plot(curves, RESULTS / f"{stem}.png")
     print(f"\n{'world':24s} {'slope':>6s}  (seconds per step ~ N^slope)")
     for label, curve in curves.items():

@@ -20,7 +20,6 @@ resumable checkpoint (a pickle of the whole state), timed apart as ``checkpoint_
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from populace.scenario import load_scenario
 from populace.simulation import Simulation
@@ -200,7 +200,7 @@ def main() -> None:
     if args.quick and RESULTS.exists():
         return  # a quick check never replaces the committed full results
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    write_results(RESULTS, {
         "benchmark": "social_1m", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "python benchmarks/social_1m.py" + (" --quick" if args.quick else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
@@ -208,7 +208,7 @@ def main() -> None:
         "model": f"embedded SmolLM2-135M (llama.cpp), n_threads={THREADS}, response cache off",
         "targets": {"s_per_step": 60, "peak_rss_mb": 8192},
         "rows": [row], "detail": result,
-    }, indent=2) + "\n")
+    })
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import resource
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
 from populace import Population
 from populace.minds.rules import RulesMind
@@ -107,12 +107,12 @@ def main() -> None:
               f"{r['rest_s']:>8.3f} {r['actions_per_step']:>8.0f} {r['peak_rss_mb']:>8.0f}")
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({
+        write_results(RESULTS, {
             "benchmark": "social_scale", "machine": f"{platform.machine()}, {platform.python_version()}",
             "command": "python benchmarks/social_scale.py", "text_columns": not args.no_text,
             "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
             "warmup_steps": args.warmup, "results": rows,
-        }, indent=2) + "\n")
+        })
 
 
 if __name__ == "__main__":

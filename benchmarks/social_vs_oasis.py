@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -240,7 +241,7 @@ def main() -> None:
     if args.quick and RESULTS.exists():
         return  # a quick check never replaces the committed full results
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
 
 
 if __name__ == "__main__":
