@@ -1,7 +1,7 @@
 """Partitioned worlds: a world split into regions that step side by side and hear each other
 through additive tallies.
 
-A world that partitions (the epidemic by region, repeated games by pair) subclasses
+A world that partitions (the epidemic by region, repeated games by pair, the grid by arena) subclasses
 :class:`RegionalWorld`. With ``world.partitions: K`` in the scenario, the population is cut into
 K regions of consecutive agent ids; each region holds its part of the world (an instance of the
 same world class over its own agents, with its own random stream) and the minds of its agents.
@@ -30,10 +30,10 @@ import pyarrow as pa
 from populace.errors import ScenarioError
 from populace.events import NO_AGENT, Events, count_outcomes
 from populace.execution.base import summed
-from populace.minds.base import Decisions, Mind, MindContext
+from populace.minds.base import Decisions, Mind, MindContext, by_shard
 from populace.population import Population
 from populace.trace import events_table
-from populace.world import Observations, World
+from populace.world import World
 
 #: the tally every region adds as 1, so metrics can tell sums from values every region shares
 REGIONS = "regions"
@@ -106,21 +106,6 @@ class RegionResult:
     tallies: dict[str, float]
 
 
-def owners(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
-    """Split a batch of observations by the mind shard that owns each agent (``owner``: -1 for none)."""
-    if shards == 1:
-        sizes = np.array([np.count_nonzero(owner == 0)])
-    else:
-        sizes = np.bincount(owner + 1, minlength=shards + 1)[1:]
-    requests = []
-    for shard in np.flatnonzero(sizes).tolist():
-        if sizes[shard] == len(owner):
-            requests.append((shard, observations))
-        else:
-            requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
-    return requests
-
-
 class Region:
     """One region: its part of the world and the minds of its agents (a shard for an executor)."""
 
@@ -174,7 +159,7 @@ class Region:
             observations = world.observe(ids)
             observations.step, observations.time = orders.step, orders.time
             decisions = Decisions()
-            requests = owners(observations, self.mind_of[ids], len(self.minds))
+            requests = by_shard(observations, self.mind_of[ids], len(self.minds))
             for result in await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)):
                 decisions.extend(result)
             events.extend(world.apply(decisions.actions))

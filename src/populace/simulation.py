@@ -24,9 +24,10 @@ from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
 from populace.execution.base import summed
 from populace.minds import Decisions, Mind, MindContext, minds
+from populace.minds.base import by_shard
 from populace.persona import sample_attributes
 from populace.population import Population
-from populace.regions import Region, RegionalWorld, RegionStep, build_regions, owners
+from populace.regions import Region, RegionalWorld, RegionStep, build_regions
 from populace.runs import Run
 from populace.scenario import Scenario, check_partitions, load_scenario
 from populace.scheduler import Scheduler
@@ -249,7 +250,7 @@ class Simulation:
 
     async def decide(self, observations: Observations) -> Decisions:
         """Split a batch by mind shard and let the executor run every shard concurrently."""
-        requests = owners(observations, self.mind_of[observations.agents], len(self.minds))
+        requests = by_shard(observations, self.mind_of[observations.agents], len(self.minds))
         decisions = Decisions()
         for result in await self.executor.decide(requests):
             decisions.extend(result)

@@ -40,6 +40,21 @@ class Decisions:
         self.failures.extend(other.failures)
 
 
+def by_shard(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
+    """Split a batch of observations by the mind shard that owns each agent (``owner``: -1 for none)."""
+    if shards == 1:
+        sizes = np.array([np.count_nonzero(owner == 0)])
+    else:
+        sizes = np.bincount(owner + 1, minlength=shards + 1)[1:]
+    requests = []
+    for shard in np.flatnonzero(sizes).tolist():
+        if sizes[shard] == len(owner):
+            requests.append((shard, observations))
+        else:
+            requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
+    return requests
+
+
 @dataclass
 class MindContext:
     """What a run offers its minds: where it records, the scenario's default model spec, whether
