@@ -11,14 +11,16 @@ import pytest
 from populace.llm.backends.embedded import EmbeddedBackend, locate_model
 from populace.llm.base import ModelUnavailableError, Sampling
 from populace.llm.client import LanguageModel
+from populace.llm.structured import parse_valid
 
 pytest.importorskip("llama_cpp")
 
 SCHEMA = {
     "type": "object",
     # llama.cpp's schema grammar does not enforce numeric bounds (the client's validation does): use an enum
-    "properties": {"action": {"enum": ["like", "share", "ignore"]}, "stars": {"enum": [1, 2, 3, 4, 5]}},
-    "required": ["action", "stars"],
+    "properties": {"action": {"enum": ["like", "share", "ignore"]}, "stars": {"enum": [1, 2, 3, 4, 5]},
+                   "reason": {"type": "string", "maxLength": 30}},  # a short limit the grammar must enforce
+    "required": ["action", "stars", "reason"],
     "additionalProperties": False,
 }
 
@@ -36,9 +38,10 @@ def test_grammar_constrained_json_and_choice_by_logprobs() -> None:
         lm = LanguageModel.from_spec({"backend": "embedded", "threads": 1, "cache": False})
         await lm.start()
         prompts = [f"You love {t}. Post: 'New {t} pictures'. Respond as JSON." for t in ("cats", "trains", "jazz")]
-        answers = await lm.complete_many(prompts, schema=SCHEMA, sampling=Sampling(max_tokens=40))
+        answers = await lm.complete_many(prompts, schema=SCHEMA, sampling=Sampling(max_tokens=60))
         for answer in answers:
             assert answer.value["action"] in ("like", "share", "ignore") and 1 <= answer.value["stars"] <= 5
+            assert len(answer.value["reason"]) <= 30
         assert lm.usage.calls == 3  # every answer valid at the first try: the grammar enforces the schema
         choice = await lm.choose("Which one is an animal?", ["a dog", "a table", "the number seven"])
         assert np.isclose(choice.probabilities.sum(), 1.0) and choice.probabilities.argmax() == 0
@@ -50,6 +53,42 @@ def test_grammar_constrained_json_and_choice_by_logprobs() -> None:
         await lm.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_short_text_limit_is_kept_by_the_grammar() -> None:
+    """Without ``maxLength`` in the grammar SmolLM2 runs on past a 60-character reason on these
+    feed prompts (benchmarks/embedded_model.py: 3 of 10 valid); with it every answer is valid."""
+    schema = {"type": "object", "additionalProperties": False, "required": ["action", "post", "reason"],
+              "properties": {"action": {"enum": ["like", "share", "reply", "ignore"]}, "post": {"enum": [1, 2, 3]},
+                             "reason": {"type": "string", "maxLength": 60}}}
+    topics = ["cooking", "football", "astronomy", "gardening"]
+    prompts = [f"You love {t}. Your feed:\n1. A post about {t}\n2. A post about jazz\n3. A post about chess\n"
+               'Pick one post and an action. Reply only with JSON like {"action": "like", "post": 1, "reason": "..."}'
+               for t in topics]
+
+    async def scenario() -> list[str]:
+        backend = EmbeddedBackend(None, threads=1)
+        await backend.start()
+        answers = [await backend.complete(p, sampling=Sampling(max_tokens=64), schema=schema) for p in prompts]
+        await backend.aclose()
+        return [a.text for a in answers]
+
+    for text in asyncio.run(scenario()):
+        assert len(parse_valid(text, schema)["reason"]) <= 60
+
+
+def test_short_text_limits_stay_in_the_grammar_and_post_sized_ones_leave_it() -> None:
+    from populace.llm.backends.embedded import GRAMMAR_MAX_LENGTH, _grammar_lengths
+
+    schema = {"type": "object", "properties": {
+        "reason": {"type": "string", "maxLength": 30},
+        "content": {"type": "string", "maxLength": 2000},  # one rule per character would overflow llama.cpp
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": GRAMMAR_MAX_LENGTH + 1}},
+    }}
+    kept = _grammar_lengths(schema)["properties"]
+    assert kept["reason"]["maxLength"] == 30 and "maxLength" not in kept["content"]
+    assert "maxLength" not in kept["tags"]["items"]
+    assert EmbeddedBackend(None)._grammar(schema) is not None  # compiles
 
 
 def test_missing_model_is_one_line_at_start(tmp_path: Path) -> None:

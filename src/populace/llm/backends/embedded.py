@@ -146,7 +146,7 @@ class EmbeddedBackend(Backend):
     def _grammar(self, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(_without_lengths(schema), sort_keys=True)
+        key = json.dumps(_grammar_lengths(schema), sort_keys=True)
         if key not in self._grammars:
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
@@ -202,12 +202,21 @@ class EmbeddedBackend(Backend):
                 self._llm = None
 
 
-def _without_lengths(node: Any) -> Any:
-    """The schema without ``maxLength``: llama.cpp unrolls it into one rule per character, which
-    overflows its grammar limits for post-sized texts. ``max_tokens`` bounds the output anyway,
-    and the world still rejects a text that is too long."""
+#: the longest ``maxLength`` the grammar enforces; llama.cpp unrolls it into one rule per character
+GRAMMAR_MAX_LENGTH = 256
+
+
+def _grammar_lengths(node: Any) -> Any:
+    """The schema with ``maxLength`` above :data:`GRAMMAR_MAX_LENGTH` dropped.
+
+    llama.cpp turns ``maxLength`` into one grammar rule per character, which overflows its limits
+    for post-sized texts; those are bounded by ``max_tokens`` instead (and the world still rejects
+    a text that is too long). Short limits stay: without them a small model runs on past a short
+    ``reason`` and its answer fails validation.
+    """
     if isinstance(node, dict):
-        return {k: _without_lengths(v) for k, v in node.items() if k != "maxLength"}
+        return {k: _grammar_lengths(v) for k, v in node.items()
+                if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)}
     if isinstance(node, list):
-        return [_without_lengths(v) for v in node]
+        return [_grammar_lengths(v) for v in node]
     return node
