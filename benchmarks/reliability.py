@@ -69,7 +69,7 @@ def kill(quick: bool) -> dict[str, Any]:
         path = Path(tmp) / "kill-resume.yaml"
         path.write_text(yaml.safe_dump(kill_scenario(steps)), encoding="utf-8")
         report = kill_and_resume(str(path), ["trace.checkpoint_every=3", "trace.flush_every=1"], Path(tmp) / "runs",
-                                 kills=kills, seed=5, max_delay=0.4)
+                                 kills=kills, seed=5)
         (reference,) = (Path(tmp) / "runs" / "reference").iterdir()
         hits_uninterrupted = float(analysis.steps(reference)["llm_cache_hits"].sum())
     out = report.as_dict()

@@ -80,14 +80,21 @@ def _wait_for_progress(runs_dir: Path, beyond: int, proc: subprocess.Popen[bytes
 
 def kill_and_resume(
     scenario: str, overrides: Sequence[str], runs_dir: Path, kills: int = 20, seed: int = 0,
-    max_delay: float = 0.5, timeout: float = 600.0,
+    max_delay: float | None = None, timeout: float = 600.0,
 ) -> KillReport:
-    """Run ``scenario``; SIGKILL it after random delays ``kills`` times, resuming after each; compare."""
+    """Run ``scenario``; SIGKILL it after random delays ``kills`` times, resuming after each; compare.
+
+    Each kill comes a random delay of up to ``max_delay`` seconds after the run has progressed past
+    the last kill; by default a share of the uninterrupted run's time, so that on a fast machine the
+    kills still land before the run ends.
+    """
     started = time.monotonic()
     rng = np.random.default_rng(seed)
     args = [a for o in overrides for a in ("--set", o)]
     reference_dir = runs_dir / "reference"
     subprocess.run(_command("run", scenario, *args, "--runs-dir", str(reference_dir)), check=True, timeout=timeout)
+    if max_delay is None:
+        max_delay = (time.monotonic() - started) / (kills + 1)
     (reference_path,) = reference_dir.iterdir()
     killed_dir = runs_dir / "killed"
     proc = subprocess.Popen(_command("run", scenario, *args, "--runs-dir", str(killed_dir)),
