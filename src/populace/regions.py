@@ -30,10 +30,10 @@ import pyarrow as pa
 from populace.errors import ScenarioError
 from populace.events import NO_AGENT, Events, count_outcomes
 from populace.execution.base import summed
-from populace.minds.base import Decisions, Mind, MindContext, by_shard
+from populace.minds.base import Decisions, Mind, MindContext, by_shard, take_turn
 from populace.population import Population
 from populace.trace import events_table
-from populace.world import World
+from populace.world import Observations, World
 
 #: the tally every region adds as 1, so metrics can tell sums from values every region shares
 REGIONS = "regions"
@@ -138,6 +138,14 @@ class Region:
         for mind in self.minds:
             await mind.aclose()
 
+    async def decide(self, observations: Observations) -> Decisions:
+        """This region's minds decide for the observed agents (local ids), each for its own."""
+        decisions = Decisions()
+        requests = by_shard(observations, self.mind_of[observations.agents], len(self.minds))
+        for result in await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)):
+            decisions.extend(result)
+        return decisions
+
     async def tallies(self) -> dict[str, float]:
         return {**self.world.tallies(), REGIONS: 1.0}
 
@@ -156,14 +164,7 @@ class Region:
             ids = everyone if turn is None else turn
             if len(ids) == 0:
                 continue
-            observations = world.observe(ids)
-            observations.step, observations.time = orders.step, orders.time
-            decisions = Decisions()
-            requests = by_shard(observations, self.mind_of[ids], len(self.minds))
-            for result in await asyncio.gather(*(self.minds[i].decide(obs) for i, obs in requests)):
-                decisions.extend(result)
-            events.extend(world.apply(decisions.actions))
-            events.extend(decisions.failures)
+            events.extend(await take_turn(world, ids, orders.step, orders.time, self.decide))
         events.extend(world.tick())
         counts = count_outcomes(events)
         table = None

@@ -24,7 +24,7 @@ from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
 from populace.execution.base import summed
 from populace.minds import Decisions, Mind, MindContext, minds
-from populace.minds.base import by_shard
+from populace.minds.base import by_shard, take_turn
 from populace.persona import sample_attributes
 from populace.population import Population
 from populace.regions import Region, RegionalWorld, RegionStep, build_regions
@@ -213,11 +213,7 @@ class Simulation:
         for ids in turns:
             if len(ids) == 0:
                 continue
-            observations = self.world.observe(ids)
-            observations.step, observations.time = step, now
-            decisions = await self.decide(observations)
-            events.extend(self.world.apply(decisions.actions))
-            events.extend(decisions.failures)
+            events.extend(await take_turn(self.world, ids, step, now, self.decide))
         events.extend(self.world.tick())
         return events, self.world.metrics()
 

@@ -7,8 +7,9 @@ mind simply returns at once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from populace.actions import Actions, ActionSpace
 from populace.events import Events
 from populace.population import Population
 from populace.registry import Registry
-from populace.world import Observations
+from populace.world import Observations, World
 
 
 class MindConfig(BaseModel):
@@ -53,6 +54,19 @@ def by_shard(observations: Observations, owner: np.ndarray, shards: int) -> list
         else:
             requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
     return requests
+
+
+async def take_turn(world: World, ids: np.ndarray, step: int, time: datetime | None,
+                    decide: Callable[[Observations], Awaitable[Decisions]]) -> list[Events]:
+    """One turn of ``ids``: the world observes them, ``decide`` answers, the world applies the actions.
+
+    Returns the world's events and the failed decisions. A whole world's turn decides through the
+    executor; a region's through its own minds.
+    """
+    observations = world.observe(ids)
+    observations.step, observations.time = step, time
+    decisions = await decide(observations)
+    return [*world.apply(decisions.actions), *decisions.failures]
 
 
 @dataclass
