@@ -1,8 +1,9 @@
-"""SIGKILL a real ``populace run`` at random points, resume it each time, and compare the result
+"""SIGKILL a real ``populace run`` at random steps, resume it each time, and compare the result
 with an uninterrupted run of the same scenario and seed."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -78,33 +79,44 @@ def _wait_for_progress(runs_dir: Path, beyond: int, proc: subprocess.Popen[bytes
         time.sleep(0.01)
 
 
+def kill_points(steps: int, kills: int, rng: np.random.Generator) -> list[int]:
+    """``kills`` increasing steps to kill at, spread over the first nine tenths of a ``steps``-step run.
+
+    The last tenth is left alone so that a kill aimed at a step always finds the process alive,
+    however fast the machine: a kill can only miss if a whole tenth of the run passes in one poll.
+    """
+    last = max(1, (steps * 9) // 10)
+    edges = np.linspace(0, last, kills + 1)
+    return [int(rng.integers(int(lo), max(int(lo) + 1, int(hi)))) for lo, hi in itertools.pairwise(edges)]
+
+
 def kill_and_resume(
     scenario: str, overrides: Sequence[str], runs_dir: Path, kills: int = 20, seed: int = 0,
-    max_delay: float | None = None, timeout: float = 600.0,
+    timeout: float = 600.0,
 ) -> KillReport:
-    """Run ``scenario``; SIGKILL it after random delays ``kills`` times, resuming after each; compare.
+    """Run ``scenario``; SIGKILL it ``kills`` times, resuming after each; compare with an uninterrupted run.
 
-    Each kill comes a random delay of up to ``max_delay`` seconds after the run has progressed past
-    the last kill; by default a share of the uninterrupted run's time, so that on a fast machine the
-    kills still land before the run ends.
+    Each kill is aimed at a step drawn from its own slice of the run (:func:`kill_points`) and comes
+    a random fraction of one step's time after the run has written that step, so it lands mid-step
+    or mid-write and never after the run has ended, on a slow machine or a fast one.
     """
     started = time.monotonic()
     rng = np.random.default_rng(seed)
     args = [a for o in overrides for a in ("--set", o)]
     reference_dir = runs_dir / "reference"
     subprocess.run(_command("run", scenario, *args, "--runs-dir", str(reference_dir)), check=True, timeout=timeout)
-    if max_delay is None:
-        max_delay = (time.monotonic() - started) / (kills + 1)
     (reference_path,) = reference_dir.iterdir()
+    steps = _steps_written(reference_path)
+    step_seconds = (time.monotonic() - started) / max(1, steps)
     killed_dir = runs_dir / "killed"
     proc = subprocess.Popen(_command("run", scenario, *args, "--runs-dir", str(killed_dir)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     landed, kill_steps = 0, []
     run_path: Path | None = None
     committed = 0
-    for _ in range(kills):
-        _wait_for_progress(killed_dir, committed, proc, timeout)
-        time.sleep(float(rng.uniform(0.0, max_delay)))
+    for target in kill_points(steps, kills, rng):
+        _wait_for_progress(killed_dir, max(target, committed), proc, timeout)
+        time.sleep(float(rng.uniform(0.0, step_seconds)))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             landed += 1
