@@ -126,6 +126,17 @@ def test_paused_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert resumed.metrics().equals(full.metrics())
 
 
+def test_a_paused_run_goes_on_in_the_same_process(tmp_path: Path) -> None:
+    """run(steps=k) twice on one recording simulation: the trace writer, stopped by the pause, restarts."""
+    full = Simulation.from_scenario("opinion", [*SMALL, "trace.checkpoint_every=10"]).run()
+    part = Simulation.from_scenario("opinion", [*SMALL, "trace.checkpoint_every=10"], runs_dir=tmp_path)
+    part.run(steps=25)
+    part.run()
+    assert part.path is not None and Run(part.path).manifest()["status"] == "completed"
+    assert part.events().equals(full.events())
+    assert Simulation.resume(part.path).events().equals(full.events())
+
+
 def test_writer_errors_surface_as_run_errors(tmp_path: Path) -> None:
     from populace import RunError
 

@@ -157,8 +157,12 @@ class TraceStore:
         if path is not None:
             for name in (*TABLES, "checkpoints"):
                 (path / name).mkdir(parents=True, exist_ok=True)
-            self._thread = threading.Thread(target=self._writer, name="populace-trace", daemon=True)
-            self._thread.start()
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        """Start the background writer (again, after :meth:`close`, when a paused run goes on)."""
+        self._thread = threading.Thread(target=self._writer, name="populace-trace", daemon=True)
+        self._thread.start()
 
     # -- recording ---------------------------------------------------------------------------
     def record(
@@ -189,6 +193,8 @@ class TraceStore:
                 for name, tables in batch.items():
                     self._memory[name].extend(tables)
             else:
+                if self._thread is None:
+                    self._start_writer()
                 self._queue.put((first, last, batch))
         if wait and self.path is not None:
             self._queue.join()
