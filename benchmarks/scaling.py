@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import platform
@@ -32,7 +33,8 @@ RESULTS = Path(__file__).with_name("results")
 CASES: dict[str, tuple[str, Any]] = {
     "wealth": ("wealth", lambda n: []),
     "opinion": ("opinion", lambda n: ["interventions=[]", "schedule.activity=always"]),
-    "social (interest feed)": ("polarization", lambda n: []),
+    "social (echo-chamber feed)": ("polarization", lambda n: []),
+    "social (interest feed)": ("polarization", lambda n: ["world.params.recommender.type=interest"]),
     "social (reddit hot)": ("herd-effect", lambda n: []),
     "epidemic": ("covid", lambda n: ["interventions=[]"]),
     "games": ("prisoners-dilemma", lambda n: []),
@@ -123,12 +125,27 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     stem = "scaling-quick" if args.quick else "scaling"  # quick runs never overwrite the committed results
+    merge_earlier(RESULTS / f"{stem}.json", result)
+    curves = result["curves"]
     write_results(RESULTS / f"{stem}.json", result)
     _plot(curves, RESULTS / f"{stem}.png")
     print(f"\n{'world':24s} {'slope':>6s}  (seconds per step ~ N^slope)")
     for label, curve in curves.items():
         s = curve["slope"]
         print(f"{label:24s} {'-' if s is None else f'{s:6.2f}'}{'  superlinear' if s and s > 1.15 else ''}")
+
+
+def merge_earlier(path: Path, result: dict[str, Any]) -> None:
+    """Keep the earlier results of the worlds this run did not measure (``--worlds`` picks some),
+    each with the date it was measured."""
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    measured = set(result["curves"])
+    kept = {label: {"measured": earlier.get("date"), **curve} for label, curve in earlier.get("curves", {}).items()
+            if label not in measured}
+    result["curves"] = {**kept, **result["curves"]}
+    result["rows"] = [row for row in earlier.get("rows", []) if row["world"] in kept] + result["rows"]
 
 
 def _plot(curves: dict[str, Any], path: Path) -> None:

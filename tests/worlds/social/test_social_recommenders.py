@@ -14,7 +14,7 @@ from platform_fixtures import act, make_world
 from populace import load_scenario
 from populace.errors import ScenarioError
 from populace.worlds.social import FeedView, Recommender, SocialWorld, recommenders
-from populace.worlds.social.recommenders import REDDIT_T0, hot_score, top_k
+from populace.worlds.social.recommenders import REDDIT_T0, StanceRecommender, hot_score, top_k
 
 START = datetime(2025, 1, 1, 8)
 
@@ -79,6 +79,67 @@ def test_interest_top_k_is_the_same_in_any_chunking() -> None:
     whole = recommenders.get("interest")({"chunk": 1000}).recommend(users, 5, world.view())
     chunked = recommenders.get("interest")({"chunk": 3}).recommend(users, 5, world.view())
     assert np.array_equal(whole, chunked)
+
+
+@pytest.mark.parametrize("popularity", [0.0, 1.5])
+def test_interest_folding_shared_texts_gives_the_exact_top_k(popularity: float) -> None:
+    """Many posts with a few texts (as rules and archetype minds write them): the folded ranking
+    equals scoring every post against every user."""
+    world = make_world(n=60)
+    rng = np.random.default_rng(4)
+    texts = ["cats", "stocks", "cats and stocks", "rain"]
+    for step in range(6):
+        world.set_clock(step, START + timedelta(hours=step))
+        authors = rng.choice(60, 25, replace=False)
+        act(world, "create_post", list(authors), content=[texts[i] for i in rng.integers(0, 4, 25)])
+    act(world, "create_post", [0], content=["a text of its own"])
+    act(world, "like_post", list(range(30)), post_id=list(rng.integers(0, 150, 30)))
+    view, users, k = world.view(), np.arange(60), 7
+    got = recommenders.get("interest")({"half_life": 3, "popularity": popularity}).recommend(users, k, view)
+    posts = view.candidates()
+    state = view.state
+    weight = np.power(0.5, (view.step - state.posts["step"][posts]) / 3)
+    engagement = state.posts["likes"][posts] + state.posts["reposts"][posts]
+    weight = weight * np.power(1.0 + np.log1p(engagement), popularity)
+    scores = (state.user_embedding[users] @ state.post_embedding[posts].T + 1.0) * weight.astype(np.float32)
+    assert np.array_equal(got, top_k(scores, posts, k))
+    assert len(set(got[:, 0].tolist())) > 1  # users differ in what comes first
+
+
+def test_same_rows_groups_identical_vectors_only() -> None:
+    from populace.worlds.social.recommenders import heaviest_per_group, same_rows
+
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32)
+    group, distinct = same_rows(vectors)
+    assert group.tolist() == [group[0], group[1], group[0], group[0], group[1], group[5]]
+    assert len(set(group.tolist())) == 3 and len(distinct) == 3
+    assert np.array_equal(vectors[distinct][group], vectors)
+    weight = np.array([1.0, 2.0, 3.0, 3.0, 1.0, 0.1])
+    assert heaviest_per_group(group, weight, 2).tolist() == [1, 2, 3, 4, 5]  # row 0, the lightest "cats", dropped
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["close", "far", "aligned", "opposed"]), st.integers(1, 12), st.sampled_from([1, 7, 50]),
+       st.integers(0, 2**31))
+def test_stance_pruning_gives_the_exact_top_k(prefer: str, k: int, size: int, seed: int) -> None:
+    """Blocks of similar users, posts that cannot make their top k dropped: the same ranking as
+    scoring every post for every user (ties, extremes and repeated stances included)."""
+    rng = np.random.default_rng(seed)
+    world = make_world(n=50)
+    state = world.state
+    levels = np.array([-1.0, -0.5, -0.2, 0.0, 0.3, 1.0])
+    state.users["stance"][:] = np.where(rng.random(50) < 0.5, rng.choice(levels, 50), rng.uniform(-1, 1, 50))
+    for step in range(4):
+        world.set_clock(step, START + timedelta(hours=step))
+        authors = list(rng.choice(50, 12, replace=False))
+        act(world, "create_post", authors, content=["a post"] * 12)
+    view, users = world.view(), np.arange(50)
+
+    class Small(StanceRecommender):
+        block = size
+
+    rec = Small({"prefer": prefer, "half_life": 2})
+    assert np.array_equal(rec.recommend(users, k, view), Recommender.recommend(rec, users, k, view))
 
 
 def test_echo_chamber_and_opposing_views() -> None:
