@@ -52,6 +52,12 @@ class Crashes(Counter):
         raise RuntimeError("boom")
 
 
+class ReturnsNothing(Counter):
+    def _add(self, actions: Actions) -> Events:
+        np.add.at(self.count, actions.agents, actions.args["amount"])
+        return None  # type: ignore[return-value]  # the mistake under test
+
+
 class MissingHandler(Counter):
     def handlers(self) -> Mapping[str, Handler]:
         return {}
@@ -73,6 +79,7 @@ def test_a_correct_world_passes() -> None:
         (DropsEvents, "exactly one event"),
         (Crashes, "raised RuntimeError: boom"),
         (MissingHandler, "no handler for action(s) ['add']"),
+        (ReturnsNothing, "the handler of 'add' returned NoneType, not Events"),
         (WrongObservation, "must keep the agents it was given"),
     ],
 )

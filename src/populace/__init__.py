@@ -13,6 +13,7 @@ from populace.errors import (
     ScenarioError,
     UnknownNameError,
     WorldCheckError,
+    WorldError,
 )
 from populace.events import Events
 from populace.minds import Decisions, Mind, MindConfig, RulesMind, minds, policies, policy
@@ -45,6 +46,7 @@ __all__ = [
     "World",
     "WorldCheckError",
     "WorldConfig",
+    "WorldError",
     "load_scenario",
     "minds",
     "operation",

@@ -47,5 +47,9 @@ class RunError(PopulaceError):
     """A run directory cannot be used as asked."""
 
 
+class WorldError(PopulaceError):
+    """A world broke its contract while running (e.g. a handler that returned no events)."""
+
+
 class WorldCheckError(PopulaceError):
     """A world does not conform to the World contract."""

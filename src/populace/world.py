@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from populace.actions import Actions, ActionSpace
-from populace.errors import UnknownNameError
+from populace.errors import UnknownNameError, WorldError
 from populace.events import Events
 from populace.population import Population
 from populace.registry import Registry
@@ -124,7 +124,11 @@ class World(ABC):
             if rejected is not None:
                 events.append(rejected)
             if valid is not None:
-                events.append(table[valid.name](valid))
+                outcome = table[valid.name](valid)
+                if not isinstance(outcome, Events):
+                    raise WorldError(f"{type(self).__name__}: the handler of {valid.name!r} returned "
+                                     f"{type(outcome).__name__}, not Events (e.g. Events.accepted(actions))")
+                events.append(outcome)
         return events
 
     def tick(self) -> list[Events]:
