@@ -105,3 +105,12 @@ def test_registry_refuses_a_different_entry_under_a_taken_name() -> None:
     registry.add("x", first)  # the same definition again is fine
     with pytest.raises(ValueError, match="already registered"):
         registry.add("x", second)
+
+
+def test_a_selector_naming_a_missing_column_names_it_and_the_closest(pop: Population) -> None:
+    pop["education"] = np.asarray(["school", "graduate"] * (pop.size // 2) + ["school"] * (pop.size % 2), dtype=object)
+    with pytest.raises(PopulationError) as info:
+        pop.mask("educaton == 'graduate'")
+    message = str(info.value)
+    assert "no column 'educaton'; did you mean 'education'?" in message and "columns: " in message
+    assert "\n" not in message

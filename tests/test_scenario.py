@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from populace import Scenario, ScenarioError, load_scenario
-from populace.scenario import builtin_scenarios, json_schema
+from populace.scenario import builtin_scenarios, data_path, json_schema, mind_masks, scenarios_dir
 
 VALID: dict[str, Any] = {
     "name": "tiny",
@@ -147,3 +147,106 @@ def test_fuzzed_scenarios_fail_cleanly(tmp_path: Path, data: dict) -> None:
 @given(text=st.text(max_size=200))
 def test_fuzzed_text_fails_cleanly(tmp_path: Path, text: str) -> None:
     _load_cleanly(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("minds.0.params.threshold=abc", "opinion.yaml: minds.0.params.threshold: 'abc' is not accepted: "
+                                         "Input should be a valid number"),
+        ("minds.0.params.thresold=0.3", "opinion.yaml: minds.0.params.thresold: unknown parameter; "
+                                        "did you mean 'threshold'? (accepted: threshold)"),
+        ("model.concurency=3", "opinion.yaml: model.concurency: unknown field; did you mean 'concurrency'?"),
+        ("model.backend=scriptd", "opinion.yaml: model.backend: 'scriptd' is not accepted"),
+        ("plugns=[]", "opinion.yaml: plugns: unknown field; did you mean 'plugins'?"),
+    ],
+)
+def test_policy_params_and_model_are_checked_at_load(override: str, expected: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("opinion", [override])
+    assert str(info.value).startswith(expected)
+
+
+def test_the_model_section_is_checked_even_when_no_mind_uses_a_model() -> None:
+    with pytest.raises(ScenarioError, match=r"^scenario: model\.concurency: unknown field; did you mean 'concurrency'"):
+        load_scenario({**VALID, "model": {"backend": "scripted", "concurency": 3}})
+    spec = {**VALID, "model": {"backend": "scripted"}, "minds": [
+        {"type": "archetype", "prompt": "{options}", "model": {"timeout": -1}}]}
+    with pytest.raises(ScenarioError, match=r"minds\.0\.model\.timeout: -1 is not accepted"):
+        load_scenario(spec)
+
+
+def test_data_files_fall_back_to_the_builtin_scenarios_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert data_path("data/smallville.csv") == scenarios_dir() / "data" / "smallville.csv"  # posts_file's way
+    sc = load_scenario(write(tmp_path, {**VALID, "population": {"file": "data/smallville.csv"}}))
+    assert sc.resolve("data/smallville.csv") == scenarios_dir() / "data" / "smallville.csv"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "smallville.csv").write_text("age\n30\n", encoding="utf-8")
+    assert sc.resolve("data/smallville.csv") == tmp_path / "data" / "smallville.csv"  # the user's own first
+    assert sc.resolve("data/nothing.csv") == tmp_path / "data" / "nothing.csv"  # errors name the user's path
+
+
+PLUGIN = '''
+from pydantic import Field
+
+from populace.actions import Actions
+from populace.minds.rules import PolicyParams, policy
+
+
+class EveryParams(PolicyParams):
+    every: int = Field(1, ge=1)
+
+
+@policy("plugin_give_every", EveryParams)
+def give_every(obs, mind):
+    givers = obs.agents[obs["wealth"] > 0] if obs.step % mind.settings(EveryParams).every == 0 else obs.agents[:0]
+    return [Actions("give", givers, {"to": (givers + 1) % mind.population.size})]
+'''
+
+
+def test_plugins_register_policies_that_the_scenario_then_uses(tmp_path: Path) -> None:
+    from populace.simulation import Simulation
+
+    (tmp_path / "mine").mkdir()
+    plugin = tmp_path / "mine" / "populace_test_plugin.py"
+    plugin.write_text(PLUGIN, encoding="utf-8")
+    spec = {**VALID, "plugins": ["mine/populace_test_plugin.py"],
+            "minds": [{"type": "rules", "policy": "plugin_give_every", "params": {"every": 2}}]}
+    sc = load_scenario(write(tmp_path, spec))
+    assert sc.plugins == [str(plugin.resolve())]  # absolute: a run's stored copy finds it again
+    (tmp_path / "run").mkdir()
+    assert load_scenario(write(tmp_path / "run", sc.to_yaml())).plugins == sc.plugins
+    metrics = Simulation.from_scenario(sc).run().metrics()
+    assert len(metrics) == 3
+    bad = {**spec, "minds": [{"type": "rules", "policy": "plugin_give_every", "params": {"evry": 2}}]}
+    with pytest.raises(ScenarioError, match=r"minds\.0\.params\.evry: unknown parameter; did you mean 'every'"):
+        load_scenario(write(tmp_path, bad))
+
+
+@pytest.mark.parametrize(
+    ("plugins", "files", "expected"),
+    [
+        (["missing.py"], {}, r"s\.yaml: plugins\.0: '.*missing\.py' does not exist$"),
+        (["no_such_module_xyz"], {}, r"plugins\.0: 'no_such_module_xyz' cannot be imported: ModuleNotFoundError"),
+        (["populace_broken_plugin.py"], {"populace_broken_plugin.py": "1 / 0\n"},
+         r"plugins\.0: 'populace_broken_plugin\.py' cannot be imported: ZeroDivisionError: division by zero$"),
+        (["json.py"], {"json.py": ""}, r"plugins\.0: .*a module called 'json' is already imported"),
+    ],
+)
+def test_a_plugin_that_cannot_be_imported_is_one_line(tmp_path: Path, plugins: list[str], files: dict[str, str],
+                                                      expected: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=expected) as info:
+        load_scenario(write(tmp_path, {**VALID, "plugins": plugins}))
+    assert "\n" not in str(info.value)
+
+
+def test_a_bad_selector_names_its_mind(tmp_path: Path) -> None:
+    from populace.population import Population
+
+    sc = load_scenario({**VALID, "minds": [{"select": "agee > 30", "type": "rules", "policy": "random_gift"}]})
+    with pytest.raises(ScenarioError, match=r"^minds\.0\.select: selector 'agee > 30': no column 'agee'; "
+                                            r"did you mean 'age'\?"):
+        mind_masks(sc, Population({"age": [20, 40]}))

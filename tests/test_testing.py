@@ -87,3 +87,16 @@ def test_broken_worlds_are_caught(cls: type[World], message: str) -> None:
     with pytest.raises(WorldCheckError) as info:
         check_world(cls(Population(size=20)))
     assert message in str(info.value)
+
+
+def test_the_top_level_worlds_name_stays_the_registry() -> None:
+    """`from populace import worlds` (as the docs write it) is the registry even after the built-in
+    worlds package has been imported, which would otherwise rebind the name to that package."""
+    import importlib
+
+    import populace
+    from populace.world import worlds as registry
+
+    importlib.import_module("populace.worlds.grid")
+    registry.get("epidemic")  # discovery imports the built-in worlds package
+    assert populace.worlds is registry

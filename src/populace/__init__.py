@@ -5,6 +5,7 @@
     print(sim.metrics().tail())
 """
 
+import populace.worlds as _builtin_worlds  # noqa: F401  # first, so that the name below stays the registry
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import (
     PopulaceError,
@@ -16,7 +17,7 @@ from populace.errors import (
     WorldError,
 )
 from populace.events import Events
-from populace.minds import Decisions, Mind, MindConfig, RulesMind, minds, policies, policy
+from populace.minds import Decisions, Mind, MindConfig, PolicyParams, RulesMind, minds, policies, policy
 from populace.population import Population
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
@@ -34,6 +35,7 @@ __all__ = [
     "Mind",
     "MindConfig",
     "Observations",
+    "PolicyParams",
     "PopulaceError",
     "Population",
     "PopulationError",

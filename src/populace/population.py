@@ -6,6 +6,8 @@ million agents cost a few arrays, not a million Python objects.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -220,6 +222,14 @@ class Population:
         try:
             result = frame.eval(expression)
         except Exception as exc:  # pandas raises many types for a bad expression
+            unknown = re.fullmatch(r"name '(.+)' is not defined", str(exc)) if isinstance(exc, NameError) else None
+            if unknown:
+                name = unknown.group(1)
+                close = difflib.get_close_matches(name, self.columns, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                columns = ", ".join(self.columns) or "none"
+                raise PopulationError(f"selector {expression!r}: no column {name!r}{hint} "
+                                      f"(columns: {columns}; `index` is the agent id)") from None
             raise PopulationError(f"selector {expression!r} is not valid: {exc}") from None
         mask = np.asarray(result)
         if mask.dtype != bool or mask.shape != (self.size,):

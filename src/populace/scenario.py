@@ -7,14 +7,18 @@ An error names the field, the bad value and what is accepted, e.g.::
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import importlib.util
 import inspect
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -29,9 +33,14 @@ from pydantic import (
 from pydantic_core import PydanticSerializationError
 
 from populace.clock import Clock, parse_duration
-from populace.errors import PopulaceError, ScenarioError, UnknownNameError
+from populace.errors import PopulaceError, PopulationError, ScenarioError, UnknownNameError
 from populace.persona import KINDS as DISTRIBUTION_KINDS
 from populace.persona import Distribution
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from populace.population import Population
 
 
 class _Strict(BaseModel):
@@ -136,6 +145,9 @@ class Scenario(_Strict):
     )
     interventions: list[InterventionSpec] = Field(default_factory=list)
     trace: TraceSpec = Field(default_factory=TraceSpec)
+    plugins: list[str] = Field(
+        default_factory=list, description="modules or .py files (relative to the scenario file) to import "
+                                          "first: they register your own worlds, minds and policies")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -145,8 +157,8 @@ class Scenario(_Strict):
         return self._base_dir
 
     def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self._base_dir / p
+        """A data path of the scenario (see :func:`data_path`)."""
+        return data_path(path, self._base_dir)
 
     def to_yaml(self) -> str:
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: long texts dump in ms, not seconds
@@ -161,6 +173,20 @@ def scenarios_dir() -> Path:
         return Path(env)
     packaged = Path(__file__).parent / "_scenarios"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def data_path(path: str, base: Path | None = None) -> Path:
+    """A data file named in a scenario: absolute, else relative to ``base`` (default: the working
+    directory) where it exists there, else to the built-in scenarios folder where it exists there,
+    else relative to ``base`` (so that the error names the path the user meant)."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    local = base / candidate if base is not None else candidate
+    if local.exists():
+        return local
+    packaged = scenarios_dir() / candidate
+    return packaged if packaged.exists() else local
 
 
 def builtin_scenarios() -> dict[str, Path]:
@@ -180,17 +206,65 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_flat(f"{label}: {_one_line(exc)}")) from None
+        raise ScenarioError(_flat(f"{label}: {_one_line(exc, model=Scenario)}")) from None
     try:  # a run stores its scenario as UTF-8: text must be encodable (no lone surrogates)
         scenario.model_dump_json()
     except PydanticSerializationError:
         raise ScenarioError(f"{label}: holds text that is not valid Unicode (a lone surrogate)") from None
     scenario._base_dir = base
     try:
+        load_plugins(scenario)
         check_names(scenario)
+        check_models(scenario)
     except ScenarioError as exc:
         raise ScenarioError(_flat(f"{label}: {exc}")) from None
     return scenario
+
+
+def load_plugins(scenario: Scenario) -> None:
+    """Import the scenario's ``plugins`` (module names, or ``.py`` files relative to the scenario
+    file), so that the worlds, minds and policies they register can be named. File paths are
+    made absolute, so that a run's stored copy of the scenario finds them again."""
+    for i, entry in enumerate(scenario.plugins):
+        is_file = entry.endswith(".py") or "/" in entry or os.sep in entry
+        try:
+            if is_file:
+                path = Path(entry).expanduser()
+                path = (path if path.is_absolute() else scenario.base_dir / path).resolve()
+                _import_file(path)
+                scenario.plugins[i] = str(path)
+            else:
+                importlib.import_module(entry)
+        except ScenarioError as exc:
+            raise ScenarioError(f"plugins.{i}: {exc}") from None
+        except Exception as exc:  # any error of the user's module, or a missing module
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ScenarioError(f"plugins.{i}: {entry!r} cannot be imported: "
+                                f"{type(exc).__name__}{': ' + first if first else ''}") from None
+
+
+def _import_file(path: Path) -> None:
+    """Import a ``.py`` file as the module named by its stem (once; pickles of its classes find it)."""
+    if not path.is_file():
+        raise ScenarioError(f"{str(path)!r} does not exist")
+    if path.suffix != ".py":
+        raise ScenarioError(f"{str(path)!r} is not a .py file")
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if Path(getattr(loaded, "__file__", "") or "").resolve() == path:
+            return
+        raise ScenarioError(f"{str(path)!r}: a module called {name!r} is already imported from elsewhere; "
+                            "rename the file")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
 
 
 def _flat(message: str) -> str:
@@ -255,7 +329,9 @@ def _override(data: dict[str, Any], item: str, label: str) -> None:
         node[last] = value
 
 
-def _one_line(exc: ValidationError, prefix: str = "") -> str:
+def _one_line(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """The first error as one line; ``model`` (what was validated) lets an unknown field name the
+    closest known one."""
     error = exc.errors(include_url=False)[0]
     loc = ".".join(_name(p) for p in error["loc"] if not _is_union_tag(p))
     loc = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
@@ -267,7 +343,12 @@ def _one_line(exc: ValidationError, prefix: str = "") -> str:
         return f"{loc}.{ctx.get('discriminator', 'type').strip(chr(39))}: {ctx.get('tag')!r} is not accepted; " \
             f"expected one of {ctx.get('expected_tags')}"
     if error["type"] == "extra_forbidden":
-        return f"{loc}: unknown field (check the spelling; see `populace schema`)"
+        known = _fields_at(model, error["loc"][:-1])
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{loc}: unknown field{hint} (check the spelling; see `populace schema`)"
+    if error["type"] == "unknown_parameter":  # a rules policy's parameter (see populace.minds.rules)
+        return f"{loc}: {message}"
     value = error.get("input")
     if isinstance(value, dict | list):
         return f"{loc}: {message}"
@@ -275,6 +356,26 @@ def _one_line(exc: ValidationError, prefix: str = "") -> str:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{loc}: {shown} is not accepted: {message}"
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at ``loc`` inside ``model``; [] where there is none."""
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):  # an item of a list of models
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field is not None else None
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds (``Model``, ``Model | None``, ``list[Model]``), if exactly one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    found = {m for m in map(_model_in, get_args(annotation)) if m is not None}
+    return found.pop() if len(found) == 1 else None
 
 
 def _name(part: Any) -> str:
@@ -314,7 +415,7 @@ def check_names(scenario: Scenario) -> None:
     try:
         world_cls.Config.model_validate(scenario.world.params)
     except ValidationError as exc:
-        raise ScenarioError(_one_line(exc, "world.params.")) from None
+        raise ScenarioError(_one_line(exc, "world.params.", world_cls.Config)) from None
     for name in scenario.world.actions or []:
         if name not in world_cls.actions:
             raise ScenarioError(f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}")
@@ -327,7 +428,7 @@ def check_names(scenario: Scenario) -> None:
             field = "type" if exc.kind == "mind" else exc.kind
             raise ScenarioError(f"minds.{i}.{field}: {exc}") from None
         except ValidationError as exc:
-            raise ScenarioError(_one_line(exc, f"minds.{i}.")) from None
+            raise ScenarioError(_one_line(exc, f"minds.{i}.", mind_cls.Config)) from None
         except PopulaceError as exc:  # e.g. an unknown policy named in the params
             raise ScenarioError(f"minds.{i}: {exc}") from None
     ops = world_cls.operations()
@@ -338,6 +439,37 @@ def check_names(scenario: Scenario) -> None:
             inspect.signature(ops[iv.call]).bind(None, **iv.args)
         except TypeError as exc:
             raise ScenarioError(f"interventions.{i}.args: {exc}") from None
+
+
+def check_models(scenario: Scenario) -> None:
+    """Validate the ``model:`` section, and each mind's own ``model:`` over it, whether or not a
+    mind uses a model (a misspelled key must not wait for the first model call)."""
+    from populace.llm.client import ModelSpec
+
+    try:
+        ModelSpec.model_validate(scenario.model)
+    except ValidationError as exc:
+        raise ScenarioError(_one_line(exc, "model.", ModelSpec)) from None
+    for i, spec in enumerate(scenario.minds):
+        own = spec.params().get("model")
+        if not isinstance(own, Mapping):
+            continue
+        try:
+            ModelSpec.model_validate({**scenario.model, **own})
+        except ValidationError as exc:
+            raise ScenarioError(_one_line(exc, f"minds.{i}.model.", ModelSpec)) from None
+
+
+def mind_masks(scenario: Scenario, population: Population) -> list[np.ndarray]:
+    """Each mind tier's ``select`` as a mask over the built population (its columns are known
+    only then); a bad selector is one line naming ``minds.N.select``."""
+    masks = []
+    for i, spec in enumerate(scenario.minds):
+        try:
+            masks.append(population.mask(spec.select))
+        except PopulationError as exc:
+            raise ScenarioError(f"minds.{i}.select: {exc}") from None
+    return masks
 
 
 def json_schema() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from populace.persona import sample_attributes
 from populace.population import Population
 from populace.regions import Region, RegionalWorld, RegionStep, build_regions
 from populace.runs import Run
-from populace.scenario import Scenario, check_partitions, load_scenario
+from populace.scenario import Scenario, check_partitions, load_scenario, mind_masks
 from populace.scheduler import Scheduler
 from populace.trace import TraceStore
 from populace.world import Observations, World, worlds
@@ -94,10 +94,11 @@ class Simulation:
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
         unassigned = np.ones(self.population.size, dtype=bool)
-        for tier, (mind_spec, seq) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)),
-                                                    strict=True)):
+        masks = mind_masks(scenario, self.population)
+        for tier, (mind_spec, seq, mask) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)),
+                                                          masks, strict=True)):
             mind_cls = minds.get(mind_spec.type)
-            ids = np.flatnonzero(self.population.mask(mind_spec.select) & unassigned)
+            ids = np.flatnonzero(mask & unassigned)
             unassigned[ids] = False
             if self.regions:
                 for region, region_seq in zip(self.regions, seq.spawn(len(self.regions)), strict=True):

@@ -222,3 +222,10 @@ def test_a_model_that_cannot_be_used_stops_the_run(scripted: Any) -> None:
 
     with pytest.raises(ModelUnavailableError, match="not installed"):
         asyncio.run(make_mind(population(20), scripted(down), **CONFIG).decide(observe(20)))
+
+
+def test_a_continuous_persona_field_without_bins_fails_when_the_mind_is_built(scripted: Any) -> None:
+    with pytest.raises(PopulaceError, match=r"persona\.unused is continuous; declare bins"):
+        make_mind(population(10), scripted(), prompt="{persona.unused} {obs.opinion}",
+                  bins={"obs.opinion": [0.5]}, options=["post"])
+    make_mind(population(10), scripted(), prompt="{persona.unused}", bins={"persona.unused": [0.5]}, options=["post"])

@@ -84,7 +84,7 @@ def test_debate_scenario_groups_converge_and_public_stances_drift_from_private_o
 
 
 def test_stubborn_debaters_neither_converge_nor_dissemble() -> None:
-    m = debate(["minds.0.policy=stubborn_debater"]).metrics().iloc[-1]
+    m = debate(["minds.0.policy=stubborn_debater", "minds.0.params={}"]).metrics().iloc[-1]
     assert m["convergence"] == 0 and m["opinion_change"] == 0 and m["public_private_gap"] == 0
 
 

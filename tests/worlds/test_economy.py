@@ -85,7 +85,8 @@ def test_utility_maximising_workers_respond_to_the_schedule() -> None:
 
 def test_the_planner_beats_the_fixed_baseline_schedule() -> None:
     planned = Simulation.from_scenario("tax-planner", ["steps=40"]).run().metrics()
-    fixed = Simulation.from_scenario("tax-planner", ["steps=40", "minds.0.policy=tax_planner_fixed"]).run().metrics()
+    fixed = Simulation.from_scenario("tax-planner", ["steps=40", "minds.0.policy=tax_planner_fixed",
+                                                      "minds.0.params={}"]).run().metrics()
     assert (fixed["mean_rate"] == fixed["mean_rate"].iloc[0]).all()
     assert planned["welfare"].iloc[-10:].mean() > fixed["welfare"].iloc[-10:].mean()
     assert planned["welfare"].iloc[-1] >= fixed["welfare"].iloc[-1]

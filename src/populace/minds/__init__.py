@@ -1,6 +1,7 @@
 """Minds decide actions for batches of agents from their observations."""
 
 from populace.minds.base import Decisions, Mind, MindConfig, MindContext, minds
-from populace.minds.rules import RulesMind, policies, policy
+from populace.minds.rules import PolicyParams, RulesMind, policies, policy
 
-__all__ = ["Decisions", "Mind", "MindConfig", "MindContext", "RulesMind", "minds", "policies", "policy"]
+__all__ = ["Decisions", "Mind", "MindConfig", "MindContext", "PolicyParams", "RulesMind", "minds", "policies",
+           "policy"]

@@ -133,6 +133,8 @@ class ArchetypeMind(LanguageMind):
         assert isinstance(cfg, ArchetypeConfig)
         self.template = PromptTemplate(cfg.prompt, extras=("options",), max_field_chars=cfg.max_field_chars)
         self.bins = {k: v if isinstance(v, Bins) else Bins(edges=v) for k, v in cfg.bins.items()}
+        for name in self.template.persona_fields:  # known now; observations only at the first step
+            self._check_groupable(f"persona.{name}", self.population[name])
         options = cfg.options if cfg.options is not None else self.action_space.names
         if isinstance(options, list):
             options = {label: OptionSpec(action=label) for label in options}
@@ -160,8 +162,7 @@ class ArchetypeMind(LanguageMind):
                     labels: list[Any] = [Trusted(x) for x in [*spec.names(), "unknown"]]
                     columns.append((scope, name, codes, labels))
                     continue
-                if np.asarray(raw).dtype.kind == "f":
-                    raise PromptError(f"archetype: {key} is continuous; declare bins for it (bins: {{{key}: [...]}})")
+                self._check_groupable(key, raw)
                 columns.append((scope, name, *_factorize(raw, key)))
         combined = np.zeros(len(agents), dtype=np.int64)
         for _, _, codes, by_code in columns:
@@ -174,6 +175,11 @@ class ArchetypeMind(LanguageMind):
                 seen[scope][name] = by_code[codes[member]]
             groups.append(seen)
         return group_of.reshape(-1), groups
+
+    def _check_groupable(self, key: str, values: np.ndarray) -> None:
+        """A continuous field must declare bins, or every agent would be a group of its own."""
+        if key not in self.bins and np.asarray(values).dtype.kind == "f":
+            raise PromptError(f"archetype: {key} is continuous; declare bins for it (bins: {{{key}: [...]}})")
 
     def prompt(self, values: Mapping[str, Mapping[str, Any]]) -> str:
         """The prompt one group is asked."""

@@ -25,7 +25,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import gini
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 HARVEST, DISCUSS, OVER = "harvest", "discuss", "over"
@@ -261,17 +261,23 @@ def _repeat(text: str, k: int) -> np.ndarray:
     return out
 
 
-@policy("sustainable_harvest")
+class SustainableParams(PolicyParams):
+    share: float = Field(1.0, ge=0, description="times the sustainable share to catch")
+    talk: bool = Field(True, description="say so on the first talk turn")
+
+
+@policy("sustainable_harvest", SustainableParams)
 def sustainable_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Catch ``share`` (default 1) times the sustainable share; on the first talk turn, say so
     (``talk``, default true)."""
-    share = float(mind.params.get("share", 1.0))
+    prm = mind.settings(SustainableParams)
+    share = prm.share
     batches = []
     harvesting = obs["phase"] == HARVEST
     if harvesting.any():
         tons = share * obs["sustainable_share"][harvesting]
         batches.append(Actions("harvest", obs.agents[harvesting], {"tons": tons}))
-    talking = (obs["phase"] == DISCUSS) & (obs["turn"] == 1) & bool(mind.params.get("talk", True))
+    talking = (obs["phase"] == DISCUSS) & (obs["turn"] == 1) & prm.talk
     if talking.any():
         text = [f"I caught {c:.3g} tons. Let us each catch no more than the lake can grow back, "
                 "so that it refills every month." for c in obs["my_last_catch"][talking]]
@@ -279,10 +285,14 @@ def sustainable_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
     return batches
 
 
-@policy("greedy_harvest")
+class GreedyParams(PolicyParams):
+    fraction: float = Field(0.15, ge=0, le=1, description="share of the whole lake to catch")
+
+
+@policy("greedy_harvest", GreedyParams)
 def greedy_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Catch ``fraction`` (default 0.15) of the whole lake every month, whatever the others do."""
-    fraction = float(mind.params.get("fraction", 0.15))
+    fraction = mind.settings(GreedyParams).fraction
     harvesting = obs["phase"] == HARVEST
     tons = fraction * obs["stock"][harvesting]
     return [Actions("harvest", obs.agents[harvesting], {"tons": tons})]

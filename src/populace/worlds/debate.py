@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import PopulaceError
 from populace.events import Events
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 TRANSCRIPT_FIELDS = ("agent", "round", "message", "opinion")
@@ -344,12 +344,17 @@ class DebateWorld(World):
         return out
 
 
-@policy("conforming_debater")
+class ConformingParams(PolicyParams):
+    mu: float = Field(0.3, ge=0, le=1, description="share of the way the private opinion moves")
+    conformity: float = Field(0.3, ge=0, le=1, description="share of the way the said stance moves further")
+
+
+@policy("conforming_debater", ConformingParams)
 def conforming_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Move the private opinion ``mu`` (default 0.3) of the way towards the group's last public
     stance; say a stance shaded ``conformity`` (default 0.3) of the way further towards the group."""
-    mu = float(mind.params.get("mu", 0.3))
-    conformity = float(mind.params.get("conformity", 0.3))
+    prm = mind.settings(ConformingParams)
+    mu, conformity = prm.mu, prm.conformity
     live = obs["round"] <= obs["rounds"]
     pull = np.nan_to_num(obs["group_stance"] - obs["opinion"], nan=0.0)
     private = np.clip(obs["opinion"] + mu * pull, obs["scale_low"], obs["scale_high"])

@@ -34,7 +34,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.measures import gini
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 PLANNER = 0
@@ -286,7 +286,12 @@ def utility_max(obs: Observations, mind: RulesMind) -> list[Actions]:
     return batches
 
 
-@policy("tax_planner_hill_climb")
+class HillClimbParams(PolicyParams):
+    step: float = Field(0.05, ge=0, le=1, description="rate change per proposal")
+    period: int = Field(2, ge=1, description="years between proposals")
+
+
+@policy("tax_planner_hill_climb", HillClimbParams)
 def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
     """The planner nudges one bracket's rate every ``period`` years and keeps a nudge only if welfare rose.
 
@@ -296,7 +301,8 @@ def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
     planner = np.flatnonzero(obs["planner"])
     if len(planner) == 0:
         return []
-    step, period = float(mind.params.get("step", 0.05)), int(mind.params.get("period", 2))
+    prm = mind.settings(HillClimbParams)
+    step, period = prm.step, prm.period
     if obs.step % period != period - 1:
         return []
     i = planner[0]

@@ -21,7 +21,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import clusters
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.network import Network, random_network, small_world
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
@@ -104,10 +104,14 @@ class OpinionWorld(World):
         return Events.world("broadcast", chosen, value=value)
 
 
-@policy("bounded_confidence")
+class BoundedConfidenceParams(PolicyParams):
+    threshold: float = Field(0.2, ge=0, description="largest opinion difference that is discussed")
+
+
+@policy("bounded_confidence", BoundedConfidenceParams)
 def bounded_confidence(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Discuss with the neighbour met if opinions differ by less than ``threshold`` (default 0.2)."""
-    threshold = float(mind.params.get("threshold", 0.2))
+    threshold = mind.settings(BoundedConfidenceParams).threshold
     close = np.abs(obs["opinion"] - obs["neighbour_opinion"]) < threshold  # NaN (no neighbour) is False
     return [Actions("discuss", obs.agents[close], {"with": obs["neighbour"][close]})]
 

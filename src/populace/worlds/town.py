@@ -24,7 +24,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import ScenarioError
 from populace.events import Events
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 PUBLIC: tuple[tuple[str, str, float, float], ...] = (
@@ -362,7 +362,14 @@ def _hash01(agents: np.ndarray, salt: int) -> np.ndarray:
     return (x % np.uint64(2**32)).astype(np.float64) / 2**32
 
 
-@policy("town_routine")
+class RoutineParams(PolicyParams):
+    talk: float = Field(0.5, ge=0, le=1, description="chance of speaking to someone at one's place")
+    tell: float = Field(0.5, ge=0, le=1, description="chance that a speaker mentions a fact it knows")
+    attend: float = Field(0.5, ge=0, le=1, description="share of informed agents who go to an event")
+    seed: int = Field(0, description="picks which informed agents attend")
+
+
+@policy("town_routine", RoutineParams)
 def town_routine(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
 
@@ -370,12 +377,12 @@ def town_routine(obs: Observations, mind: RulesMind) -> list[Actions]:
     speaker who knows a fact mentions it; ``attend`` (0.5): share of informed agents who go to
     an event (fixed per agent).
     """
-    p_talk, p_tell = float(mind.params.get("talk", 0.5)), float(mind.params.get("tell", 0.5))
-    attend = float(mind.params.get("attend", 0.5))
+    prm = mind.settings(RoutineParams)
+    p_talk, p_tell, attend = prm.talk, prm.tell, prm.attend
     agents, m = obs.agents, len(obs)
     travelling = obs["place_id"] < 0
     event = obs["event_place"]
-    goes_to_event = (event != "") & (_hash01(agents, int(mind.params.get("seed", 0))) < attend)
+    goes_to_event = (event != "") & (_hash01(agents, prm.seed) < attend)
     want = np.where(goes_to_event, event, obs["plan_place"])
     here = np.where(travelling, "", obs["place"])
     leave = ~travelling & (want != here)

@@ -13,9 +13,10 @@ agent isolates with probability ``symptom_isolation``; a positively tested agent
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 
 #: (column, number of values) of the grouping key, in mixed-radix order.
@@ -64,7 +65,12 @@ def sample_by_group(obs: Observations, table: np.ndarray, codes: np.ndarray, inv
     return [Actions(name, obs.agents[pick == i]) for i, name in enumerate(CHOICES)]
 
 
-@policy("epidemic_cautious")
+class CautiousParams(PolicyParams):
+    caution: float = Field(0.5, ge=0, description="how fast staying home rises with the case level")
+    symptom_isolation: float = Field(0.7, ge=0, le=1, description="chance of isolating with symptoms")
+
+
+@policy("epidemic_cautious", CautiousParams)
 def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Grouped decisions: stay home as cases rise (``caution``), isolate when sick (``symptom_isolation``)."""
     codes = group_codes(obs)
@@ -72,9 +78,8 @@ def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
     seen = np.flatnonzero(np.bincount(codes, minlength=size))  # the distinct groups: one "call" each
     index = np.zeros(size, dtype=np.int32)
     index[seen] = np.arange(len(seen), dtype=np.int32)
-    table = cautious_distribution(
-        group_values(seen), float(mind.params.get("caution", 0.5)), float(mind.params.get("symptom_isolation", 0.7))
-    )
+    prm = mind.settings(CautiousParams)
+    table = cautious_distribution(group_values(seen), prm.caution, prm.symptom_isolation)
     mind.groups = len(seen)  # type: ignore[attr-defined]
     return sample_by_group(obs, table, codes, index[codes], mind.rng)
 

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 
@@ -221,17 +221,22 @@ class DonorWorld(World):
         return out
 
 
-@policy("donor_strategy")
+class DonorParams(PolicyParams):
+    threshold: float | None = Field(None, ge=0, le=1, description="give only to recipients who gave this share")
+    punish: float = Field(0.0, ge=0, le=1, description="share spent punishing the others")
+
+
+@policy("donor_strategy", DonorParams)
 def donor_strategy(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Give one's inherited ``generosity`` share; with ``threshold`` set, only to recipients whose
     last donation was at least that share (unknown recipients get the benefit of the doubt), and,
     with ``punish`` > 0 where the world allows it, spend that share punishing the others."""
-    threshold = mind.params.get("threshold")
-    punish = float(mind.params.get("punish", 0.0))
+    prm = mind.settings(DonorParams)
+    threshold, punish = prm.threshold, prm.punish
     deserving = np.ones(len(obs), dtype=bool)
     if threshold is not None:
         last = obs["recipient_last"]
-        deserving = np.isnan(last) | (last >= float(threshold))
+        deserving = np.isnan(last) | (last >= threshold)
     batches = [Actions("donate", obs.agents[deserving], {"fraction": obs["generosity"][deserving]})]
     punishing = ~deserving & obs["punishment"].astype(bool) & (punish > 0)
     if punishing.any():

@@ -8,9 +8,10 @@ Agents without a partner, or whose game is over, do not play.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 
 COOPERATE, DEFECT = 0, 1
@@ -35,17 +36,25 @@ def always_defect(obs: Observations, mind: RulesMind) -> list[Actions]:
     return _play(obs, mind, DEFECT)
 
 
-@policy("defect_once")
+class DefectOnceParams(PolicyParams):
+    round: int = Field(1, ge=1, description="the round in which it defects")
+
+
+class AlternateParams(PolicyParams):
+    start: int = Field(0, ge=0, le=1, description="the option of the first round (0: the first)")
+
+
+@policy("defect_once", DefectOnceParams)
 def defect_once(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Cooperate, except in round ``round`` (default 1, the first), where it defects."""
-    at = int(mind.params.get("round", 1))
+    at = mind.settings(DefectOnceParams).round
     return _play(obs, mind, np.where(obs["round"] == at, DEFECT, COOPERATE))
 
 
-@policy("alternate")
+@policy("alternate", AlternateParams)
 def alternate(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Switch option every round, starting with option ``start`` (default 0, the first)."""
-    start = int(mind.params.get("start", 0))
+    start = mind.settings(AlternateParams).start
     return _play(obs, mind, (obs["round"] - 1 + start) % 2)
 
 

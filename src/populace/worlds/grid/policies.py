@@ -8,9 +8,10 @@ solve their task far better than chance, so scenarios run and can be tested with
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 from populace.worlds.grid.space import AGENT, AGENT_OFF, BOX, DIRECTIONS, FOOD, NEST, PREY
 
@@ -47,23 +48,37 @@ def _moves(obs: Observations, direction: np.ndarray) -> list[Actions]:
     return [Actions("move", obs.agents, {"dir": _NAMES[direction]})]
 
 
+class ChatterParams(PolicyParams):
+    say: float = Field(0.0, ge=0, le=1, description="share of agents that send a message each step")
+    text: str = Field("here", description="the message (cut to 120 characters)")
+
+
+class FlockParams(PolicyParams):
+    noise: float = Field(0.1, ge=0, le=1, description="share of agents moving at random each step")
+
+
+class PushParams(PolicyParams):
+    jitter: float = Field(0.2, ge=0, le=1, description="share of agents moving at random each step")
+
+
 def _chatter(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Optional messages: a share ``say`` of agents sends ``text`` (default "here")."""
-    share = float(mind.params.get("say", 0.0))
+    prm = mind.settings(ChatterParams)
+    share = prm.say
     if share <= 0:
         return []
     speakers = obs.agents[mind.rng.random(len(obs)) < share]
-    text = str(mind.params.get("text", "here"))[:120]
+    text = prm.text[:120]
     return [Actions("say", speakers, {"text": np.full(len(speakers), text, dtype=object)})]
 
 
-@policy("swarm_random_walk")
+@policy("swarm_random_walk", ChatterParams)
 def random_walk(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Each agent moves in a uniformly random direction (or stays); optionally says ``text``."""
     return _moves(obs, _random(len(obs), mind.rng)) + _chatter(obs, mind)
 
 
-@policy("swarm_greedy_chase")
+@policy("swarm_greedy_chase", ChatterParams)
 def greedy_chase(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Step towards one side of the nearest prey in view (agent id mod 4 picks which); else wander."""
     seen, dx, dy = nearest(obs["view"], PREY)
@@ -101,7 +116,7 @@ def sync_majority(obs: Observations, mind: RulesMind) -> list[Actions]:
     return [Actions("switch", obs.agents[~wait], {}), *_moves(obs, _random(len(obs), mind.rng))]
 
 
-@policy("swarm_flock")
+@policy("swarm_flock", FlockParams)
 def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Vicsek-style: follow the summed heading of the agents in view, else keep one's own.
 
@@ -112,12 +127,12 @@ def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
     follow = (fdx != 0) | (fdy != 0)
     keep = (hdx != 0) | (hdy != 0)
     direction = np.where(follow, toward(fdx, fdy), np.where(keep, toward(hdx, hdy), _random(len(obs), mind.rng)))
-    noisy = mind.rng.random(len(obs)) < float(mind.params.get("noise", 0.1))
+    noisy = mind.rng.random(len(obs)) < mind.settings(FlockParams).noise
     direction = np.where(noisy, _random(len(obs), mind.rng), direction)
     return _moves(obs, direction)
 
 
-@policy("swarm_push")
+@policy("swarm_push", PushParams)
 def push(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Take a free cell behind the box (opposite the goal) and push it goalwards; wander until it is seen."""
     views = obs["view"]
@@ -142,7 +157,7 @@ def push(obs: Observations, mind: RulesMind) -> list[Actions]:
     other_axis = np.where(np.isin(direction, (0, 1)), toward(tx - r, np.zeros(n, np.int64)),
                           toward(np.zeros(n, np.int64), ty - r))
     direction = np.where(np.isin(step_into, (BOX, AGENT)), other_axis, direction)
-    jitter = mind.rng.random(n) < float(mind.params.get("jitter", 0.2))
+    jitter = mind.rng.random(n) < mind.settings(PushParams).jitter
     direction = np.where(seen & ~jitter, direction, _random(n, mind.rng))
     direction = np.where((ahead == BOX) & (push_dir != 4), push_dir, direction)
     return _moves(obs, direction)

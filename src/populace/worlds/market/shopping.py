@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 
 
@@ -30,15 +31,26 @@ def _batch(name: str, rows: list[tuple[int, dict[str, float]]]) -> list[Actions]
     return [Actions(name, agents, {k: np.asarray([args[k] for _, args in rows]) for k in keys})]
 
 
-@policy("market_shopper")
+class ShopperParams(PolicyParams):
+    strategy: Literal["first", "best"] = Field("best", description="accept the first proposal, or compare")
+    consider: int = Field(5, ge=1, description="businesses of the search asked for a proposal")
+    patience: int = Field(2, ge=0, description="steps to wait for the proposals asked for")
+    haggle: float = Field(0.0, ge=0, lt=1, description="counter the best proposal this share below its price")
+
+
+class SellerParams(PolicyParams):
+    markup: float = Field(1.4, ge=0, description="price as a multiple of cost")
+    floor: float = Field(1.05, ge=0, description="lowest price accepted in a counter, as a multiple of cost")
+
+
+@policy("market_shopper", ShopperParams)
 def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
     """A customer's assistant. ``strategy: first`` accepts the first proposal that arrives;
     ``strategy: best`` waits for the proposals it asked for (at most ``patience`` steps), counters
     the best one once at ``haggle`` below its price (if ``haggle`` > 0), then accepts the best
     value - price if it is positive. It asks the first ``consider`` businesses of its search."""
-    strategy = str(mind.params.get("strategy", "best"))
-    consider, patience = int(mind.params.get("consider", 5)), int(mind.params.get("patience", 2))
-    haggle = float(mind.params.get("haggle", 0.0))
+    prm = mind.settings(ShopperParams)
+    strategy, consider, patience, haggle = prm.strategy, prm.consider, prm.patience, prm.haggle
     memory = _memory(mind, "shopper")
     searches: list[int] = []
     requests: list[tuple[int, dict[str, float]]] = []
@@ -81,11 +93,12 @@ def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
     return out + _batch("request", requests) + _batch("counter", counters) + _batch("accept", accepts)
 
 
-@policy("market_seller")
+@policy("market_seller", SellerParams)
 def seller(obs: Observations, mind: RulesMind) -> list[Actions]:
     """A business answers every request at ``markup`` x cost, and a counter with the countered price
     if that is at least ``floor`` x cost, else with ``floor`` x cost."""
-    markup, floor = float(mind.params.get("markup", 1.4)), float(mind.params.get("floor", 1.05))
+    prm = mind.settings(SellerParams)
+    markup, floor = prm.markup, prm.floor
     proposals = []
     for i, a in enumerate(obs.agents.tolist()):
         if obs["customer"][i]:

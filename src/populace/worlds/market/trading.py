@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 
 
-@policy("stock_trader")
+class TraderParams(PolicyParams):
+    fundamental: float = Field(1.0, description="weight of the news")
+    trend: float = Field(0.0, description="weight of the 5-day log return")
+    herding: float = Field(0.0, description="weight of the feed's stance")
+    noise: float = Field(0.01, ge=0, description="standard deviation of the noise in the score")
+    stake: float = Field(0.1, ge=0, le=1, description="share of cash bid and of shares asked")
+    spread: float = Field(0.01, ge=0, lt=1, description="distance of the quotes from the valuation")
+    post: float = Field(0.2, ge=0, le=1, description="chance of posting one's view")
+
+
+@policy("stock_trader", TraderParams)
 def trader(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Each trader values the stock at ``price * exp(score)``, with score = ``fundamental`` x news
     + ``trend`` x 5-day log return + ``herding`` x feed stance + noise, and quotes both sides: a bid
@@ -19,11 +30,10 @@ def trader(obs: Observations, mind: RulesMind) -> list[Actions]:
     into [-1, 1]) with probability ``post``. Defaults: a fundamentalist (fundamental 1, trend 0,
     herding 0).
     """
-    p = mind.params
-    score = (float(p.get("fundamental", 1.0)) * np.log1p(obs["news"]) + float(p.get("trend", 0.0)) * obs["return_5d"]
-             + float(p.get("herding", 0.0)) * obs["feed_stance"]
-             + mind.rng.normal(0, float(p.get("noise", 0.01)), len(obs)))
-    stake, spread = float(p.get("stake", 0.1)), float(p.get("spread", 0.01))
+    p = mind.settings(TraderParams)
+    score = (p.fundamental * np.log1p(obs["news"]) + p.trend * obs["return_5d"] + p.herding * obs["feed_stance"]
+             + mind.rng.normal(0, p.noise, len(obs)))
+    stake, spread = p.stake, p.spread
     value = obs["price"] * np.exp(np.clip(score, -1, 1))
     bid, ask = np.round(value * (1 - spread), 2), np.round(value * (1 + spread), 2)
     bid_qty = np.floor(stake * obs["cash"] / np.maximum(bid, 0.01)).astype(np.int64)
@@ -33,7 +43,7 @@ def trader(obs: Observations, mind: RulesMind) -> list[Actions]:
         Actions("buy", obs.agents[buy], {"shares": bid_qty[buy], "limit": bid[buy]}),
         Actions("sell", obs.agents[sell], {"shares": ask_qty[sell], "limit": ask[sell]}),
     ]
-    posting = mind.rng.random(len(obs)) < float(p.get("post", 0.2))
+    posting = mind.rng.random(len(obs)) < p.post
     stance = np.tanh(10 * score[posting])
     text = np.empty(int(posting.sum()), dtype=object)
     text[:] = ["bullish: buying" if s > 0.3 else "bearish: selling" if s < -0.3 else "holding" for s in stance]

@@ -8,9 +8,10 @@ of each kind per step.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import RulesMind, policy
+from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.world import Observations
 
 #: What rule-driven users post about when they post about nothing in particular.
@@ -50,52 +51,78 @@ def _engage(obs: Observations, mind: RulesMind, action: str, p: np.ndarray) -> l
     return [Actions(action, obs.agents[rows], {"post_id": obs["feed_post"][rows, cols]})]
 
 
-@policy("browse")
+class BrowseParams(PolicyParams):
+    post: float = Field(0.1, ge=0, le=1, description="chance of posting")
+    like: float = Field(0.2, ge=0, le=1, description="base chance of liking a post")
+    repost: float = Field(0.03, ge=0, le=1, description="base chance of reposting a post")
+    comment: float = Field(0.03, ge=0, le=1, description="base chance of commenting on a post")
+    follow: float = Field(0.02, ge=0, le=1, description="base chance of following a post's author")
+    interest: float = Field(2.0, ge=0, description="how much similarity to one's interests raises them")
+
+
+@policy("browse", BrowseParams)
 def browse(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Post now and then; like, repost, comment on and follow the authors of interesting posts.
 
     Params: ``post``, ``like``, ``repost``, ``comment``, ``follow`` (base probabilities) and
     ``interest`` (how much the similarity of a post to the user's interests raises them).
     """
-    prm = mind.params
-    weight = float(prm.get("interest", 2.0))
+    prm = mind.settings(BrowseParams)
+    weight = prm.interest
     appeal = np.clip((1.0 + weight * obs["feed_similarity"]) / (1.0 + weight), 0.0, 1.0)
-    actions = _topic_posts(obs, mind, float(prm.get("post", 0.1)))
-    actions += _engage(obs, mind, "like_post", float(prm.get("like", 0.2)) * appeal * ~obs["feed_liked"])
-    actions += _engage(obs, mind, "repost", float(prm.get("repost", 0.03)) * appeal)
-    rows, cols = _first(_chance(mind, appeal.shape, float(prm.get("comment", 0.03)) * appeal)
+    actions = _topic_posts(obs, mind, prm.post)
+    actions += _engage(obs, mind, "like_post", prm.like * appeal * ~obs["feed_liked"])
+    actions += _engage(obs, mind, "repost", prm.repost * appeal)
+    rows, cols = _first(_chance(mind, appeal.shape, prm.comment * appeal)
                         & (obs["feed_post"] >= 0))
     actions.append(Actions("create_comment", obs.agents[rows], {
         "post_id": obs["feed_post"][rows, cols], "content": _object(["interesting, thanks"] * len(rows))}))
-    rows, cols = _first(_chance(mind, appeal.shape, float(prm.get("follow", 0.02)) * appeal)
+    rows, cols = _first(_chance(mind, appeal.shape, prm.follow * appeal)
                         & (obs["feed_post"] >= 0) & ~obs["feed_followed"])
     actions.append(Actions("follow", obs.agents[rows], {"user": obs["feed_author"][rows, cols]}))
     return _answer_questions(obs, actions)
 
 
-@policy("misinformation")
+class MisinformationParams(PolicyParams):
+    share: float = Field(0.3, ge=0, le=1, description="chance of reposting a rumour seen")
+    believers: float = Field(1.5, ge=0, description="factor on that chance for users who believe it")
+    correct: float = Field(0.3, ge=0, le=1, description="chance of reposting a correction seen")
+    post: float = Field(0.05, ge=0, le=1, description="chance of posting")
+    like: float = Field(0.15, ge=0, le=1, description="base chance of liking a post")
+    interest: float = Field(1.0, ge=0, description="how much similarity to one's interests raises them")
+
+
+@policy("misinformation", MisinformationParams)
 def misinformation(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Rumour spreading: share a rumour unless debunked, share corrections, browse otherwise.
 
     Params: ``share`` (reposting a rumour seen), ``believers`` (factor for users who already
     believe it), ``correct`` (reposting a correction seen), ``post``, ``like``, ``interest``.
     """
-    prm = mind.params
+    prm = mind.settings(MisinformationParams)
     topic = obs["feed_topic"]
     belief = obs["belief"][:, None]
-    weight = float(prm.get("interest", 1.0))
+    weight = prm.interest
     appeal = np.clip((1.0 + weight * obs["feed_similarity"]) / (1.0 + weight), 0.0, 1.0)
-    rumour_p = float(prm.get("share", 0.3)) * np.where(belief == 1, float(prm.get("believers", 1.5)), 1.0)
+    rumour_p = prm.share * np.where(belief == 1, prm.believers, 1.0)
     p_share = np.where(topic == "rumour", rumour_p * (belief != -1), 0.0)
-    p_share = np.where(topic == "correction", float(prm.get("correct", 0.3)), p_share) * appeal
-    actions = _topic_posts(obs, mind, float(prm.get("post", 0.05)))
+    p_share = np.where(topic == "correction", prm.correct, p_share) * appeal
+    actions = _topic_posts(obs, mind, prm.post)
     actions += _engage(obs, mind, "repost", p_share)
-    p_like = float(prm.get("like", 0.15)) * appeal * (~obs["feed_liked"]) * ((topic != "rumour") | (belief != -1))
+    p_like = prm.like * appeal * (~obs["feed_liked"]) * ((topic != "rumour") | (belief != -1))
     actions += _engage(obs, mind, "like_post", p_like)
     return _answer_questions(obs, actions)
 
 
-@policy("herd")
+class HerdParams(PolicyParams):
+    post: float = Field(0.05, ge=0, le=1, description="chance of posting")
+    comment: float = Field(0.2, ge=0, le=1, description="chance of commenting on one of the shown posts")
+    vote: float = Field(0.5, ge=0, le=1, description="chance of voting on a shown comment")
+    positivity: float = Field(0.6, ge=0, le=1, description="chance a vote is up when the score is 0")
+    herd: float = Field(0.3, description="how much a comment's visible score moves that chance")
+
+
+@policy("herd", HerdParams)
 def herd(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Reddit voting with herding: up-votes are likelier on comments that already score well.
 
@@ -103,9 +130,9 @@ def herd(obs: Observations, mind: RulesMind) -> list[Actions]:
     score is 0), ``herd`` (how much a comment's visible score moves that chance), ``comment``,
     ``post``.
     """
-    prm = mind.params
-    actions = _topic_posts(obs, mind, float(prm.get("post", 0.05)))
-    comment_p = float(prm.get("comment", 0.2))
+    prm = mind.settings(HerdParams)
+    actions = _topic_posts(obs, mind, prm.post)
+    comment_p = prm.comment
     rows, cols = _first(_chance(mind, obs["feed_post"].shape, comment_p / max(obs["feed_post"].shape[1], 1))
                         & (obs["feed_post"] >= 0))
     texts = [f"comment on post {p}" for p in obs["feed_post"][rows, cols].tolist()]
@@ -116,31 +143,37 @@ def herd(obs: Observations, mind: RulesMind) -> list[Actions]:
     shown = (obs["thread_comment"] >= 0) & ~obs["thread_voted"]
     rank = np.where(shown, mind.rng.random(shown.shape), -1.0)
     col = rank.argmax(axis=1) if shown.shape[1] else np.zeros(len(obs), np.int64)
-    votes = shown.any(axis=1) & _chance(mind, (len(obs),), float(prm.get("vote", 0.5)))
+    votes = shown.any(axis=1) & _chance(mind, (len(obs),), prm.vote)
     rows = np.flatnonzero(votes)
     comment = obs["thread_comment"][rows, col[rows]]
     score = obs["thread_score"][rows, col[rows]]
-    p_up = np.clip(float(prm.get("positivity", 0.6)) + float(prm.get("herd", 0.3)) * np.tanh(score), 0.02, 0.98)
+    p_up = np.clip(prm.positivity + prm.herd * np.tanh(score), 0.02, 0.98)
     up = _chance(mind, (len(rows),), p_up)
     actions.append(Actions("like_comment", obs.agents[rows[up]], {"comment_id": comment[up]}))
     actions.append(Actions("dislike_comment", obs.agents[rows[~up]], {"comment_id": comment[~up]}))
     return actions
 
 
-@policy("stance")
+class StanceParams(PolicyParams):
+    post: float = Field(0.3, ge=0, le=1, description="chance of posting one's stance")
+    like: float = Field(0.6, ge=0, le=1, description="base chance of liking a post")
+    tolerance: float = Field(0.3, gt=0, description="stance distance at which that chance falls to 1/e")
+
+
+@policy("stance", StanceParams)
 def stance(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Post one's stance on the dilemma; like posts whose stance is close to one's own.
 
     Params: ``post``, ``like`` (base chance of liking a post), ``tolerance`` (stance distance at
     which that chance falls to 1/e).
     """
-    prm = mind.params
-    posting = _chance(mind, (len(obs),), float(prm.get("post", 0.3)))
+    prm = mind.settings(StanceParams)
+    posting = _chance(mind, (len(obs),), prm.post)
     who, stances = obs.agents[posting], obs["stance"][posting]
     texts = [_stance_text(s) for s in stances.tolist()]
     actions = [Actions("create_post", who, {"content": _object(texts)})]
     distance = np.abs(obs["feed_stance"] - obs["stance"][:, None])
-    p_like = float(prm.get("like", 0.6)) * np.exp(-distance / float(prm.get("tolerance", 0.3)))
+    p_like = prm.like * np.exp(-distance / prm.tolerance)
     actions += _engage(obs, mind, "like_post", p_like * ~obs["feed_liked"])
     return _answer_questions(obs, actions)
 

@@ -50,13 +50,9 @@ def parse_list(value: Any) -> list[Any]:
 
 def resolve(path: str) -> Path:
     """A data path: absolute, else relative to the working directory, else to the built-in scenarios."""
-    from populace.scenario import scenarios_dir
+    from populace.scenario import data_path
 
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute() or candidate.is_file():
-        return candidate
-    packaged = scenarios_dir() / candidate
-    return packaged if packaged.is_file() else candidate
+    return data_path(path)
 
 
 def read_table(path: str, required: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
