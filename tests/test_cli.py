@@ -56,6 +56,10 @@ def test_no_argument_runs_the_default_scenario(tmp_path: Path) -> None:
         (["show", "no-such-run"], "is not a run directory"),
         (["run", "opinion", "--set", "world.partitions=2"], "the 'opinion' world is global and cannot be partitioned"),
         (["run", "covid-regions", "--actors", "2"], "--address and --actors are for --executor ray"),
+        (["run", "wealth", "--steps", "-3"], "--steps -3: give a number of steps of at least 1"),
+        (["run", "wealth", "--steps", "0"], "--steps 0: give a number of steps of at least 1"),
+        # only building the simulation finds the unknown column: validate builds it
+        (["validate", "opinion", "--set", "minds.0.select=nosuchcolumn == 1"], "no column 'nosuchcolumn'"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(args: list[str], message: str, tmp_path: Path) -> None:
@@ -64,12 +68,58 @@ def test_user_errors_are_one_line_without_traceback(args: list[str], message: st
     assert "Traceback" not in done.stderr
     assert message in " ".join(done.stderr.split())
     assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # nothing was recorded
 
 
 def test_schema_export(tmp_path: Path) -> None:
     out = tmp_path / "schema.json"
     assert populace("schema", "--out", str(out)).returncode == 0
     assert "population" in json.loads(out.read_text())["properties"]
+
+
+def test_out_files_go_into_new_directories(tmp_path: Path) -> None:
+    schema = populace("schema", "--out", str(tmp_path / "new" / "dir" / "schema.json"))
+    assert schema.returncode == 0, schema.stderr
+    assert "population" in json.loads((tmp_path / "new" / "dir" / "schema.json").read_text())["properties"]
+    figures = populace("eval-model", "scripted", "--limit", "2", "--out", str(tmp_path / "e" / "f" / "e.json"))
+    assert figures.returncode == 0, figures.stderr
+    assert "auc" in json.loads((tmp_path / "e" / "f" / "e.json").read_text())["scripted"]
+
+
+@pytest.mark.parametrize("command", [["schema"], ["eval-model", "scripted", "--limit", "2"]])
+def test_an_out_path_that_cannot_be_written_is_a_one_line_error(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    done = populace(*command, "--out", str(tmp_path / "file" / "out.json"))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert f"cannot write {tmp_path / 'file' / 'out.json'}: {tmp_path / 'file'}: a file, not a directory" \
+        in " ".join(done.stderr.split())
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_calibrating_a_world_without_case_counts_names_its_metrics(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text("cases\n10\n20\n")
+    done = populace("calibrate", "opinion", str(cases), "--fit", "minds.0.params.threshold=0.1:0.3",
+                    "--set", "population.size=50")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "the 'opinion' world reports no 'new_cases' metric to fit (its metrics: clusters, largest_cluster, " \
+           "mean, variance)" in " ".join(done.stderr.split())
+
+
+def test_list_shows_whole_first_sentences_without_rst_markup() -> None:
+    from populace.cli import _first_sentence
+    from populace.world import worlds
+
+    assert _first_sentence(worlds.get("epidemic").__doc__ or "").endswith(
+        "(each region its own households, workplaces and neighbourhoods; regions meet through city-wide "
+        "prevalence and share the case level).")
+    assert _first_sentence(worlds.get("social").__doc__ or "") == "A social-media platform (mode: twitter | reddit)."
+    assert _first_sentence("Tasks (e.g. a\n  grid. Or not). More here.\n\nDetails.") == "Tasks (e.g. a grid. Or not)."
+    assert _first_sentence("Version 2.5 of ``x``") == "Version 2.5 of x"
+    listed = populace("list")
+    assert listed.returncode == 0 and "``" not in listed.stdout
 
 
 def test_read_only_run_directory_is_a_clean_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from populace.errors import PopulaceError
+from populace.outputs import write_output
 
 app = typer.Typer(
     name="populace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -36,12 +37,24 @@ def _runs_dir(option: Path | None) -> Path:
     return option or default_runs_dir()
 
 
+def _first_sentence(doc: str) -> str:
+    """A docstring's first sentence (to the first period outside parentheses that ends a word), with
+    double-backquoted RST literals shown as plain text."""
+    text = " ".join(doc.replace("``", "").split())
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "." and depth <= 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[: i + 1]
+    return text
+
+
 @app.command()
 def run(
     scenario: Annotated[str | None, typer.Argument(help="built-in name or YAML file")] = None,
     set_: Overrides = None,
     runs_dir: RunsDir = None,
-    steps: Annotated[int | None, typer.Option(help="stop after this many steps (resume later)")] = None,
+    steps: Annotated[int | None, typer.Option(help="stop after this many steps (resume later); at least 1")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
@@ -51,6 +64,8 @@ def run(
     """Run a scenario (default: the built-in default scenario) and record it under runs/."""
     from populace.simulation import Simulation
 
+    if steps is not None and steps < 1:
+        raise PopulaceError(f"--steps {steps}: give a number of steps of at least 1")
     sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
                                    executor=_executor(executor, address, actors))
     _drive(sim, steps, quiet, report)
@@ -108,7 +123,7 @@ def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> Non
     if report and sim.path is not None and sim.steps_done >= total:
         from populace.report import write_report
 
-        console.print(f"report: {write_report(sim.path)}")
+        console.print(f"report: {write_report(sim.path)}", soft_wrap=True)
 
 
 def _print_metrics(path: Path | None) -> None:
@@ -129,7 +144,7 @@ def list_() -> None:
 
     table = Table("world", "actions", "description")
     for name, cls in worlds.items():
-        doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        doc = _first_sentence(cls.__doc__ or sys.modules[cls.__module__].__doc__ or "")
         table.add_row(name, ", ".join(cls.actions.names), doc)
     console.print(table)
     scenarios = Table("scenario", "world", "agents", "steps", "description")
@@ -148,10 +163,12 @@ def validate(
     scenario: Annotated[str, typer.Argument(help="built-in name or YAML file")],
     set_: Overrides = None,
 ) -> None:
-    """Check a scenario file without running it."""
+    """Check a scenario file and build its simulation (population, world, minds) without running it."""
     from populace.scenario import load_scenario
+    from populace.simulation import Simulation
 
     sc = load_scenario(scenario, set_ or [])
+    Simulation(sc)  # errors raised while building (population file, selectors, minds) are caught here too
     console.print(f"{scenario}: valid ({sc.world.type} world, {len(sc.minds)} mind tier(s), {sc.steps} steps)")
 
 
@@ -162,8 +179,8 @@ def schema(out: Annotated[Path | None, typer.Option(help="write to this file")] 
 
     text = json.dumps(json_schema(), indent=2)
     if out:
-        out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+        written = write_output(out, text + "\n")
+        console.print(f"wrote {written}")
     else:
         sys.stdout.write(text + "\n")
 

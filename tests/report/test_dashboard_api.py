@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from populace import Simulation, analysis
-from populace.report.dashboard import create_app
+from populace.errors import PopulaceError
+from populace.report.dashboard import create_app, listen
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +105,49 @@ def test_dashboard_command_binds_to_loopback_by_default(social_run: Path, monkey
     from typer.testing import CliRunner
 
     from populace.cli import app
+    from populace.report import dashboard
 
     seen: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: seen.update(kw, app=application))
+
+    def listen(host: str, port: int) -> socket.socket:
+        seen.update(host=host, port=port)
+        return socket.socket()
+
+    def serve(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        seen.update(app=server.config.app, sockets=sockets)
+        for sock in sockets:
+            sock.close()
+
+    monkeypatch.setattr(dashboard, "listen", listen)
+    monkeypatch.setattr(uvicorn.Server, "run", serve)
     result = CliRunner().invoke(app, ["dashboard", str(social_run)])
     assert result.exit_code == 0, result.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8765 and seen["app"] is not None
+    sockets = seen["sockets"]  # uvicorn serves on the socket already bound
+    assert isinstance(sockets, list) and len(sockets) == 1
     assert "http://127.0.0.1:8765/" in result.output
     CliRunner().invoke(app, ["dashboard", str(social_run), "--host", "0.0.0.0", "--port", "9000"])
     assert (seen["host"], seen["port"]) == ("0.0.0.0", 9000)
     missing = CliRunner().invoke(app, ["dashboard", "no-such-run"])
     assert missing.exit_code != 0
+
+
+def test_a_port_in_use_is_a_one_line_error_before_the_url(social_run: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(PopulaceError, match=f"cannot listen on 127.0.0.1:{port}: "):
+            listen("127.0.0.1", port)
+        done = subprocess.run([sys.executable, "-m", "populace", "dashboard", str(social_run), "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""  # no URL printed for a dashboard that never served
+    assert done.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_an_agent_beyond_the_population_is_not_found(client: TestClient) -> None:
+    missing = client.get("/api/agents/99999")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "agent 99999 is not in this run (agents 0 to 11)"}
+    assert client.get("/api/agents/-1").status_code == 404
+    assert client.get("/api/agents/11").status_code == 200

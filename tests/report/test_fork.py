@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -78,10 +79,36 @@ def test_fork_errors_are_one_line(opinion_run: Path) -> None:
         "at": 4, "call": "broadcast", "args": {"value": 0.9, "share": 0.1}}
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("population.size=10", "population.size: a fork keeps its parent's agents"),
+        ("population.attributes.age.mean=60", "population.attributes.age.mean: a fork keeps its parent's agents"),
+        ("seed=3", "seed: a fork continues its parent's random streams"),
+        ("minds.0.select=all", "minds.0.select: a fork keeps its parent's mind tiers"),
+        ("minds.1.shards=2", "minds.1.shards: a fork keeps its parent's mind tiers"),
+        ("interventions=[{at: 3, call: broadcast, args: {value: 1.0}}]",
+         "interventions: 'broadcast' at step 3 is before the fork step 10, so it would never run"),
+    ],
+)
+def test_fork_refuses_changes_it_cannot_apply(opinion_run: Path, tmp_path: Path, override: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        fork(opinion_run, 10, [override], runs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no branch was created
+
+
+def test_fork_accepts_what_it_applies(opinion_run: Path, tmp_path: Path) -> None:
+    overrides = ["population.size=150", "seed=11", "steps=40", "world.params.mu=0.3", "minds.0.params.threshold=0.4",
+                 "interventions=[{at: 12, call: broadcast, args: {value: 1.0}}]", "trace.checkpoint_every=5"]
+    branch = fork(opinion_run, 10, overrides, runs_dir=tmp_path)  # size and seed as the parent's: unchanged
+    assert branch.scenario.steps == 40 and branch.minds[0].params == {"threshold": 0.4}
+
+
 def test_fork_command_runs_the_branch_and_writes_a_side_by_side_report(opinion_run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["fork", str(opinion_run), "--at", "20", "--set",
                                       "minds.1.params.threshold=0.5", "--runs-dir", str(tmp_path), "-q"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("report: ") == 1
     (branch,) = [p for p in tmp_path.iterdir() if (p / "run.json").is_file()]
     html = (branch / "report.html").read_text(encoding="utf-8")
     assert f"fork of {opinion_run.name} at step 20 with minds.1.params.threshold=0.5" in html

@@ -65,3 +65,26 @@ def test_report_command_prints_the_path(wealth_run: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(wealth_run), "--out", str(wealth_run / "x.html")])
     assert result.exit_code == 0, result.output
     assert "x.html" in result.output and (wealth_run / "x.html").is_file()
+
+
+def test_control_characters_in_run_text_never_reach_the_report(tmp_path: Path) -> None:
+    from populace.report.html import _environment
+
+    printed = _environment().from_string("{{ text }}|{{ svg | safe }}").render(
+        text="a\x00b\x07c\x1b[31m\td\r\ne<", svg="<svg>\x1b</svg>")
+    assert printed == "a\ufffdb\ufffdc\ufffd[31m\td\r\ne&lt;|<svg>\ufffd</svg>"
+    sim = Simulation.from_scenario("untrusted-text", [], tmp_path).run()  # posts carry NUL, BEL and ESC
+    assert sim.path is not None
+    html = write_report(sim.path).read_text(encoding="utf-8")
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", html) and "\ufffd" in html
+
+
+def test_report_out_goes_into_new_directories_or_fails_in_one_line(wealth_run: Path, tmp_path: Path) -> None:
+    from populace.errors import PopulaceError
+
+    result = CliRunner().invoke(app, ["report", str(wealth_run), "--out", str(tmp_path / "a" / "b" / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "b" / "r.html").is_file()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PopulaceError, match="cannot write .*r.html: .*file: a file, not a directory"):
+        write_report(wealth_run, tmp_path / "file" / "r.html")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from populace.errors import RunError
+from populace.outputs import write_output
 
 console = Console()
 
@@ -78,8 +79,8 @@ def eval_model(
         console.print(f"[yellow]AUC {auc:.2f} is near chance: do not read this model's yes/no choices as "
                       "persona-driven behaviour[/]")
     if out is not None:
-        out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+        written = write_output(out, json.dumps(figures, indent=2) + "\n")
+        console.print(f"wrote {written}")
 
 
 def _cell(value: float | None) -> str:

@@ -35,12 +35,14 @@ def register(app: typer.Typer) -> None:
         """Serve a live, read-only dashboard of a run (in progress or finished)."""
         import uvicorn
 
-        from populace.report.dashboard import create_app
+        from populace.report.dashboard import create_app, listen
         from populace.runs import Run
 
         run = Run.open(Path(run_id))
+        app_ = create_app(run.path)
+        sock = listen(host, port)
         console.print(f"dashboard for {run.id}: http://{host}:{port}/  (Ctrl-C stops it)", soft_wrap=True)
-        uvicorn.run(create_app(run.path), host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="warning")).run(sockets=[sock])
 
     @app.command()
     def fork(
@@ -54,10 +56,7 @@ def register(app: typer.Typer) -> None:
         """Start a counterfactual from a run's state at a step, with changed parameters or interventions."""
         from populace.cli import _drive
         from populace.report.fork import fork as start_fork
-        from populace.report.html import write_report
 
         sim = start_fork(Path(run_id), at, set_ or [], intervene or [], runs_dir)
         console.print(f"fork of {run_id} at step {at} -> {sim.path}", soft_wrap=True)
-        _drive(sim, None, quiet)
-        assert sim.path is not None
-        console.print(f"report: {write_report(sim.path)}", soft_wrap=True)
+        _drive(sim, None, quiet)  # prints the report's path once the branch completes

@@ -8,6 +8,7 @@ memory and last decisions. Agent text only ever reaches the page as JSON and is 
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 
 from populace import analysis
 from populace.analysis.tables import parse_json_column
-from populace.errors import PopulaceError
+from populace.errors import PopulaceError, RunError
 from populace.report.decisions import decisions
 from populace.report.feed import build_feed, has_feed, injected_texts
 from populace.runs import Run
@@ -175,13 +176,11 @@ class RunView:
         return self._cached(f"checkpoint-{chosen}", ("checkpoints",),
                             lambda: analysis.checkpoint(self.path, chosen)), chosen
 
-    def _persona(self, agent: int, state: dict[str, Any] | None) -> dict[str, Any]:
+    def _population(self, state: dict[str, Any] | None) -> Any:
         population = state.get("population") if state else None
         if population is None:
             population = self._cached("population", (), self._rebuild_population)
-        if population is None or not 0 <= agent < population.size:
-            return {}
-        return {k: _plain(v) for k, v in population.row(agent).items()}
+        return population
 
     def _rebuild_population(self) -> Any:
         from populace.simulation import build_population
@@ -192,6 +191,9 @@ class RunView:
 
     def agent(self, agent: int, step: int | None) -> dict[str, Any]:
         state, at = self._state(step)
+        population = self._population(state)
+        if not 0 <= agent < population.size:
+            raise RunError(f"agent {agent} is not in this run (agents 0 to {population.size - 1})")
         world_state: dict[str, Any] = {}
         place = analysis.locate(state or {}, agent)
         world, local = place.world, place.agent
@@ -215,7 +217,8 @@ class RunView:
             source = f"none for this agent in the {source}" + (f" up to step {step}" if step is not None else "")
         memory = self._memory(agent, step, state)
         return _plain({
-            "agent": agent, "persona": self._persona(agent, state), "state": world_state, "state_after_step": at,
+            "agent": agent, "persona": {k: _plain(v) for k, v in population.row(agent).items()},
+            "state": world_state, "state_after_step": at,
             "events": recent[::-1], "decisions": asked.to_dict("records")[::-1], "decisions_source": source,
             "memory": memory,
         })
@@ -249,6 +252,18 @@ class RunView:
                             "hour": _plain(stream.created[row]),
                             "importance": _plain(getattr(stream, "importance", [None] * (row + 1))[row])})
         return out
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the dashboard; a port in use is a one-line error."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own sockets
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PopulaceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def create_app(run_path: Path | str) -> Any:

@@ -5,7 +5,10 @@ replayed forward with the parent's own scenario to exactly ``STEP`` when they di
 parent's response cache is copied first, so that replay asks no model). The parent's trace
 parts before ``STEP`` are copied into the branch, so its tables tell the whole history. Then the
 changed scenario takes over: ``--set`` overrides (world and mind parameters, schedule, steps,
-interventions) and interventions added at the fork step. ``run.json`` records the parent.
+interventions) and interventions added at the fork step. ``run.json`` records the parent. What
+the restored state fixes cannot be overridden (see ``FIXED``: the population, seed, world type,
+regions, and each mind tier's type, selection and shards), nor can an intervention be added
+before the fork step.
 
 World parameters the world reads every step (rates, thresholds) take effect through its config.
 One it only reads at reset takes effect when the world has a ``set_<name>`` operation, which the
@@ -16,6 +19,7 @@ fork runs at the fork step (``--set world.params.recommender.type=random`` calls
 from __future__ import annotations
 
 import pickle
+import re
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -34,6 +38,18 @@ from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
 from populace.trace import TABLES
 from populace.world import World
+
+#: Scenario fields (dotted paths) a fork cannot change, as the state restored from the parent fixes them,
+#: with the error's reason.
+FIXED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"seed$"), "a fork continues its parent's random streams; start a new run to change it"),
+    (re.compile(r"population(\..*)?$"), "a fork keeps its parent's agents; start a new run to change them"),
+    (re.compile(r"world\.type$"), "a fork keeps its parent's world; start a new run to change it"),
+    (re.compile(r"world\.partitions$"), "a fork keeps its parent's regions; start a new run to change them"),
+    (re.compile(r"minds\.\d+\.(type|select|shards)$"),
+     "a fork keeps its parent's mind tiers; change their parameters, not their type, selection or shards"),
+)
+_MISSING = object()
 
 
 def parse_intervention(text: str, at: int) -> dict[str, Any]:
@@ -70,7 +86,32 @@ def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventio
     scenario._base_dir = original.base_dir
     if len(scenario.minds) != len(original.minds):
         raise ScenarioError("a fork keeps the parent's mind tiers; change their parameters, not their number")
+    _check_changes(original, scenario, at)
     return scenario
+
+
+def _check_changes(original: Scenario, changed: Scenario, at: int) -> None:
+    """Refuse a change the fork could not apply (a ``FIXED`` field, an intervention before ``at``)."""
+    for path in _changed_fields(original.model_dump(), changed.model_dump()):
+        for pattern, reason in FIXED:
+            if pattern.match(path):
+                raise ScenarioError(f"{path}: {reason}")
+    for iv in changed.interventions:
+        if iv.at < at and iv not in original.interventions:
+            raise ScenarioError(f"interventions: {iv.call!r} at step {iv.at} is before the fork step {at}, "
+                                "so it would never run")
+
+
+def _changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
+    """The dotted paths at which two scenario dumps differ (lists of equal length item by item)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [changed for key in dict.fromkeys([*old, *new])
+                for changed in _changed_fields(old.get(key, _MISSING), new.get(key, _MISSING),
+                                               f"{path}.{key}" if path else str(key))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [changed for i, (a, b) in enumerate(zip(old, new, strict=True))
+                for changed in _changed_fields(a, b, f"{path}.{i}")]
+    return [] if old == new else [path]
 
 
 def _setter_interventions(original: Scenario, changed: Scenario, at: int) -> list[dict[str, Any]]:
@@ -167,8 +208,6 @@ def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), intervent
     if not 0 <= at <= done:
         raise RunError(f"--at {at}: {parent.id} has {done} steps recorded; choose a step from 0 to {done}")
     scenario = _branch_scenario(parent, at, overrides, interventions)
-    if scenario.world.partitions != parent.scenario().world.partitions:
-        raise ScenarioError("world.partitions: a fork keeps its parent's regions; start a new run to change them")
     if scenario.steps < at:
         raise ScenarioError(f"steps: {scenario.steps} is before the fork step {at}")
     child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario)

@@ -3,20 +3,24 @@
 Shows the scenario, key figures, a plot per metric (declared by the world or recorded), events
 per action, model usage, the social feed's top posts and cascades when there are any, and a
 sample of decisions with their prompts and responses. A fork is shown beside its parent. Every
-text that came from a run (agent posts, prompts, answers, names) is escaped by Jinja2's autoescape.
+text that came from a run (agent posts, prompts, answers, names) is escaped by Jinja2's autoescape,
+and its control characters (other than tab and line breaks) are replaced by U+FFFD.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from populace import analysis
 from populace.errors import PopulaceError
+from populace.outputs import write_output
 from populace.report.decisions import decisions
 from populace.report.feed import build_feed, has_feed, injected_texts
 from populace.report.fidelity import fidelity_rows
@@ -24,6 +28,8 @@ from populace.report.plots import bars_svg, degree_svg, line_svg
 from populace.runs import Run
 
 REPORT_FILE = "report.html"
+#: C0 control characters (and DEL) that have no place in HTML text; tab, LF and CR are kept
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -102,10 +108,18 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value.is_integer() and abs(value) >= 100 else f"{value:.4g}"
 
 
+def _printable(value: Any) -> Any:
+    """Every value the report template prints, with control characters replaced (before escaping)."""
+    if not isinstance(value, str):
+        return value
+    cleaned = CONTROL_CHARS.sub("\ufffd", value)
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned
+
+
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    return Environment(loader=PackageLoader("populace.report", "templates"),
+    return Environment(loader=PackageLoader("populace.report", "templates"), finalize=_printable,
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
@@ -170,6 +184,4 @@ def render_report(run_path: Path | str) -> str:
 def write_report(run_path: Path | str, out: Path | str | None = None) -> Path:
     """Write the run's report (default ``<run>/report.html``) and return its path."""
     run = Run.open(Path(run_path))
-    target = Path(out) if out is not None else run.path / REPORT_FILE
-    target.write_text(render_report(run.path), encoding="utf-8")
-    return target
+    return write_output(Path(out) if out is not None else run.path / REPORT_FILE, render_report(run.path))

@@ -26,6 +26,9 @@ from populace.errors import ScenarioError
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
 
+#: the daily metric that is summed into weekly cases and fitted
+CASES = "new_cases"
+
 
 @dataclass
 class Calibration:
@@ -59,7 +62,11 @@ def weekly_cases(source: str | Path | Scenario | Mapping[str, Any], weeks: int,
     data = source.model_dump() if isinstance(source, Scenario) else source
     scenario = load_scenario(data, [*overrides, "trace.events=none"])
     scenario = scenario.model_copy(update={"steps": weeks * 7})
-    daily = Simulation(scenario).run().metrics()["new_cases"].to_numpy()
+    metrics = Simulation(scenario).run().metrics()
+    if CASES not in metrics:
+        raise ScenarioError(f"calibrate: the {scenario.world.type!r} world reports no {CASES!r} metric to fit "
+                            f"(its metrics: {', '.join(map(str, metrics.columns)) or 'none'})")
+    daily = metrics[CASES].to_numpy()
     return daily[: weeks * 7].reshape(weeks, 7).sum(axis=1)
 
 
