@@ -75,6 +75,13 @@ def test_from_csv_and_parquet(tmp_path: Path) -> None:
     assert Population.from_file(parquet)["age"].tolist() == [1, 2, 3]
 
 
+def test_a_saved_row_index_is_dropped_and_other_nameless_columns_named(tmp_path: Path) -> None:
+    csv = tmp_path / "people.csv"
+    csv.write_text(",age,\n0,30,x\n1,40,y\n", encoding="utf-8")  # as pandas writes a frame with its index
+    loaded = Population.from_file(csv)
+    assert list(loaded.columns) == ["age", "column_2"] and loaded["column_2"].tolist() == ["x", "y"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

@@ -198,12 +198,17 @@ class Population:
             raise PopulationError(f"population file {str(path)!r} cannot be read: {first}") from None
         if table.num_rows == 0:
             raise PopulationError(f"population file {str(path)!r} has no rows")
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = sorted({n for n in names if n.strip() and names.count(n) > 1})  # nameless: see below
         if repeated:
             raise PopulationError(f"population file {str(path)!r} repeats column name(s) {repeated!r}")
         columns: dict[str, np.ndarray] = {}
         for index, name in enumerate(names):
             col = table.column(index)
+            if not name.strip():  # a nameless column: a saved row index is the agent id already
+                if pa.types.is_integer(col.type) and np.array_equal(col.to_numpy(zero_copy_only=False),
+                                                                    np.arange(table.num_rows)):
+                    continue
+                name = f"column_{index}"
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
                 columns[name] = np.asarray(col.fill_null("").to_pylist(), dtype=object)
             elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
