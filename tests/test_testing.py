@@ -89,14 +89,19 @@ def test_broken_worlds_are_caught(cls: type[World], message: str) -> None:
     assert message in str(info.value)
 
 
-def test_the_top_level_worlds_name_stays_the_registry() -> None:
-    """`from populace import worlds` (as the docs write it) is the registry even after the built-in
-    worlds package has been imported, which would otherwise rebind the name to that package."""
+def test_the_top_level_worlds_name_is_the_registry_and_the_package() -> None:
+    """`from populace import worlds` (as the docs write it) registers and finds worlds even after the
+    built-in worlds package, which shares the name, has been imported; and the package's modules
+    import by their dotted names."""
     import importlib
 
     import populace
     from populace.world import worlds as registry
 
-    importlib.import_module("populace.worlds.grid")
     registry.get("epidemic")  # discovery imports the built-in worlds package
-    assert populace.worlds is registry
+    module = importlib.import_module("populace.worlds.social.world")
+    exec("import populace.worlds.social.world as imported", namespace := {})  # attribute walk through the package
+    assert namespace["imported"] is module
+    top = populace.worlds
+    assert top.get("grid") is registry.get("grid") and "grid" in top and "opinion" in list(top)
+    assert top.add == registry.add  # registering through the package registers in the registry

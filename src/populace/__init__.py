@@ -5,7 +5,6 @@
     print(sim.metrics().tail())
 """
 
-import populace.worlds as _builtin_worlds  # noqa: F401  # first, so that the name below stays the registry
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import (
     PopulaceError,
