@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -226,21 +226,32 @@ def load_plugins(scenario: Scenario) -> None:
     file), so that the worlds, minds and policies they register can be named. File paths are
     made absolute, so that a run's stored copy of the scenario finds them again."""
     for i, entry in enumerate(scenario.plugins):
-        is_file = entry.endswith(".py") or "/" in entry or os.sep in entry
         try:
-            if is_file:
-                path = Path(entry).expanduser()
-                path = (path if path.is_absolute() else scenario.base_dir / path).resolve()
-                _import_file(path)
-                scenario.plugins[i] = str(path)
-            else:
-                importlib.import_module(entry)
+            scenario.plugins[i] = import_plugin(entry, scenario.base_dir)
         except ScenarioError as exc:
             raise ScenarioError(f"plugins.{i}: {exc}") from None
         except Exception as exc:  # any error of the user's module, or a missing module
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ScenarioError(f"plugins.{i}: {entry!r} cannot be imported: "
                                 f"{type(exc).__name__}{': ' + first if first else ''}") from None
+
+
+def import_plugin(entry: str, base: Path) -> str:
+    """Import one plugin (a module name, or a ``.py`` file relative to ``base``); return how to
+    name it from anywhere (the file's absolute path, or the module name)."""
+    if not (entry.endswith(".py") or "/" in entry or os.sep in entry):
+        importlib.import_module(entry)
+        return entry
+    path = Path(entry).expanduser()
+    path = (path if path.is_absolute() else base / path).resolve()
+    _import_file(path)
+    return str(path)
+
+
+def import_plugins(entries: Sequence[str]) -> None:
+    """Import plugins already resolved by :func:`load_plugins` (in a worker process, say)."""
+    for entry in entries:
+        import_plugin(entry, Path.cwd())
 
 
 def _import_file(path: Path) -> None:

@@ -68,7 +68,8 @@ class Simulation:
         self.executor = executor or LocalExecutor()
         self._executor_started = False
         self.run_record = run
-        self.context = MindContext(run.path if run else None, dict(scenario.model), replay)
+        self.context = MindContext(run.path if run else None, dict(scenario.model), replay,
+                                   plugins=tuple(scenario.plugins))
         root = np.random.SeedSequence(scenario.seed)
         pop_seq, world_seq, sched_seq, minds_seq = root.spawn(4)
         self.population = build_population(scenario, np.random.default_rng(pop_seq))

@@ -145,3 +145,31 @@ def test_fewer_actors_than_regions_share_them_and_a_killed_one_is_rebuilt_with_a
     assert killed and executor.recoveries == 1  # both of its regions' calls saw it die; it was rebuilt once
     assert sim.events().equals(reference.events())
     assert sim.metrics().equals(reference.metrics())
+
+
+RAY_PLUGIN = '''
+from populace.actions import Actions
+from populace.minds.rules import policy
+
+
+@policy("ray_plugin_give_right")
+def give_right(obs, mind):
+    givers = obs.agents[obs["wealth"] > 0]
+    return [Actions("give", givers, {"to": (givers + 1) % mind.population.size})]
+'''
+
+
+def test_a_scenarios_plugins_are_imported_in_the_workers(cluster: None, tmp_path: Path) -> None:
+    """A policy from the user's own file, in minds sharded over Ray workers: the workers import the
+    plugin before unpickling their shards, and the run matches the local one."""
+    from populace.execution.raycluster import RayExecutor
+
+    (tmp_path / "populace_ray_plugin.py").write_text(RAY_PLUGIN, encoding="utf-8")
+    spec = tmp_path / "plugged.yaml"
+    spec.write_text(
+        "name: plugged\nplugins: [populace_ray_plugin.py]\nsteps: 6\npopulation: {size: 200}\n"
+        "world: {type: wealth}\nminds: [{type: rules, policy: ray_plugin_give_right, shards: 2}]\n",
+        encoding="utf-8")
+    local = Simulation.from_scenario(str(spec)).run()
+    remote = Simulation.from_scenario(str(spec), executor=RayExecutor()).run()
+    assert remote.events().num_rows > 0 and remote.events().equals(local.events())

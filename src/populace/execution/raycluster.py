@@ -47,6 +47,9 @@ class _ShardHost:
     """The actor body: some of the run's shards (by index), with the run's context re-attached."""
 
     def __init__(self, context: MindContext, indices: list[int], *payloads: bytes) -> None:
+        from populace.scenario import import_plugins
+
+        import_plugins(context.plugins)  # the user's worlds, minds and policies the shards refer to
         self.shards: dict[int, Any] = {i: pickle.loads(p) for i, p in zip(indices, payloads, strict=True)}
         for shard in self.shards.values():
             shard.attach(context)
@@ -108,7 +111,7 @@ class RayExecutor(Executor):
                          configure_logging=False)
             except Exception as exc:  # ConnectionError and Ray's own errors for a bad address
                 raise PopulaceError(f"cannot reach the Ray cluster at {self.address or 'local'}: {exc}") from None
-        self.context = MindContext(context.run_path, dict(context.model), context.replay)
+        self.context = MindContext(context.run_path, dict(context.model), context.replay, plugins=context.plugins)
         # kept in the object store, not in the driver's heap: a region of a large world is big
         self._checkpoint = [ray.put(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in shards]
         self._log = [[] for _ in shards]

@@ -79,6 +79,8 @@ class MindContext:
     model: dict[str, Any] = field(default_factory=dict)
     replay: bool = False
     shared: dict[str, Any] = field(default_factory=dict)
+    #: the scenario's plugins, imported again by worker processes before they unpickle shards
+    plugins: tuple[str, ...] = ()
 
 
 class Mind(ABC):

@@ -150,7 +150,7 @@ def _state_at(parent: Run, at: int, child: Run) -> dict[str, Any]:
 
     scenario = parent.scenario()
     sim = Simulation(scenario, None)
-    sim.context = MindContext(child.path, dict(scenario.model), False)
+    sim.context = MindContext(child.path, dict(scenario.model), False, plugins=tuple(scenario.plugins))
     start = checkpoint_at_or_before(parent, at)
     if start is not None:
         sim._load_state(checkpoint(parent, start))
