@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +19,17 @@ from typing import Any
 
 DIRECTORY = Path(__file__).resolve().parent / "results"
 PACKAGES = ("populace", "numpy", "pyarrow", "duckdb", "ray", "llama-cpp-python", "httpx")
+
+
+def in_fresh_process(argv: Sequence[str], cwd: Path | None = None,
+                     env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh process (its imports, memory peak and CPU time its own) and
+    return the JSON object it prints last; a failed process stops the benchmark with its error."""
+    done = subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, env=None if env is None else dict(env))
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, argv[1:]))} failed:\n{done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def results_file(name: str, quick: bool) -> Path:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _results import write_results
+from _results import in_fresh_process, write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -312,11 +312,7 @@ def spawn(python: Path | str, worker: str, source: Path | None = None, **params:
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{worker} {params} failed:\n{done.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return in_fresh_process(argv, cwd=ROOT, env=env)
 
 
 def run_worker(name: str, params: dict[str, Any]) -> None:

@@ -28,7 +28,6 @@ import os
 import platform
 import pstats
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import write_results
+from _results import in_fresh_process, write_results
 
 from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
 
@@ -169,8 +168,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--one", str(size), mind, "--days", str(args.days)]
             if args.profile:
                 cmd.append("--profile")
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row = in_fresh_process(cmd)
             rows.append(row)
             print(f"{row['agents']:>10,} {row['mind']:>10} {row['s_per_day']:>8.2f} s/day "
                   f"(cpu {row['cpu_s_per_day']:.2f}) "

@@ -27,13 +27,12 @@ import itertools
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _results import results_file, write_results
+from _results import in_fresh_process, results_file, write_results
 
 
 def overrides(world: str, agents: int, partitions: int) -> tuple[str, list[str]]:
@@ -135,8 +134,7 @@ def main() -> None:
         for partitions, executor in CONFIGS:
             cmd = [sys.executable, __file__, "--one", world, str(agents), str(partitions), executor,
                    "--steps", str(steps)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row = in_fresh_process(cmd)
             rows.append(row)
             print(f"{world:>9} {agents:>10,} {label(row):>9} {row['s_per_step']:>8.3f} "
                   f"{row['driver_cpu_s_per_step']:>7.3f} {row['build_s']:>8.1f} {row['driver_peak_gb']:>9.2f} "

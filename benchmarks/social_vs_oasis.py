@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import write_results
+from _results import in_fresh_process, write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -145,10 +145,8 @@ def run_populace(n: int, steps: int, seed: int) -> dict[str, Any]:
 
 
 def populace_in_subprocess(n: int, steps: int, seed: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--populace-case", str(n), "--steps", str(steps),
-                           "--seed", str(seed)], capture_output=True, text=True, cwd=ROOT, check=True)
-    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return out
+    return in_fresh_process([sys.executable, __file__, "--populace-case", str(n), "--steps", str(steps),
+                             "--seed", str(seed)], cwd=ROOT)
 
 
 def per_step(run: dict[str, Any]) -> dict[str, float]:
