@@ -60,6 +60,9 @@ def test_no_argument_runs_the_default_scenario(tmp_path: Path) -> None:
         (["run", "wealth", "--steps", "0"], "--steps 0: give a number of steps of at least 1"),
         # only building the simulation finds the unknown column: validate builds it
         (["validate", "opinion", "--set", "minds.0.select=nosuchcolumn == 1"], "no column 'nosuchcolumn'"),
+        (["validate", "covid", "--set", "clock.step=1w"], "clock.step: the 'epidemic' world steps 1d at a time"),
+        # an error while the simulation is built leaves no half-made run
+        (["run", "opinion", "--set", "minds.0.select=nosuchcolumn == 1"], "no column 'nosuchcolumn'"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(args: list[str], message: str, tmp_path: Path) -> None:
@@ -68,7 +71,8 @@ def test_user_errors_are_one_line_without_traceback(args: list[str], message: st
     assert "Traceback" not in done.stderr
     assert message in " ".join(done.stderr.split())
     assert len(done.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "runs").exists()  # nothing was recorded
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # nothing was recorded, no half-made run
 
 
 def test_schema_export(tmp_path: Path) -> None:

@@ -121,3 +121,7 @@ def test_a_selector_naming_a_missing_column_names_it_and_the_closest(pop: Popula
     message = str(info.value)
     assert "no column 'educaton'; did you mean 'education'?" in message and "columns: " in message
     assert "\n" not in message
+
+
+def test_an_index_selector_works_without_any_column() -> None:
+    assert Population(size=10).mask("index < 4").tolist() == [True] * 4 + [False] * 6

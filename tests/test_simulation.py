@@ -117,10 +117,10 @@ def test_run_directory_layout_and_manifest(tmp_path: Path) -> None:
 def test_paused_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     full = Simulation.from_scenario("opinion", [*SMALL, "trace.checkpoint_every=10"]).run()
     part = Simulation.from_scenario("opinion", [*SMALL, "trace.checkpoint_every=10"], runs_dir=tmp_path)
-    part.run(steps=25)  # stops after 25; the last checkpoint is at 20
+    part.run(steps=25)  # stops after 25, between the checkpoints at 20 and 30: pausing checkpoints
     assert part.path is not None and Run(part.path).manifest()["status"] == "paused"
     resumed = Simulation.resume(part.path)
-    assert resumed.steps_done == 20
+    assert resumed.steps_done == 25
     resumed.run()
     assert resumed.events().equals(full.events())
     assert resumed.metrics().equals(full.metrics())
@@ -135,6 +135,20 @@ def test_a_paused_run_goes_on_in_the_same_process(tmp_path: Path) -> None:
     assert part.path is not None and Run(part.path).manifest()["status"] == "completed"
     assert part.events().equals(full.events())
     assert Simulation.resume(part.path).events().equals(full.events())
+
+
+def test_stepping_by_hand_with_astep_equals_a_run() -> None:
+    import asyncio
+
+    full = Simulation.from_scenario("opinion", SMALL).run()
+    by_hand = Simulation.from_scenario("opinion", SMALL)
+
+    async def drive() -> None:
+        while by_hand.steps_done < by_hand.scenario.steps:
+            await by_hand.astep()
+
+    asyncio.run(drive())
+    assert by_hand.events().equals(full.events()) and by_hand.metrics().equals(full.metrics())
 
 
 def test_writer_errors_surface_as_run_errors(tmp_path: Path) -> None:

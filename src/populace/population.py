@@ -161,7 +161,7 @@ class Population:
     def to_pandas(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame({n: c for n, c in self._columns.items() if c.ndim == 1})
+        return pd.DataFrame({n: c for n, c in self._columns.items() if c.ndim == 1}, index=pd.RangeIndex(self.size))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Population:

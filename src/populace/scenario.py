@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -414,6 +414,15 @@ def check_partitions(scenario: Scenario, world_cls: type) -> None:
             raise ScenarioError(f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards")
 
 
+def _duration_text(step: timedelta) -> str:
+    """A clock step as a scenario writes it (1d, 1h, 30s)."""
+    seconds = int(step.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def check_names(scenario: Scenario) -> None:
     """Check the names and parameters that only the registries know: world, minds, operations."""
     from populace.minds import minds
@@ -431,6 +440,11 @@ def check_names(scenario: Scenario) -> None:
         if name not in world_cls.actions:
             raise ScenarioError(f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}")
     check_partitions(scenario, world_cls)
+    step = parse_duration(scenario.clock.step)
+    if world_cls.step_length is not None and step != world_cls.step_length:
+        length = _duration_text(world_cls.step_length)
+        raise ScenarioError(f"clock.step: the {scenario.world.type!r} world steps {length} at a time "
+                            f"(its rates are per step); got {scenario.clock.step}")
     for i, spec in enumerate(scenario.minds):
         try:
             mind_cls = minds.get(spec.type)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time as wallclock
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,12 @@ class Simulation:
         """Build from a scenario (name, file or object); with ``runs_dir``, record to a new run."""
         scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides or [])
         run = Run.create(runs_dir, scenario) if runs_dir is not None else None
-        return cls(scenario, run, executor=executor)
+        try:
+            return cls(scenario, run, executor=executor)
+        except BaseException:
+            if run is not None:  # nothing was recorded: leave no half-made run behind
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
 
     @classmethod
     def resume(cls, run_path: Path, executor: Executor | None = None) -> Simulation:
@@ -178,6 +184,8 @@ class Simulation:
     # -- stepping ----------------------------------------------------------------------------
     async def astep(self) -> StepResult:
         """Run one step: interventions, activation, observe/decide/apply, world dynamics, record."""
+        if not self._executor_started:  # stepping by hand, without arun()
+            await self.start_executor()
         started = wallclock.perf_counter()
         step = self.steps_done
         now = self.clock.time(step)
@@ -303,7 +311,10 @@ class Simulation:
                 if progress is not None:
                     progress(result)
             if self._collected_at != self.steps_done:  # paused between checkpoints: the state lives in the shards
-                await self._take_back()
+                if self.run_record is not None:
+                    await self.checkpoint()  # so that a resume goes on from here, not from the last checkpoint
+                else:
+                    await self._take_back()
             status = "completed" if self.steps_done >= self.scenario.steps else "paused"
         except BaseException as exc:
             if self.run_record is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -80,6 +80,8 @@ class World(ABC):
     actions: ClassVar[ActionSpace] = ActionSpace()
     #: the metrics ``metrics()`` reports, with a one-line meaning each, for reports and plots
     metric_descriptions: ClassVar[Mapping[str, str]] = {}
+    #: the clock step the world's dynamics are written for (rates per day, say); None: any step
+    step_length: ClassVar[timedelta | None] = None
 
     def __init__(
         self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,

@@ -75,3 +75,22 @@ def test_show_totals_the_runs_model_usage(recorded: Path) -> None:
     assert shown.exit_code == 0, shown.output
     usage = shown.output.split("model usage")[1]
     assert "calls" in usage and "cache_hits" in usage and "cache_hit_rate" in usage
+
+
+def test_requests_that_failed_in_the_original_fail_again_and_the_replay_is_identical(tmp_path: Path) -> None:
+    """Plans that failed in the original were never cached: the replay misses them, fails them the
+    same way, and its trace is the original's."""
+    spec = tmp_path / "failing-plans.yaml"
+    spec.write_text(
+        "name: failing-plans\nseed: 3\nsteps: 4\npopulation: {size: 12, attributes: {x: {dist: constant, value: 1}}}\n"
+        "world: {type: opinion}\n"
+        "model: {backend: scripted, responses: {'': '{\"action\": \"nothing\"}'}, probabilities: {discuss: 2, ignore: 1}}\n"
+        "minds:\n  - {select: 'index < 3', type: generative}\n"
+        "  - {select: all, type: archetype, prompt: 'Your opinion: {obs.opinion}. {options}?',\n"
+        "     bins: {obs.opinion: [0.5]}, options: {discuss: {action: discuss, args: {with: obs.neighbour}}, ignore: null}}\n",
+        encoding="utf-8")
+    original = Simulation.from_scenario(str(spec), runs_dir=tmp_path / "runs").run()
+    assert original.path is not None
+    done = CliRunner().invoke(app, ["replay", str(original.path), "--runs-dir", str(tmp_path / "replays")])
+    assert done.exit_code == 0, done.output
+    assert "failed, as they had in the original" in done.output and "identical" in done.output

@@ -35,12 +35,14 @@ def replay(
     usage = result.usage
     console.print(f"replayed {result.steps} steps of {result.original.name} -> {result.replay}")
     console.print(f"model calls: {usage.calls}, answers from the cache: {usage.cache_hits}")
-    if result.misses:
+    if result.difference and result.misses:  # the cache lacks answers the original had: say which
         more = f" (and {len(result.misses) - 1} more)" if len(result.misses) > 1 else ""
         raise RunError(f"replay_miss: {result.misses[0]}{more}")
     if result.difference:
         console.print(f"[red]different[/]: {result.difference}")
         raise typer.Exit(1)
+    if result.misses:
+        console.print(f"{len(result.misses)} request(s) had no cached answer and failed, as they had in the original")
     console.print("[green]identical[/]: every event and metric matches the original")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,6 +68,7 @@ class EpidemicWorld(RegionalWorld):
     and neighbourhoods; regions meet through city-wide prevalence and share the case level)."""
 
     name = "epidemic"
+    step_length = timedelta(days=1)  # incubation, infectious periods and contact rates are per day
     Config = EpidemicConfig
     actions = ActionSpace(
         ActionSpec("go_out", {}, "follow the routine: go to work if employed and open, meet people as usual"),
