@@ -142,6 +142,19 @@ def test_stance_pruning_gives_the_exact_top_k(prefer: str, k: int, size: int, se
     assert np.array_equal(rec.recommend(users, k, view), Recommender.recommend(rec, users, k, view))
 
 
+def test_stance_pruning_with_a_missing_stance_scores_like_every_post() -> None:
+    world = make_world(n=30)
+    world.state.users["stance"][:] = np.linspace(-1, 1, 30)
+    world.state.users["stance"][5] = np.nan
+    for step in range(3):
+        world.set_clock(step, START + timedelta(hours=step))
+        act(world, "create_post", list(range(0, 30, 3)), content=["p"] * 10)
+    world.state.posts["stance"][2] = np.nan
+    rec = StanceRecommender({"prefer": "close"})
+    users = np.arange(30)
+    assert np.array_equal(rec.recommend(users, 4, world.view()), Recommender.recommend(rec, users, 4, world.view()))
+
+
 def test_echo_chamber_and_opposing_views() -> None:
     world = make_world(n=4)
     world.state.users["stance"][:] = [0.5, -0.9, 0.2, 0.9]

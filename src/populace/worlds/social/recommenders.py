@@ -300,8 +300,9 @@ class StanceRecommender(Recommender):
                 lo, hi = stance[rows[0]], stance[rows[-1]]
                 at = np.stack([self.fit(lo, theirs), self.fit(hi, theirs), self.fit(np.clip(theirs, lo, hi), theirs)])
                 at *= weight
-                floor = np.partition(at.min(axis=0), len(posts) - k)[len(posts) - k]  # k posts score >= floor
-                keep = np.flatnonzero(at.max(axis=0) >= floor)  # the rest score < floor for every user here
+                if np.isfinite(at).all():  # a missing stance (NaN) bounds nothing: score every post then
+                    floor = np.partition(at.min(axis=0), len(posts) - k)[len(posts) - k]  # k posts score >= floor
+                    keep = np.flatnonzero(at.max(axis=0) >= floor)  # the rest score < floor for every user here
             kept = posts[keep]
             out[rows] = top_k(self.fit(stance[rows][:, None], theirs[keep][None, :]) * weight[keep][None, :], kept, k)
         return out
