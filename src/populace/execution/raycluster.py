@@ -47,7 +47,7 @@ class _ShardHost:
     """The actor body: some of the run's shards (by index), with the run's context re-attached."""
 
     def __init__(self, context: MindContext, indices: list[int], *payloads: bytes) -> None:
-        from populace.scenario import import_plugins
+        from populace.plugins import import_plugins
 
         import_plugins(context.plugins)  # the user's worlds, minds and policies the shards refer to
         self.shards: dict[int, Any] = {i: pickle.loads(p) for i, p in zip(indices, payloads, strict=True)}
