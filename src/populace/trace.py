@@ -53,6 +53,7 @@ EVENT_SCHEMA = pa.schema([
 ])
 
 DICTIONARY_COLUMNS = ["step", "time", "action", "outcome", "reason", "request"]
+STATISTICS_COLUMNS = ["step", "time", "agent", "action", "outcome"]
 
 
 def events_table(events: Iterable[Events], step: int, time: datetime, keep: str = "all") -> pa.Table:
@@ -82,7 +83,7 @@ def events_table(events: Iterable[Events], step: int, time: datetime, keep: str 
 
 def _repeat(value: str, n: int) -> pa.Array:
     """One string ``n`` times, without ``n`` Python objects."""
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _labels(values: np.ndarray, n: int) -> pa.Array:
@@ -229,7 +230,10 @@ class TraceStore:
                         target = self.path / name / f"{first:08d}-{last:08d}.parquet"
                         # dictionary-encode only the repetitive event columns: agents and arguments
                         # are mostly distinct, and a dictionary for them doubles the write time
-                        options = {"use_dictionary": DICTIONARY_COLUMNS} if name == "events" else {}
+                        # and keep statistics only where a reader filters (steps, agents, kinds):
+                        # min/max of JSON and free text prune nothing and cost a pass over every byte
+                        options = {"use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS} \
+                            if name == "events" else {}
                         _atomic_write(target, lambda handle, t=table, o=options: pq.write_table(t, handle, **o))
             except BaseException as exc:  # reported to the simulation thread on its next call
                 self._error = exc
