@@ -228,10 +228,9 @@ class TraceStore:
                     for name, tables in batch.items():
                         table = pa.concat_tables(tables, promote_options="permissive")
                         target = self.path / name / f"{first:08d}-{last:08d}.parquet"
-                        # dictionary-encode only the repetitive event columns: agents and arguments
-                        # are mostly distinct, and a dictionary for them doubles the write time
-                        # and keep statistics only where a reader filters (steps, agents, kinds):
-                        # min/max of JSON and free text prune nothing and cost a pass over every byte
+                        # events: dictionary-encode only the repetitive columns (agents and arguments
+                        # are mostly distinct; a dictionary for them doubles the write time), and keep
+                        # min/max statistics only where readers filter (steps, agents, kinds)
                         options = {"use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS} \
                             if name == "events" else {}
                         _atomic_write(target, lambda handle, t=table, o=options: pq.write_table(t, handle, **o))

@@ -95,6 +95,11 @@ class Recommender:
         raise NotImplementedError(f"{type(self).__name__} must implement recommend() or scores()")
 
 
+def recency(posts: np.ndarray, view: FeedView, half_life: float) -> np.ndarray:
+    """Each post's recency weight: halved every ``half_life`` steps of age."""
+    return np.power(0.5, (view.step - view.state.posts["step"][posts]) / half_life)
+
+
 def top_k(scores: np.ndarray, posts: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best posts per row of ``scores`` (ties to the earlier candidate), padded with -1.
 
@@ -190,8 +195,7 @@ class InterestRecommender(Recommender):
         assert isinstance(p, InterestParams)
         posts = view.candidates()
         state = view.state
-        age = view.step - state.posts["step"][posts]
-        weight = np.power(0.5, age / p.half_life)
+        weight = recency(posts, view, p.half_life)
         if p.popularity > 0:
             engagement = state.posts["likes"][posts] + state.posts["reposts"][posts]
             weight = weight * np.power(1.0 + np.log1p(engagement), p.popularity)
@@ -273,15 +277,11 @@ class StanceRecommender(Recommender):
         product = mine * theirs
         return 1.0 + (product if prefer == "aligned" else -product)
 
-    def recency(self, posts: np.ndarray, view: FeedView) -> np.ndarray:
-        assert isinstance(self.params, StanceParams)
-        age = view.step - view.state.posts["step"][posts]
-        return np.power(0.5, age / self.params.half_life)
-
     def scores(self, users: np.ndarray, posts: np.ndarray, view: FeedView) -> np.ndarray:
+        assert isinstance(self.params, StanceParams)
         state = view.state
         return self.fit(state.users["stance"][users][:, None], state.posts["stance"][posts][None, :]) \
-            * self.recency(posts, view)[None, :]
+            * recency(posts, view, self.params.half_life)[None, :]
 
     def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
         out = np.full((len(users), k), -1, dtype=np.int64)
@@ -291,7 +291,8 @@ class StanceRecommender(Recommender):
         state = view.state
         stance = state.users["stance"][users]
         theirs = state.posts["stance"][posts]
-        weight = self.recency(posts, view)
+        assert isinstance(self.params, StanceParams)
+        weight = recency(posts, view, self.params.half_life)
         by_stance = np.argsort(stance, kind="stable")
         for start in range(0, len(users), self.block):
             rows = by_stance[start:start + self.block]
