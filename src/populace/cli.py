@@ -193,7 +193,7 @@ def runs(runs_dir: RunsDir = None) -> None:
     table = Table("run", "scenario", "status", "steps", "created")
     for r in list_runs(_runs_dir(runs_dir)):
         m = r.manifest()
-        table.add_row(r.id, str(m.get("scenario")), str(m.get("status")),
+        table.add_row(r.id, str(m.get("scenario")), r.status(),
                       f"{m.get('steps_done')}/{m.get('steps')}", str(m.get("created", "")))
     console.print(table)
 
@@ -208,7 +208,7 @@ def show(run_id: Annotated[str, typer.Argument(help="run directory or id")]) -> 
     summary = summarise(r.path)
     m = r.manifest()
     console.print(f"[bold]{r.id}[/] scenario={m.get('scenario')} seed={m.get('seed')} "
-                  f"status={m.get('status')} steps={m.get('steps_done')}/{m.get('steps')}")
+                  f"status={r.status()} steps={m.get('steps_done')}/{m.get('steps')}")
     for title, rows in summary.items():
         if not rows:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,14 +49,16 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, path: Path | str) -> Run:
+    def open(cls, path: Path | str, runs_dir: Path | None = None) -> Run:
+        """A run by its directory, or by its id under ``runs_dir`` (default: :func:`default_runs_dir`)."""
         path = Path(path)
         if not (path / MANIFEST).is_file():
-            candidate = default_runs_dir() / str(path)
+            where = runs_dir if runs_dir is not None else default_runs_dir()
+            candidate = where / str(path)
             if (candidate / MANIFEST).is_file():
                 path = candidate
             else:
-                raise RunError(f"{str(path)!r} is not a run directory (no {MANIFEST})")
+                raise RunError(f"{str(path)!r} is not a run directory (no {MANIFEST}) nor a run id under {where}")
         return cls(path)
 
     def manifest(self) -> dict[str, Any]:
@@ -75,6 +78,23 @@ class Run:
         except OSError as exc:
             raise RunError(f"{self.path / MANIFEST} cannot be written: {exc.strerror or exc}") from None
 
+    def status(self) -> str:
+        """The manifest's status, except that a run whose process has died is ``interrupted``.
+
+        A running process records its pid and host; a ``running`` run on this host whose process is
+        gone was killed (or crashed) and resumes from its last checkpoint. A run on another host
+        keeps the recorded status: its process cannot be checked from here.
+        """
+        data = self.manifest()
+        status = str(data.get("status"))
+        if status == "running" and data.get("host") == socket.gethostname() and not _alive(data.get("pid")):
+            return "interrupted"
+        return status
+
+    def mark_running(self) -> None:
+        """Record that this process is running the run (see :meth:`status`)."""
+        self.update(status="running", pid=os.getpid(), host=socket.gethostname())
+
     def update(self, **changes: Any) -> None:
         data = self.manifest()
         data.update(changes, updated=_now())
@@ -85,7 +105,7 @@ class Run:
         file = self.path / "scenario.yaml"
         if not file.is_file():
             raise RunError(f"{self.path} has no scenario.yaml")
-        scenario = load_scenario(file)
+        scenario = load_scenario(file, recorded=True)
         base = self.manifest().get("base_dir")
         if base:
             scenario._base_dir = Path(base)
@@ -98,6 +118,25 @@ def list_runs(runs_dir: Path) -> list[Run]:
         return []
     found = [Run(p) for p in runs_dir.iterdir() if (p / MANIFEST).is_file()]
     return sorted(found, key=lambda r: (r.manifest().get("created", ""), r.id))
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process with this pid exists (a zombie or a recycled pid counts as alive)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    if os.path.exists(f"/proc/{pid}/stat"):  # Linux: a killed child not yet reaped is a zombie, not alive
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+        except OSError:
+            return False
+    return True
 
 
 def _now() -> str:

@@ -302,7 +302,7 @@ class Simulation:
         """Step until ``steps`` (default: the scenario's) are done, then close the trace."""
         target = self.scenario.steps if steps is None else min(self.scenario.steps, self.steps_done + steps)
         if self.run_record is not None:
-            self.run_record.update(status="running")
+            self.run_record.mark_running()
         try:
             if not self._executor_started:
                 await self.start_executor()

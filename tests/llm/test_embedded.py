@@ -15,6 +15,10 @@ from populace.llm.structured import parse_valid
 
 pytest.importorskip("llama_cpp")
 
+#: llama.cpp is native code: each test runs in a child process (tests/conftest.py), so a crash
+#: fails that test with its signal instead of ending the whole suite
+pytestmark = pytest.mark.native
+
 SCHEMA = {
     "type": "object",
     # llama.cpp's schema grammar does not enforce numeric bounds (the client's validation does): use an enum
@@ -96,3 +100,42 @@ def test_missing_model_is_one_line_at_start(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError) as info:
         asyncio.run(lm.start())
     assert info.value.cause == "not_installed" and "nothing.gguf" in str(info.value)
+
+
+def test_weights_load_without_cpu_specific_buffer_types() -> None:
+    """A native build would otherwise put SmolLM2's weights in AMX tiles on a recent Xeon, where
+    any prompt longer than one token crashed (the tests above exercise that path on such a CPU)."""
+    import llama_cpp.llama_cpp as native
+
+    from populace.llm.backends.embedded import portable_weights
+
+    assert native.llama_model_default_params().use_extra_bufts  # llama.cpp's default
+    with portable_weights():
+        assert not native.llama_model_default_params().use_extra_bufts
+    assert native.llama_model_default_params().use_extra_bufts  # restored after the load
+
+
+def test_native_tests_run_apart() -> None:
+    """Crashes when asked to (see the next test); passes otherwise."""
+    import ctypes
+    import os
+
+    if os.environ.get("POPULACE_CRASH_ON_PURPOSE"):
+        ctypes.string_at(0)  # SIGSEGV
+
+
+def test_a_crash_in_native_code_fails_its_test_and_the_suite_goes_on() -> None:
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("POPULACE_CRASH_ON_PURPOSE"):
+        return  # the inner run of this very test
+    crash = "tests/llm/test_embedded.py::test_native_tests_run_apart"
+    after = "tests/llm/test_embedded.py::test_the_packaged_model_is_found_without_importing_its_package"
+    root = Path(__file__).parents[2]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", crash, after],
+                          capture_output=True, text=True, timeout=300, cwd=root,
+                          env={**os.environ, "POPULACE_CRASH_ON_PURPOSE": "1", "POPULACE_NATIVE_TEST_CHILD": ""})
+    assert "1 failed, 1 passed" in done.stdout, done.stdout
+    assert "crashed with signal 11 (SIGSEGV) in native code" in done.stdout

@@ -1,6 +1,10 @@
 """A local OpenAI-compatible llama.cpp server on 127.0.0.1, for tests, benchmarks and trying the
 ``openai`` backend without a GPU (needs ``pip install 'llama-cpp-python[server]'``).
 
+The server runs as ``python -m populace.llm.serve ARGS``: llama-cpp-python's own server, with the
+model's weights loaded in the portable layout the embedded backend uses (see
+:func:`populace.llm.backends.embedded.portable_weights`).
+
     with LlamaServer(threads=1) as server:
         spec = {"backend": "openai", "base_url": server.base_url, "model": server.alias}
 """
@@ -15,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from populace.llm.backends.embedded import locate_model
+from populace.llm.backends.embedded import locate_model, portable_weights
 from populace.llm.base import ModelUnavailableError
 
 
@@ -46,7 +50,7 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         """Start the server and wait until it lists its model."""
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.path), "--model_alias", self.alias,
+            sys.executable, "-m", "populace.llm.serve", "--model", str(self.path), "--model_alias", self.alias,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context_size),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads), "--verbose", "False",
         ]
@@ -85,3 +89,15 @@ class LlamaServer:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def main() -> None:
+    """llama-cpp-python's server (same arguments) with portable weights; see the module docstring."""
+    from llama_cpp.server.__main__ import main as serve
+
+    with portable_weights():
+        serve()
+
+
+if __name__ == "__main__":
+    main()

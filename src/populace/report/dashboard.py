@@ -121,7 +121,7 @@ class RunView:
         m = self.run.manifest()
         steps = self.steps()
         last = int(steps["step"].max()) if len(steps) else -1
-        return _plain({"id": m.get("id"), "scenario": m.get("scenario"), "status": m.get("status"),
+        return _plain({"id": m.get("id"), "scenario": m.get("scenario"), "status": self.run.status(),
                        "steps": m.get("steps"), "steps_done": m.get("steps_done"), "last_step": last,
                        "updated": m.get("updated"), "parent": m.get("parent")})
 

@@ -8,6 +8,10 @@ speed and quality: it is a working default, not a good judge.
 Structured output is constrained by a grammar compiled from the JSON schema; ``choose`` reads
 the log-probabilities of each option's tokens after the prompt (no generation). Calls run in a
 worker thread, one at a time (a llama.cpp context is not re-entrant).
+
+Weights are always loaded in llama.cpp's plain CPU layout (:func:`portable_weights`): a build
+compiled for the machine's own CPU otherwise stores them in an AMX tile layout on recent Intel
+servers, whose matrix product crashes the process on any prompt longer than one token.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import importlib.util
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +59,39 @@ def locate_model(model: str | None) -> Path:
         raise ModelUnavailableError("not_installed", f"embedded model {name!r} is neither a built-in ({known}) "
                                                      "nor an existing .gguf file")
     return path
+
+
+_LOADING = threading.Lock()
+
+
+@contextmanager
+def portable_weights() -> Iterator[None]:
+    """While inside, llama.cpp loads models without its extra CPU buffer types.
+
+    Extra buffer types re-lay weights for one CPU feature at load time (AMX tiles on Intel Xeons
+    since Sapphire Rapids, repacked Q4_0 blocks); a ``llama-cpp-python`` built for the native CPU
+    enables them, and its AMX matrix product segfaults on multi-token prompts. The plain layout
+    runs the same arithmetic on every CPU, so answers do not depend on the machine's features and a
+    cached native wheel cannot bring the crash back. ``Llama`` takes its model parameters from
+    ``llama_model_default_params`` and exposes no switch, so the defaults are adjusted for the
+    duration of a load, under a lock.
+    """
+    import llama_cpp.llama_cpp as native
+
+    with _LOADING:
+        original = native.llama_model_default_params
+
+        def plain_layout() -> Any:
+            params = original()
+            if hasattr(params, "use_extra_bufts"):
+                params.use_extra_bufts = False
+            return params
+
+        native.llama_model_default_params = plain_layout
+        try:
+            yield
+        finally:
+            native.llama_model_default_params = original
 
 
 def default_threads() -> int:
@@ -97,8 +135,9 @@ class EmbeddedBackend(Backend):
                                                              "pip install 'llama-cpp-python>=0.3.36'") from None
             started = time.perf_counter()
             try:
-                llm = Llama(model_path=str(path), n_ctx=self.context_size, n_threads=self.threads,
-                            n_threads_batch=self.threads, verbose=False)
+                with portable_weights():
+                    llm = Llama(model_path=str(path), n_ctx=self.context_size, n_threads=self.threads,
+                                n_threads_batch=self.threads, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ModelUnavailableError("load_failed", f"cannot load {path.name}: {exc}") from None
             self.load_seconds = time.perf_counter() - started
