@@ -55,7 +55,17 @@ def test_overrides_apply_before_validation() -> None:
         ({"population": {"size": 5, "attributes": {"age": {"dist": "gaussian"}}}}, "population.attributes.age.dist: 'gaussian' is not accepted; expected one of 'constant', 'normal'"),
         ({"clock": {"step": "3 fortnights"}}, "clock.step: '3 fortnights' is not accepted"),
         ({"interventions": [{"at": 1, "call": "tax_and_redistrbute", "args": {"rate": 0.1}}]}, "did you mean 'tax_and_redistribute'"),
-        ({"interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rat": 0.1}}]}, "interventions.0.args:"),
+        ({"interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rat": 0.1}}]},
+         "interventions.0.args.rat: unknown parameter; did you mean 'rate'? (accepted: rate); 'rate' is required"),
+        ({"interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rate": "high"}}]},
+         "interventions.0.args.rate: 'high' is not accepted: Input should be a valid number"),
+        ({"interventions": [{"at": 3, "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0.at: 'tax_and_redistribute' at step 3 never runs: the run's last step is 2 (steps: 3)"),
+        ({"minds": [{"select": "all", "type": "rules", "policy": "random_gift"},
+                    {"select": "age > 30", "type": "rules", "policy": "random_gift"}]},
+         "minds.1: never runs: minds.0 (select: all) takes every agent first; put minds.1 before it"),
+        ({"model": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "threads": 2}},
+         "model.threads: the openai backend does not use it (only embedded); remove it, e.g. --set model.threads=null"),
         ({"seedz": 1}, "seedz: unknown field"),
         ({"population": {}}, "population: give `size` or `file`"),
     ],
@@ -133,8 +143,10 @@ def mutated_scenarios(draw: st.DrawFn) -> dict:
 def _load_cleanly(tmp_path: Path, content: Any) -> None:
     try:
         load_scenario(write(tmp_path, content))
-    except ScenarioError as exc:
-        assert "\n" not in str(exc) and "Traceback" not in str(exc)
+    except ScenarioError as exc:  # one line per problem, each naming the file
+        lines = str(exc).split("\n")
+        assert all(line.startswith("s.yaml: ") for line in lines), lines
+        assert "Traceback" not in str(exc)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -250,3 +262,74 @@ def test_a_bad_selector_names_its_mind(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"^minds\.0\.select: selector 'agee > 30': no column 'agee'; "
                                             r"did you mean 'age'\?"):
         mind_masks(sc, Population({"age": [20, 40]}))
+
+
+def test_every_problem_is_listed_one_line_each(tmp_path: Path) -> None:
+    data = {**copy.deepcopy(VALID), "seedz": 1, "schedule": {"order": "random"}}
+    with pytest.raises(ScenarioError) as schema:
+        load_scenario(write(tmp_path, data))
+    assert str(schema.value).split("\n") == [
+        "s.yaml: schedule.order: 'random' is not accepted: Input should be 'simultaneous' or 'sequential'",
+        "s.yaml: seedz: unknown field; did you mean 'seed'? (check the spelling; see `populace schema`)"]
+    checked = {**copy.deepcopy(VALID), "world": {"type": "wealth", "params": {"colour": 1}},
+               "minds": [{"type": "rules", "policy": "random_gfit"}],
+               "interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rate": "x"}}]}
+    with pytest.raises(ScenarioError) as names:
+        load_scenario(write(tmp_path, checked))
+    lines = str(names.value).split("\n")
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "world.params.colour", "minds.0.policy", "interventions.0.args.rate"]
+
+
+def test_a_misspelt_required_key_is_one_line_with_did_you_mean(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data["populaton"] = data.pop("population")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, data))
+    assert str(info.value) == "s.yaml: populaton: unknown field; did you mean 'population'? (a required field)"
+    del data["populaton"]
+    with pytest.raises(ScenarioError, match=r"^s\.yaml: population: required field is missing$"):
+        load_scenario(write(tmp_path, data))
+
+
+def test_intervention_arguments_are_typed_at_load() -> None:
+    sc = load_scenario("opinion", ["interventions.0.args.value='0.3'"])  # a number written as text
+    assert sc.interventions[0].args["value"] == 0.3
+    with pytest.raises(ScenarioError, match=r"interventions\.0\.args\.value: required field is missing"):
+        load_scenario("opinion", ["interventions.0.args={share: 0.1}"])
+
+
+def test_an_intervention_past_a_shortened_run_is_a_warning_and_a_recorded_one_passes() -> None:
+    late = "opinion.yaml: interventions.0.at: 'broadcast' at step 60 never runs: the run's last step is 9 (steps: 10)"
+    assert load_scenario("opinion", ["steps=10"]).warnings == [late]
+    assert load_scenario("opinion").warnings == []
+    with pytest.raises(ScenarioError, match="'broadcast' at step 120 never runs"):  # the file's own steps
+        load_scenario("opinion", ["interventions.0.at=120"])
+    recorded = load_scenario("opinion", ["steps=10"]).to_yaml()
+    assert load_scenario(yaml.safe_load(recorded), recorded=True).steps == 10
+
+
+def test_model_fields_are_checked_against_the_backend_that_uses_them() -> None:
+    openai = "{backend: openai, base_url: 'http://127.0.0.1:9/v1'}"
+    with pytest.raises(ScenarioError, match=r"model\.responses: the openai backend does not use it \(only scripted\)"):
+        load_scenario(VALID, [f"model={openai}", "model.responses={'': x}"])
+    assert load_scenario(VALID, [f"model={openai}", "model.threads=null"]).model["backend"] == "openai"
+    # a mind's own model inherits the top level's embedded threads silently, but its own fields are checked
+    minds = "minds=[{type: archetype, prompt: '{options}', model: {backend: scripted, schema_mode: none}}]"
+    with pytest.raises(ScenarioError, match=r"^scenario: minds\.0\.model\.schema_mode: the scripted backend") as info:
+        load_scenario(VALID, ["model={backend: embedded, threads: 2}", minds])
+    assert "\n" not in str(info.value)
+
+
+def test_a_selector_whose_agents_all_go_to_earlier_minds_names_them() -> None:
+    from populace.population import Population
+
+    sc = load_scenario({**VALID, "minds": [{"select": "age > 30", "type": "rules", "policy": "random_gift"},
+                                           {"select": "age > 50", "type": "rules", "policy": "random_gift"},
+                                           {"select": "age > 90", "type": "rules", "policy": "random_gift"},
+                                           {"select": "all", "type": "rules", "policy": "random_gift"}]})
+    with pytest.raises(ScenarioError) as info:
+        mind_masks(sc, Population({"age": [20, 40, 60]}))
+    assert str(info.value) == ("minds.1.select: never runs: its 1 agent(s) all go to minds.0 (select: 'age > 30') "
+                               "first; put minds.1 before them or narrow them")
+    assert len(mind_masks(sc, Population({"age": [20, 40]}))) == 4  # selects no one: a small population may

@@ -8,7 +8,6 @@ An error names the field, the bad value and what is accepted, e.g.::
 from __future__ import annotations
 
 import difflib
-import inspect
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from pydantic_core import PydanticSerializationError
 
 from populace.clock import Clock, parse_duration
 from populace.errors import PopulaceError, PopulationError, ScenarioError, UnknownNameError
+from populace.parameters import signature_params, validate_params
 from populace.persona import KINDS as DISTRIBUTION_KINDS
 from populace.persona import Distribution
 from populace.plugins import load_plugins
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from populace.population import Population
+    from populace.world import World
 
 
 class _Strict(BaseModel):
@@ -148,6 +149,12 @@ class Scenario(_Strict):
                                           "first: they register your own worlds, minds and policies")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Lines worth saying before the run that do not stop it (see :func:`load_scenario`)."""
+        return list(self._warnings)
 
     @property
     def base_dir(self) -> Path:
@@ -192,19 +199,27 @@ def builtin_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(directory.glob("*.yaml"))} if directory.is_dir() else {}
 
 
-def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[str] = ()) -> Scenario:
+def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[str] = (), *,
+                  recorded: bool = False) -> Scenario:
     """Load and fully validate a scenario from a built-in name, a YAML file or a mapping.
 
     ``overrides`` are ``dotted.key=value`` strings (values parsed as YAML), applied before
-    validation. Raises :class:`ScenarioError` with a one-line message.
+    validation. Raises :class:`ScenarioError` listing every problem found, one line each (schema
+    problems first; the checks against the registries run once the schema holds).
+
+    An intervention at or after the last step never runs: an error, unless ``--set steps=N``
+    shortened the run past it, which is a warning (:attr:`Scenario.warnings`). ``recorded``: the
+    scenario a run stored, accepted when it started, so such interventions pass silently (a fork
+    may lengthen the run).
     """
     label, base, data = _read(source)
+    overrides = list(overrides)
     for item in overrides:
         _override(data, item, label)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_flat(f"{label}: {_one_line(exc, model=Scenario)}")) from None
+        raise _error(label, _lines(exc, model=Scenario)) from None
     try:  # a run stores its scenario as UTF-8: text must be encodable (no lone surrogates)
         scenario.model_dump_json()
     except PydanticSerializationError:
@@ -212,11 +227,23 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
     scenario._base_dir = base
     try:
         load_plugins(scenario)
-        check_names(scenario)
-        check_models(scenario)
     except ScenarioError as exc:
-        raise ScenarioError(_flat(f"{label}: {exc}")) from None
+        raise _error(label, [str(exc)]) from None
+    problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario)]
+    late = [] if recorded else _late_interventions(scenario)
+    if any(item.partition("=")[0].strip() == "steps" for item in overrides):
+        scenario._warnings = [_flat(f"{label}: {line}") for line in late]
+    else:
+        problems += late
+    if problems:
+        raise _error(label, problems)
     return scenario
+
+
+def _error(label: str, problems: Iterable[str]) -> ScenarioError:
+    """One error listing every problem, one line each, each naming the scenario."""
+    lines = dict.fromkeys(_flat(f"{label}: {problem}") for problem in problems)
+    return ScenarioError("\n".join(lines))
 
 
 def _flat(message: str) -> str:
@@ -281,12 +308,46 @@ def _override(data: dict[str, Any], item: str, label: str) -> None:
         node[last] = value
 
 
-def _one_line(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
-    """The first error as one line; ``model`` (what was validated) lets an unknown field name the
-    closest known one."""
-    error = exc.errors(include_url=False)[0]
-    loc = ".".join(_name(p) for p in error["loc"] if not _is_union_tag(p))
-    loc = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+def _lines(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
+    """Every error as one line; ``model`` (what was validated) lets an unknown field name the
+    closest known one. A required field that is missing beside an unknown one spelt like it is
+    one line about the misspelling."""
+    errors = exc.errors(include_url=False)
+    unknown: dict[tuple[Any, ...], list[str]] = {}
+    for error in errors:
+        if error["type"] in ("extra_forbidden", "unknown_parameter"):
+            unknown.setdefault(tuple(error["loc"][:-1]), []).append(str(error["loc"][-1]))
+    misspelt: dict[tuple[Any, ...], str] = {}  # the location of an unknown key -> the required field it misspells
+    merged: set[tuple[Any, ...]] = set()  # missing fields said by their misspelling's line
+    for error in errors:
+        if error["type"] == "missing":
+            parent, name = tuple(error["loc"][:-1]), str(error["loc"][-1])
+            close = difflib.get_close_matches(name, unknown.get(parent, []), n=1)
+            if close:
+                misspelt[(*parent, close[0])] = name
+                merged.add(tuple(error["loc"]))
+    lines = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if loc in merged:
+            continue
+        if loc in misspelt and error["type"] == "extra_forbidden":
+            lines.append(f"{_location(loc, prefix)}: unknown field; did you mean {misspelt[loc]!r}? (a required field)")
+        elif loc in misspelt:  # a parameter's line already names the closest one and the accepted ones
+            lines.append(f"{_line(error, prefix, model)}; {misspelt[loc]!r} is required")
+        else:
+            lines.append(_line(error, prefix, model))
+    return lines
+
+
+def _location(parts: Iterable[Any], prefix: str) -> str:
+    loc = ".".join(_name(p) for p in parts if not _is_union_tag(p))
+    return f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+
+
+def _line(error: Any, prefix: str, model: type[BaseModel] | None) -> str:
+    """One validation error as one line naming the field, the bad value and what is accepted."""
+    loc = _location(error["loc"], prefix)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{loc}: required field is missing"
@@ -299,7 +360,7 @@ def _one_line(exc: ValidationError, prefix: str = "", model: type[BaseModel] | N
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{loc}: unknown field{hint} (check the spelling; see `populace schema`)"
-    if error["type"] == "unknown_parameter":  # a rules policy's parameter (see populace.minds.rules)
+    if error["type"] == "unknown_parameter":  # a policy's or an operation's parameter (see populace.parameters)
         return f"{loc}: {message}"
     value = error.get("input")
     if isinstance(value, dict | list):
@@ -343,16 +404,21 @@ def _is_union_tag(part: Any) -> bool:
 
 def check_partitions(scenario: Scenario, world_cls: type) -> None:
     """A partitioned world must be one that partitions, and its minds are split by region, not sharded."""
+    problems = _partition_problems(scenario, world_cls)
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+def _partition_problems(scenario: Scenario, world_cls: type) -> list[str]:
     from populace.regions import RegionalWorld, regional_worlds
 
     if scenario.world.partitions == 1:
-        return
+        return []
     if not issubclass(world_cls, RegionalWorld):
-        raise ScenarioError(f"world.partitions: the {scenario.world.type!r} world is global and cannot be "
-                            f"partitioned; worlds that partition: {', '.join(regional_worlds())}")
-    for i, spec in enumerate(scenario.minds):
-        if spec.shards > 1:
-            raise ScenarioError(f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards")
+        return [f"world.partitions: the {scenario.world.type!r} world is global and cannot be "
+                f"partitioned; worlds that partition: {', '.join(regional_worlds())}"]
+    return [f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards"
+            for i, spec in enumerate(scenario.minds) if spec.shards > 1]
 
 
 def _duration_text(step: timedelta) -> str:
@@ -365,76 +431,169 @@ def _duration_text(step: timedelta) -> str:
 
 
 def check_names(scenario: Scenario) -> None:
-    """Check the names and parameters that only the registries know: world, minds, operations."""
-    from populace.minds import minds
+    """Check the names and parameters that only the registries know: world, minds, operations
+    (every problem, one line each)."""
+    problems = _name_problems(scenario)
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+def _name_problems(scenario: Scenario) -> list[str]:
     from populace.world import worlds
 
     try:
         world_cls = worlds.get(scenario.world.type)
     except UnknownNameError as exc:
-        raise ScenarioError(f"world.type: {exc}") from None
+        return [f"world.type: {exc}", *_mind_problems(scenario)]
+    problems = []
     try:
         world_cls.Config.model_validate(scenario.world.params)
     except ValidationError as exc:
-        raise ScenarioError(_one_line(exc, "world.params.", world_cls.Config)) from None
-    for name in scenario.world.actions or []:
-        if name not in world_cls.actions:
-            raise ScenarioError(f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}")
-    check_partitions(scenario, world_cls)
+        problems += _lines(exc, "world.params.", world_cls.Config)
+    except PopulaceError as exc:  # a world's own check, e.g. an unknown recommender
+        problems.append(f"world.params: {exc}")
+    problems += [f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}"
+                 for name in scenario.world.actions or [] if name not in world_cls.actions]
+    problems += _partition_problems(scenario, world_cls)
     step = parse_duration(scenario.clock.step)
     if world_cls.step_length is not None and step != world_cls.step_length:
         length = _duration_text(world_cls.step_length)
-        raise ScenarioError(f"clock.step: the {scenario.world.type!r} world steps {length} at a time "
-                            f"(its rates are per step); got {scenario.clock.step}")
+        problems.append(f"clock.step: the {scenario.world.type!r} world steps {length} at a time "
+                        f"(its rates are per step); got {scenario.clock.step}")
+    return [*problems, *_mind_problems(scenario), *_intervention_problems(scenario, world_cls)]
+
+
+def _mind_problems(scenario: Scenario) -> list[str]:
+    from populace.minds import minds
+
+    problems = []
     for i, spec in enumerate(scenario.minds):
         try:
             mind_cls = minds.get(spec.type)
             mind_cls.Config.model_validate(spec.params())
         except UnknownNameError as exc:
             field = "type" if exc.kind == "mind" else exc.kind
-            raise ScenarioError(f"minds.{i}.{field}: {exc}") from None
+            problems.append(f"minds.{i}.{field}: {exc}")
         except ValidationError as exc:
-            raise ScenarioError(_one_line(exc, f"minds.{i}.", mind_cls.Config)) from None
+            problems += _lines(exc, f"minds.{i}.", mind_cls.Config)
         except PopulaceError as exc:  # e.g. an unknown policy named in the params
-            raise ScenarioError(f"minds.{i}: {exc}") from None
+            problems.append(f"minds.{i}: {exc}")
+    return problems
+
+
+def _intervention_problems(scenario: Scenario, world_cls: type[World]) -> list[str]:
+    """Each intervention names an operation of the world and gives it arguments of its types; the
+    arguments are kept as those types (``value: "0.5"`` runs as 0.5)."""
     ops = world_cls.operations()
+    problems = []
     for i, iv in enumerate(scenario.interventions):
         if iv.call not in ops:
-            raise ScenarioError(f"interventions.{i}.call: {UnknownNameError('operation', iv.call, ops)}")
+            problems.append(f"interventions.{i}.call: {UnknownNameError('operation', iv.call, ops)}")
+            continue
         try:
-            inspect.signature(ops[iv.call]).bind(None, **iv.args)
-        except TypeError as exc:
-            raise ScenarioError(f"interventions.{i}.args: {exc}") from None
+            args = validate_params(signature_params(ops[iv.call]), iv.args)
+        except ValidationError as exc:
+            problems += _lines(exc, f"interventions.{i}.args.")
+            continue
+        iv.args = {key: getattr(args, key) for key in iv.args}
+    return problems
+
+
+def _late_interventions(scenario: Scenario) -> list[str]:
+    """Interventions at or after the last step: they would never run."""
+    last = scenario.steps - 1
+    return [f"interventions.{i}.at: {iv.call!r} at step {iv.at} never runs: the run's last step is {last} "
+            f"(steps: {scenario.steps})" for i, iv in enumerate(scenario.interventions) if iv.at > last]
+
+
+def _shadow_problems(scenario: Scenario) -> list[str]:
+    """A mind after one that selects ``all`` never gets an agent (each agent goes to the first mind
+    whose selector picks it)."""
+    first = next((i for i, spec in enumerate(scenario.minds) if spec.select.strip() == "all"), None)
+    if first is None:
+        return []
+    return [f"minds.{i}: never runs: minds.{first} (select: all) takes every agent first; "
+            f"put minds.{i} before it" for i in range(first + 1, len(scenario.minds))]
+
+
+#: Model fields that only some backends read; every other field applies to all of them.
+BACKEND_FIELDS: dict[str, tuple[str, ...]] = {
+    "threads": ("embedded",), "context_size": ("embedded",),
+    "base_url": ("openai",), "servers": ("openai",), "api_key_env": ("openai",), "endpoint": ("openai",),
+    "schema_mode": ("openai",),
+    "responses": ("scripted",), "probabilities": ("scripted",), "function": ("scripted",),
+}
+
+
+def backend_problems(spec: Mapping[str, Any], prefix: str = "model.", keys: Iterable[str] | None = None) -> list[str]:
+    """The fields of a model spec (``keys`` of them; default all) that its backend does not use: a
+    setting that would be silently ignored."""
+    backend = spec.get("backend") or "embedded"
+    problems = []
+    for key in spec if keys is None else keys:
+        users = BACKEND_FIELDS.get(key)
+        if users and backend not in users and spec.get(key) is not None:
+            problems.append(f"{prefix}{key}: the {backend} backend does not use it (only {' and '.join(users)}); "
+                            f"remove it, e.g. --set {prefix}{key}=null")
+    return problems
 
 
 def check_models(scenario: Scenario) -> None:
     """Validate the ``model:`` section, and each mind's own ``model:`` over it, whether or not a
     mind uses a model (a misspelled key must not wait for the first model call)."""
+    problems = _model_problems(scenario)
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+def _model_problems(scenario: Scenario) -> list[str]:
     from populace.llm.client import ModelSpec
 
     try:
         ModelSpec.model_validate(scenario.model)
     except ValidationError as exc:
-        raise ScenarioError(_one_line(exc, "model.", ModelSpec)) from None
+        problems = _lines(exc, "model.", ModelSpec)
+    else:
+        problems = backend_problems(scenario.model)
     for i, spec in enumerate(scenario.minds):
         own = spec.params().get("model")
         if not isinstance(own, Mapping):
             continue
+        merged = {**scenario.model, **own} if not problems else dict(own)  # the top level's problems are said once
         try:
-            ModelSpec.model_validate({**scenario.model, **own})
+            ModelSpec.model_validate(merged)
         except ValidationError as exc:
-            raise ScenarioError(_one_line(exc, f"minds.{i}.model.", ModelSpec)) from None
+            problems += _lines(exc, f"minds.{i}.model.", ModelSpec)
+        else:  # the mind's own fields; those it inherits belong to the top-level backend
+            problems += backend_problems(merged, f"minds.{i}.model.", own)
+    return problems
 
 
 def mind_masks(scenario: Scenario, population: Population) -> list[np.ndarray]:
     """Each mind tier's ``select`` as a mask over the built population (its columns are known
-    only then); a bad selector is one line naming ``minds.N.select``."""
-    masks = []
+    only then). A bad selector is one line naming ``minds.N.select``; so is a selector whose agents
+    all go to earlier minds (each agent goes to the first mind that selects it), naming them. A
+    selector that picks no one (a small test population) and a fallback ``all`` are let be."""
+    import numpy as np
+
+    masks, problems = [], []
     for i, spec in enumerate(scenario.minds):
         try:
             masks.append(population.mask(spec.select))
         except PopulationError as exc:
-            raise ScenarioError(f"minds.{i}.select: {exc}") from None
+            problems.append(f"minds.{i}.select: {exc}")
+            masks.append(np.zeros(population.size, dtype=bool))
+    for i, (spec, mask) in enumerate(zip(scenario.minds, masks, strict=True)):
+        if i == 0 or spec.select.strip() == "all" or not mask.any():
+            continue
+        taken = np.logical_or.reduce(masks[:i])
+        if (mask & ~taken).any():
+            continue
+        by = [f"minds.{j} (select: {scenario.minds[j].select!r})" for j in range(i) if (masks[j] & mask).any()]
+        problems.append(f"minds.{i}.select: never runs: its {int(mask.sum())} agent(s) all go to "
+                        f"{' and '.join(by)} first; put minds.{i} before them or narrow them")
+    if problems:
+        raise ScenarioError("\n".join(problems))
     return masks
 
 

@@ -74,6 +74,11 @@ def test_fork_errors_are_one_line(opinion_run: Path) -> None:
         parse_intervention("broadcast value", 3)
     with pytest.raises(ScenarioError, match="interventions.1.call: .*'broadcats'"):
         fork(opinion_run, 5, interventions=["broadcats value=1"])
+    with pytest.raises(ScenarioError, match=r"^scenario: interventions\.1\.args\.value: 'abc' is not accepted: "
+                                            "Input should be a valid number"):
+        fork(opinion_run, 5, interventions=["broadcast value=abc"])
+    with pytest.raises(ScenarioError, match="'broadcast' at step 30 never runs: the branch's last step is 29"):
+        fork(opinion_run, 30, interventions=["broadcast value=1"])
     assert parse_intervention("ban_account agent=7 reason='spam here'", 4)["args"] == {"agent": 7, "reason": "spam here"}
     assert parse_intervention("broadcast value=0.9 share=0.1", 4) == {
         "at": 4, "call": "broadcast", "args": {"value": 0.9, "share": 0.1}}
@@ -85,7 +90,7 @@ def test_fork_errors_are_one_line(opinion_run: Path) -> None:
         ("population.size=10", "population.size: a fork keeps its parent's agents"),
         ("population.attributes.age.mean=60", "population.attributes.age.mean: a fork keeps its parent's agents"),
         ("seed=3", "seed: a fork continues its parent's random streams"),
-        ("minds.0.select=all", "minds.0.select: a fork keeps its parent's mind tiers"),
+        ("minds.0.select=age > 30", "minds.0.select: a fork keeps its parent's mind tiers"),
         ("minds.1.shards=2", "minds.1.shards: a fork keeps its parent's mind tiers"),
         ("interventions=[{at: 3, call: broadcast, args: {value: 1.0}}]",
          "interventions: 'broadcast' at step 3 is before the fork step 10, so it would never run"),

@@ -16,15 +16,14 @@ value of the wrong type is a one-line error naming ``minds.N.params.KEY``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from populace.actions import Actions
 from populace.minds.base import Decisions, Mind, MindConfig, minds
+from populace.parameters import validate_params
 from populace.registry import Registry
 from populace.world import Observations
 
@@ -73,25 +72,8 @@ class RulesConfig(MindConfig):
     @model_validator(mode="after")
     def _params(self) -> RulesConfig:
         """Check ``params`` against the policy's model and fill in its defaults."""
-        model = params_model(self.policy)
-        try:
-            self.params = model.model_validate(self.params).model_dump()
-        except ValidationError as exc:
-            known = sorted(model.model_fields)
-            raise ValidationError.from_exception_data(
-                exc.title, [_located(error, known) for error in exc.errors()]) from None
+        self.params = validate_params(params_model(self.policy), self.params, ("params",)).model_dump()
         return self
-
-
-def _located(error: Any, known: list[str]) -> InitErrorDetails:
-    """A policy's parameter error under ``params``; an unknown key names the accepted ones."""
-    loc = ("params", *error["loc"])
-    if error["type"] != "extra_forbidden":
-        return {"type": error["type"], "loc": loc, "input": error["input"], "ctx": error.get("ctx") or {}}
-    close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    message = f"unknown parameter{hint} (accepted: {', '.join(known) or 'none'})"
-    return {"type": PydanticCustomError("unknown_parameter", message), "loc": loc, "input": error["input"]}
 
 
 class RulesMind(Mind):

@@ -78,11 +78,11 @@ def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventio
     data = yaml.safe_load((parent.path / "scenario.yaml").read_text(encoding="utf-8"))
     data.setdefault("interventions", [])
     data["interventions"] = [*data["interventions"], *(parse_intervention(t, at) for t in interventions)]
-    scenario = load_scenario(data, overrides)
+    scenario = load_scenario(data, overrides, recorded=True)  # the parent's late interventions may run now
     setters = _setter_interventions(original, scenario, at)
     if setters:
         data["interventions"] = [*data["interventions"], *setters]
-        scenario = load_scenario(data, overrides)
+        scenario = load_scenario(data, overrides, recorded=True)
     scenario._base_dir = original.base_dir
     if len(scenario.minds) != len(original.minds):
         raise ScenarioError("a fork keeps the parent's mind tiers; change their parameters, not their number")
@@ -100,6 +100,9 @@ def _check_changes(original: Scenario, changed: Scenario, at: int) -> None:
         if iv.at < at and iv not in original.interventions:
             raise ScenarioError(f"interventions: {iv.call!r} at step {iv.at} is before the fork step {at}, "
                                 "so it would never run")
+        if iv.at >= changed.steps and iv not in original.interventions:
+            raise ScenarioError(f"interventions: {iv.call!r} at step {iv.at} never runs: the branch's last step is "
+                                f"{changed.steps - 1} (steps: {changed.steps})")
 
 
 def _changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
