@@ -68,17 +68,39 @@ def test_final_attack_rate_matches_the_final_size_relation_at_100k(r0: float) ->
     assert abs(w.metrics()["attack_rate"] - final_size(r0)) < 0.01  # tolerance: 1 percentage point
 
 
-def test_lockdown_lowers_the_peak_and_costs_jobs_that_stimulus_cushions() -> None:
-    size = ["population.size=20000"]
-    free = Simulation.from_scenario("covid", size).run().metrics()
-    locked = Simulation.from_scenario("covid-lockdown", size).run().metrics()
+SIZE = ["population.size=20000"]
+
+
+@pytest.fixture(scope="module")
+def free() -> Any:
+    """The covid scenario's year without interventions, at a small size."""
+    return Simulation.from_scenario("covid", SIZE).run().metrics()
+
+
+def test_the_policy_response_delays_and_lowers_the_peak_within_the_horizon_and_costs_jobs(free: Any) -> None:
+    locked = Simulation.from_scenario("covid-lockdown", SIZE).run().metrics()
+    for m in (free, locked):  # the year covers each arm's peak and most of its decline
+        assert m["infectious"].iloc[-1] < 0.2 * m["infectious"].max()
+    assert locked["infectious"].idxmax() > free["infectious"].idxmax() + 60
     assert locked["infectious"].max() < 0.5 * free["infectious"].max()
-    assert locked["attack_rate"].iloc[-1] < free["attack_rate"].iloc[-1]
+    assert locked["attack_rate"].iloc[-1] < free["attack_rate"].iloc[-1] - 0.15
     assert locked["unemployment"].max() > 0.2 > free["unemployment"].max()
     assert locked["lockdown"].iloc[30] == 1 and locked["lockdown"].iloc[-1] == 0
     assert locked["stimulus_paid"].iloc[-1] > 0
-    assert locked["unemployment"].iloc[-1] < locked["unemployment"].max()  # re-hiring after reopening
+    assert locked["unemployment"].iloc[-1] < 0.1 * locked["unemployment"].max()  # re-hiring after reopening
     assert free["staying_home"].max() > 0.05  # agents react to the case counts they hear
+
+
+def test_testing_lowers_the_peak_and_the_lockdown_delays_it(free: Any) -> None:
+    testing_only = Simulation.from_scenario("covid-lockdown", [
+        *SIZE, "interventions=[{at: 25, call: testing, args: {rate: 0.1}}]"]).run().metrics()["infectious"]
+    lockdown_only = Simulation.from_scenario("covid-lockdown", [
+        *SIZE, "interventions=[{at: 20, call: lockdown, args: {close: [office, service], community: 0.5}},"
+        " {at: 80, call: reopen}]"]).run().metrics()["infectious"]
+    peak, peak_day = free["infectious"].max(), free["infectious"].idxmax()
+    assert testing_only.max() < 0.5 * peak < 0.75 * peak < lockdown_only.max()
+    assert lockdown_only.idxmax() > peak_day + 40
+    assert abs(testing_only.idxmax() - peak_day) < 40
 
 
 def test_cautious_agents_stay_home_as_cases_rise_and_the_sick_isolate() -> None:
