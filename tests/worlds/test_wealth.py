@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 
 from populace import Actions, Population, Simulation
 from populace.measures import gini
@@ -20,6 +23,23 @@ def reference_boltzmann(n: int, steps: int, seed: int) -> np.ndarray:
     return wealth
 
 
+def stationary_wealth(units: int = 200) -> np.ndarray:
+    """Large-population law of one agent's wealth when everyone with wealth gives a unit at once.
+
+    Each step an agent loses a unit if it has one and receives Poisson(lam) units, lam the share of
+    givers: the queue with Poisson arrivals and one departure a step (M/D/1 seen at departures).
+    Its mean, lam + lam^2 / (2 (1 - lam)) (Pollaczek-Khinchine), is one unit when lam = 2 - sqrt(2).
+    Returns P(wealth = k) for k < ``units``, found by iterating the chain."""
+    lam = 2 - np.sqrt(2)
+    arrivals = np.array([np.exp(-lam) * lam**k / math.factorial(k) for k in range(40)])
+    p = np.zeros(units)
+    p[1] = 1.0
+    for _ in range(2000):
+        after_giving = np.r_[p[0] + p[1], p[2:], 0.0]
+        p = np.convolve(after_giving, arrivals)[:units]
+    return p / p.sum()
+
+
 def test_wealth_is_conserved_and_inequality_reaches_the_known_plateau() -> None:
     sim = Simulation.from_scenario("wealth", ["population.size=3000", "steps=150"]).run()
     m = sim.metrics()
@@ -29,6 +49,12 @@ def test_wealth_is_conserved_and_inequality_reaches_the_known_plateau() -> None:
     reference = np.mean([gini(reference_boltzmann(3000, 150, s)) for s in range(3)])
     assert abs(plateau.mean() - reference) < 0.02  # same stationary distribution as an independent model
     assert plateau.std() < 0.01
+    # and the theory's: Gini = E|X - Y| / (2 E X) = sum_k F(k) (1 - F(k)) for integer wealth of mean 1
+    law = stationary_wealth()
+    assert law @ np.arange(len(law)) == pytest.approx(1.0)
+    cdf = np.cumsum(law)
+    assert abs(plateau.mean() - float(np.sum(cdf * (1 - cdf)))) < 0.01  # 0.580
+    assert abs(m["share_zero"].iloc[-30:].mean() - law[0]) < 0.01  # sqrt(2) - 1 = 0.414 hold nothing
 
 
 def test_giving_rules() -> None:
