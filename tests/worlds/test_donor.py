@@ -56,6 +56,23 @@ def test_the_richer_half_survives_and_newcomers_inherit_its_strategy() -> None:
     assert world.generation == 1 and world.resources.tolist() == [10.0, 10.0]
 
 
+def test_the_step_that_ends_a_generation_reports_that_generation_not_the_next() -> None:
+    world = DonorWorld(Population({"g": np.array([0.0, 1.0])}), {"rounds": 2, "generosity": "g", "mutation": 0.0})
+    world.reset(0)
+    for _ in range(2):  # both rounds of the first generation
+        obs = world.observe(np.arange(2))
+        world.apply([Actions("donate", obs.agents, {"fraction": obs["generosity"]})])
+        world.tick()
+        m = world.metrics()
+        assert m["generation"] == 1 and m["donation_rate"] == 0.5
+    # the giver handed all 10 units to the keeper, who got 20: 30 and 0, a mean of 15, not the restart's 10
+    assert m["resources_mean"] == pytest.approx(15.0) == world.generation_resources[-1]
+    assert m["generosity_mean"] == 0.5  # who played, not the keeper's heirs now in place
+    assert world.resources.tolist() == [10.0, 10.0] and world.generosity.tolist() == [0.0, 0.0]
+    world.tick()  # the next step plays the new generation's first round
+    assert world.metrics()["generation"] == 2 and world.metrics()["generosity_mean"] == 0.0
+
+
 def test_punishing_is_rejected_when_the_world_does_not_allow_it() -> None:
     world = DonorWorld(Population(size=4))
     world.reset(0)
@@ -76,7 +93,9 @@ def test_donor_game_scenario_reciprocity_sustains_cooperation_that_unconditional
     reciprocal = run([])
     unconditional = run(["minds.0.params={}"])
     for m in (reciprocal, unconditional):
-        assert m["generation"].iloc[-1] == 11  # ten generations completed
+        assert (m["generation"].value_counts() == 12).all()  # every row is one of a generation's 12 rounds
+        last = m.iloc[-1]  # the run ends on its tenth generation's final standing, not a fresh eleventh
+        assert last["generation"] == 10 and last["resources_mean"] == last["generation_resources"]
     gen = reciprocal["generation_resources"].dropna().drop_duplicates()
     assert len(gen) == 10
     # without conditioning on reputation, generosity is selected away and gains vanish

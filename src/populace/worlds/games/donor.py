@@ -14,6 +14,10 @@ language-model mind may rewrite with ``set_strategy``) and its numeric trait ``g
 donation fraction a rules mind uses), mutated by Gaussian noise. Every agent then starts the new
 generation with ``initial_resources``. The defaults are the paper's: 12 agents, 12 rounds per
 generation, 10 units each, donations doubled, a trace depth of 3.
+
+Each step's metrics describe the round played in it: the step that ends a generation reports
+that generation's final standing, not the fresh one the turnover has already set up, so a run
+of whole generations ends on its last completed generation.
 """
 
 from __future__ import annotations
@@ -59,10 +63,10 @@ class DonorWorld(World):
                    "write down the strategy you will follow (passed on to newcomers if you survive)"),
     )
     metric_descriptions: ClassVar[dict[str, str]] = {
-        "generation": "current generation (1 = the first)",
-        "resources_mean": "mean resources now",
-        "donation_rate": "mean share of resources donated in the last round (non-donors count 0)",
-        "generosity_mean": "mean inherited generosity trait",
+        "generation": "generation of this step's round (1 = the first)",
+        "resources_mean": "mean resources after this step's round",
+        "donation_rate": "mean share of resources donated in this step's round (non-donors count 0)",
+        "generosity_mean": "mean generosity trait of the agents who played this step's round",
         "punishments": "punishments in the last round",
         "generation_resources": "mean final resources of the last completed generation",
     }
@@ -90,6 +94,8 @@ class DonorWorld(World):
         self.generation = 0
         self.generation_resources: list[float] = []
         self.last_given = np.zeros(0)
+        #: the standing at the end of the generation the last step finished (None mid-generation)
+        self.finished: dict[str, float] | None = None
         self._start_generation()
 
     def _start_generation(self) -> None:
@@ -184,8 +190,10 @@ class DonorWorld(World):
         self.last_given = self.given[self.round].copy()
         self.round += 1
         if self.round < self.cfg.rounds:
+            self.finished = None
             self._draw_recipients()
             return []
+        self.finished = self._standing()
         return [self._next_generation()]
 
     def _next_generation(self) -> Events:
@@ -206,12 +214,15 @@ class DonorWorld(World):
         return event
 
     # -- what emerges ------------------------------------------------------------------------
-    def metrics(self) -> dict[str, float]:
-        out = {
+    def _standing(self) -> dict[str, float]:
+        return {
             "generation": float(self.generation + 1),
             "resources_mean": float(self.resources.mean()),
             "generosity_mean": float(self.generosity.mean()),
         }
+
+    def metrics(self) -> dict[str, float]:
+        out = dict(self.finished) if self.finished is not None else self._standing()
         last = self.last_given
         if len(last):
             out["donation_rate"] = float(np.mean(np.where(last > 0, last, 0.0)))
