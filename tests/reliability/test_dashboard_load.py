@@ -35,7 +35,7 @@ def test_the_dashboard_reads_only_new_parts_and_matches_a_full_read(tmp_path: Pa
     view = RunView(run)
     pd.testing.assert_frame_equal(view.steps(), analysis.steps(run))
     pd.testing.assert_frame_equal(view.metrics(), analysis.metrics(run))
-    assert len(view.events()) == len(analysis.events(run)) > 0
+    assert int(view.digest().actions["n"].sum()) == len(analysis.events(run)) > 0  # every event digested once
     shutil.copy(run / "steps" / "00000003-00000003.parquet", run / "steps" / "00000004-00000004.parquet")
     grown = view.steps()
     assert len(grown) == 5 and grown["step"].tolist() == [0, 1, 2, 3, 3]  # the copied part was appended

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from populace.report.feed import build_feed, has_feed, injected_texts
 
@@ -36,3 +39,35 @@ def test_moderation_and_step_filter() -> None:
     assert [p["id"] for p in build_feed(EVENTS, upto=0)] == [1, 0]
     assert build_feed(EVENTS, upto=1)[0]["removed"] is False
     assert [p["id"] for p in build_feed(EVENTS, limit=1)] == [2]
+
+
+def test_the_trace_feed_matches_the_feed_folded_from_every_event(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """most_engaged and feed_at read only the chosen posts' events, yet show what build_feed shows."""
+    from populace import Simulation, analysis
+    from populace.report.feed import feed_at, most_engaged, trace_has_feed, trace_injected_texts
+
+    sim = Simulation.from_scenario("misinformation", ["steps=16", "trace.flush_every=3"],
+                                   tmp_path_factory.mktemp("runs")).run()
+    assert sim.path is not None
+    events = analysis.events(sim.path)
+    interventions = [iv.model_dump() for iv in sim.scenario.interventions]
+    texts = injected_texts(events, interventions)
+    assert trace_has_feed(sim.path) and trace_injected_texts(sim.path, interventions) == texts and texts
+    every = build_feed(events, limit=len(events), texts=texts)
+    assert sum(p["reposts"] for p in every) > 0 and sum(p["likes"] for p in every) > 0  # a feed worth checking
+    ranked = sorted(every, key=lambda p: (-(p["likes"] + p["reposts"]), p["step"]))[:10]
+    assert most_engaged(sim.path, 10, texts) == ranked
+    assert any(p["shared"] for p in feed_at(sim.path, None, 500, None, texts))  # reposts quote their original
+    for step in (0, 5, 15):
+        assert feed_at(sim.path, step, 20, None, texts) == build_feed(events, step, 20, None, texts)
+    author = ranked[0]["author"]
+    assert feed_at(sim.path, None, 5, author, texts) == build_feed(events, None, 5, author, texts)
+
+
+def test_a_run_without_posts_has_no_trace_feed(tmp_path: Path) -> None:
+    from populace import Simulation
+    from populace.report.feed import feed_at, most_engaged, trace_has_feed
+
+    sim = Simulation.from_scenario("wealth", ["population.size=20", "steps=2"], tmp_path).run()
+    assert sim.path is not None
+    assert not trace_has_feed(sim.path) and most_engaged(sim.path) == [] and feed_at(sim.path) == []

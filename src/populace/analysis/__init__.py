@@ -18,7 +18,7 @@ from populace.analysis.behaviour import (
     herd_scores,
     model_usage,
 )
-from populace.analysis.cascades import cascade_growth, cascades, posts_from_events
+from populace.analysis.cascades import cascade_growth, cascades, posts_from_events, posts_in_trace
 from populace.analysis.distributions import (
     bimodality_coefficient,
     gini_over_time,
@@ -35,7 +35,19 @@ from populace.analysis.snapshots import (
     states,
     world_values,
 )
-from populace.analysis.tables import events, has_table, metrics, parse_json, read_arrow, read_table, run_path, steps
+from populace.analysis.tables import (
+    events,
+    has_table,
+    latest,
+    metrics,
+    parse_json,
+    parts,
+    query,
+    read_arrow,
+    read_table,
+    run_path,
+    steps,
+)
 
 __all__ = [
     "actions_per_step",
@@ -56,14 +68,18 @@ __all__ = [
     "has_table",
     "herd_choices",
     "herd_scores",
+    "latest",
     "locate",
     "metrics",
     "model_usage",
     "network_at",
     "parse_json",
+    "parts",
     "polarization",
     "polarization_over_time",
     "posts_from_events",
+    "posts_in_trace",
+    "query",
     "read_arrow",
     "read_table",
     "run_path",

@@ -10,12 +10,14 @@ long chain of person-to-person spread).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from populace.analysis.tables import field
+from populace.analysis.tables import RunLike, field, query, sql_strings
 
 #: event kinds that create an original post (``seed_post``: a post from the world's posts file), and
 #: that share an existing one
@@ -43,6 +45,37 @@ def posts_from_events(
     })
     posts.loc[~wanted["action"].isin(share_actions), "parent"] = None
     return posts[posts["post"].notna()].reset_index(drop=True)
+
+
+def _json_key(column: str, keys: Sequence[str]) -> str:
+    """SQL: the JSON text of the first of ``keys`` present and not null in ``column`` (as :func:`field`)."""
+    return "coalesce(" + ", ".join(f"nullif(json_extract({column}, '$.{k}')::VARCHAR, 'null')" for k in keys) + ")"
+
+
+def _json_values(texts: pd.Series) -> list[Any]:
+    """Values from their JSON text (None where missing), as :func:`posts_from_events` holds them."""
+    return [None if not isinstance(t, str) else int(t) if t.lstrip("-").isdigit() else json.loads(t) for t in texts]
+
+
+def posts_in_trace(run: RunLike, post_actions: Sequence[str] = POST_ACTIONS,
+                   share_actions: Sequence[str] = SHARE_ACTIONS, limit: int | None = None) -> pd.DataFrame:
+    """:func:`posts_from_events` of a run's trace, read by DuckDB (only these four columns are
+    loaded); ``limit`` keeps the first posts recorded."""
+    listed, shares = sql_strings([*post_actions, *share_actions]), sql_strings(share_actions) or "NULL"
+    frame = query(run, f"""
+        SELECT post, parent, agent, step FROM (
+            SELECT {_json_key("data", ("post_id", "post", "id"))} AS post,
+                   CASE WHEN action IN ({shares})
+                        THEN {_json_key("args", ("post_id", "post", "parent", "original"))} END AS parent,
+                   agent, step, filename, file_row_number
+            FROM {{events}} WHERE outcome = 'ok' AND action IN ({listed}))
+        WHERE post IS NOT NULL ORDER BY filename, file_row_number
+        {f"LIMIT {int(limit)}" if limit is not None else ""}""", positions=True)
+    if frame.empty:
+        return posts_from_events(pd.DataFrame(columns=["action", "outcome"]))
+    return pd.DataFrame({"post": pd.Series(_json_values(frame["post"]), dtype=object),
+                         "parent": pd.Series(_json_values(frame["parent"]), dtype=object),
+                         "agent": frame["agent"].astype("int64"), "step": frame["step"].astype("int64")})
 
 
 def _roots_and_depths(posts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

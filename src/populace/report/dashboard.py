@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,8 +23,9 @@ import pyarrow.parquet as pq
 from populace import analysis
 from populace.analysis.tables import parse_json_column
 from populace.errors import PopulaceError, RunError
-from populace.report.decisions import decisions
-from populace.report.feed import build_feed, has_feed, injected_texts
+from populace.report.decisions import COLUMNS as DECISION_COLUMNS
+from populace.report.decisions import NO_MODEL, decisions
+from populace.report.feed import POST_KINDS, feed_at, injected_events, injected_texts
 from populace.runs import Run
 
 T = TypeVar("T")
@@ -42,8 +44,65 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass
+class EventsDigest:
+    """What the dashboard shows of all the events, kept up to date part by part (DuckDB reads each
+    new part once): events per step, action and outcome, events per agent, the injected posts'
+    events. It stays small whatever the number of events: steps x actions, plus one count per agent."""
+
+    actions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "action", "ok", "n", "asked"]))
+    per_agent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    injected: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def last_step(self) -> int:
+        return int(self.actions["step"].max()) if len(self.actions) else -1
+
+    @property
+    def asked(self) -> int:
+        """Events decided by a language model (with a request id)."""
+        return int(self.actions["asked"].sum()) if len(self.actions) else 0
+
+    @property
+    def has_posts(self) -> bool:
+        return bool(self.actions["action"].isin(POST_KINDS).any())
+
+    def add(self, run: Path, files: list[Path]) -> EventsDigest:
+        """This digest with the events of ``files`` (parts not seen before) folded in."""
+        on = {"events": files}
+        actions = analysis.query(run, "SELECT step, action, outcome = 'ok' AS ok, count(*) AS n, "
+                                      "count(request) AS asked FROM {events} GROUP BY ALL", files=on)
+        agents = analysis.query(run, "SELECT agent, count(*) AS n FROM {events} WHERE agent >= 0 GROUP BY ALL",
+                                files=on)
+        injected = injected_events(run, files)
+        per_agent = self.per_agent
+        if len(agents):
+            ids, n = agents["agent"].to_numpy(np.int64), agents["n"].to_numpy(np.int64)
+            per_agent = np.bincount(ids, weights=n, minlength=len(per_agent)).astype(np.int64)
+            per_agent[: len(self.per_agent)] += self.per_agent
+        return EventsDigest(pd.concat([f for f in (self.actions, actions) if len(f)], ignore_index=True)
+                            if len(actions) else self.actions, per_agent,
+                            pd.concat([self.injected, injected], ignore_index=True) if len(injected) else self.injected)
+
+    def actions_per_step(self) -> pd.DataFrame:
+        """Accepted events indexed by step, one column per action (as :func:`analysis.actions_per_step`)."""
+        ok = self.actions[self.actions["ok"].astype(bool)]
+        if ok.empty:
+            return pd.DataFrame()
+        table = ok.pivot_table(index="step", columns="action", values="n", aggfunc="sum", fill_value=0)
+        table.columns.name = None
+        return table.sort_index().astype("int64")
+
+    def most_active(self, limit: int) -> list[tuple[int, int]]:
+        """``(agent, events)`` of the ``limit`` agents with most events, lower ids first among equals."""
+        order = np.argsort(-self.per_agent, kind="stable")[:limit]
+        return [(int(a), int(self.per_agent[a])) for a in order if self.per_agent[a] > 0]
+
+
 class RunView:
-    """Reads a run's tables, re-reading only when new parts have been written."""
+    """Reads a run's tables with DuckDB, re-reading only when new parts have been written. Nothing
+    holds every event: the step and metric tables (one row per step) are kept, the events are
+    digested part by part (:class:`EventsDigest`), and feeds and agents are queried when asked for."""
 
     def __init__(self, path: Path) -> None:
         self.run = Run.open(path)
@@ -51,7 +110,7 @@ class RunView:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, Any]] = {}
         self._loading: dict[str, threading.Lock] = {}
-        self._parts: dict[str, tuple[list[str], pd.DataFrame | None]] = {}
+        self._folds: dict[str, tuple[list[str], Any]] = {}
 
     def _signature(self, *tables: str) -> tuple[Any, ...]:
         return tuple(sorted(p.name for t in tables for p in (self.path / t).glob("*.parquet")))
@@ -70,32 +129,33 @@ class RunView:
                 self._cache[key] = (signature, value)
             return value
 
-    def _grown(self, name: str) -> pd.DataFrame:
-        """Table ``name`` as pandas, reading only the parts written since the last call (a live run's
-        parts are only ever added); ``events`` gets ``args`` and ``data`` parsed as in ``analysis.events``."""
+    def _folded(self, name: str, start: Callable[[], T], fold: Callable[[T, list[Path]], T]) -> T:
+        """``fold(value, new_parts)`` over the parts of table ``name`` written since the last call (a
+        live run's parts are only ever added); a rewritten table (a resume) is folded again from ``start()``."""
         with self._lock:
-            loading = self._loading.setdefault("parts:" + name, threading.Lock())
+            loading = self._loading.setdefault("fold:" + name, threading.Lock())
         with loading:
-            parts = sorted((self.path / name).glob("*.parquet")) if (self.path / name).is_dir() else []
-            known, frame = self._parts.get(name, ([], None))
-            if [p.name for p in parts[: len(known)]] != known:  # rewritten (a resume): read everything again
-                known, frame = [], None
+            parts = analysis.parts(self.path, name)
+            known, value = self._folds.get(name, ([], None))
+            if value is None or [p.name for p in parts[: len(known)]] != known:
+                known, value = [], start()
             new = parts[len(known):]
-            if new or frame is None:
-                added = pa.concat_tables([pq.read_table(p) for p in new], promote_options="permissive").to_pandas() \
-                    if new else pd.DataFrame()
-                if name == "events" and len(added):
-                    for column in ("args", "data"):
-                        added[column] = parse_json_column(added[column].tolist())
-                frame = added if frame is None or frame.empty else pd.concat([frame, added], ignore_index=True)
-                self._parts[name] = ([p.name for p in parts], frame)
-            return frame
+            if new:
+                value = fold(value, new)
+            self._folds[name] = ([p.name for p in parts], value)
+            return value
 
-    def events(self) -> pd.DataFrame:
-        frame = self._grown("events")
-        if len(frame):
-            return frame
-        return pd.DataFrame(columns=["step", "time", "agent", "action", "outcome", "reason", "args", "data", "request"])
+    def _grown(self, name: str) -> pd.DataFrame:
+        """Table ``name`` (one of the small ones: steps, metrics) as pandas, read part by part."""
+        def add(frame: pd.DataFrame, new: list[Path]) -> pd.DataFrame:
+            added = pa.concat_tables([pq.read_table(p) for p in new], promote_options="permissive").to_pandas()
+            return added if frame.empty else pd.concat([frame, added], ignore_index=True)
+
+        return self._folded(name, pd.DataFrame, add)
+
+    def digest(self) -> EventsDigest:
+        """The events digested so far (see :class:`EventsDigest`)."""
+        return self._folded("events", EventsDigest, lambda digest, new: digest.add(self.path, new))
 
     def metrics(self) -> pd.DataFrame:
         def pivot() -> pd.DataFrame:
@@ -130,15 +190,14 @@ class RunView:
         return self._cached("series", ("metrics", "events", "steps"), self._series)
 
     def _series(self) -> dict[str, Any]:
-        metrics, events, steps = self.metrics(), self.events(), self.steps()
+        metrics, steps = self.metrics(), self.steps()
         out: dict[str, Any] = {"metrics": {}, "actions": {}, "usage": {}, "descriptions": self.descriptions()}
         for name in metrics.columns:
             column = metrics[name].dropna()
             out["metrics"][str(name)] = {"x": column.index.tolist(), "y": column.tolist()}
-        if len(events):
-            per_step = analysis.actions_per_step(events)
-            for name in per_step.columns:
-                out["actions"][str(name)] = {"x": per_step.index.tolist(), "y": per_step[name].tolist()}
+        per_step = self.digest().actions_per_step()
+        for name in per_step.columns:
+            out["actions"][str(name)] = {"x": per_step.index.tolist(), "y": per_step[name].tolist()}
         usage = analysis.model_usage(steps)
         for name in ("calls", "cache_hits"):
             if name in usage:
@@ -146,11 +205,12 @@ class RunView:
         return _plain(out)
 
     def feed(self, step: int | None, limit: int, author: int | None) -> dict[str, Any]:
-        events = self.events()
-        if not has_feed(events):
+        digest = self.digest()
+        if not digest.has_posts:
             return {"available": False, "posts": []}
-        texts = self._cached("texts", ("events",), lambda: injected_texts(events, self._interventions()))
-        return _plain({"available": True, "posts": build_feed(events, step, limit, author, texts)})
+        texts = self._cached("texts", ("events",), lambda: injected_texts(digest.injected, self._interventions())
+                             if len(digest.injected) else {})
+        return _plain({"available": True, "posts": feed_at(self.path, step, limit, author, texts)})
 
     def _interventions(self) -> list[dict[str, Any]]:
         try:
@@ -159,13 +219,16 @@ class RunView:
             return []
 
     def agents(self, step: int | None, limit: int = 60) -> list[dict[str, Any]]:
-        """The most active agents up to ``step`` (for the inspector's list)."""
-        events = self.events()
-        chosen = events[events["agent"] >= 0]
-        if step is not None:
-            chosen = chosen[chosen["step"] <= step]
-        counts = chosen.groupby("agent").size().sort_values(ascending=False, kind="stable").head(limit)
-        return [{"agent": int(a), "events": int(n)} for a, n in counts.items()]
+        """The most active agents up to ``step`` (for the inspector's list): from the digest at the
+        latest step, else counted by DuckDB over the parts up to ``step``."""
+        digest = self.digest()
+        if step is None or step >= digest.last_step:
+            return [{"agent": a, "events": n} for a, n in digest.most_active(limit)]
+        counts = analysis.query(self.path, "SELECT agent, count(*) AS n FROM {events} WHERE agent >= 0 "
+                                           f"AND step <= $step GROUP BY ALL ORDER BY n DESC, agent LIMIT {int(limit)}",
+                                {"step": int(step)}, upto=step)
+        return [{"agent": int(a), "events": int(n)} for a, n in zip(counts.get("agent", []), counts.get("n", []),
+                                                                      strict=True)]
 
     def _state(self, step: int | None) -> tuple[dict[str, Any] | None, int | None]:
         steps = analysis.checkpoint_steps(self.path)
@@ -204,13 +267,13 @@ class RunView:
             for name, value in vars(world).items():
                 if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= local < len(value):
                     world_state[name] = _plain(value[local])
-        events = self.events()
-        mine = events[events["agent"] == agent]
-        if step is not None:
-            mine = mine[mine["step"] <= step]
-        recent = [{"step": int(r.step), "action": r.action, "outcome": r.outcome, "reason": r.reason,
-                   "args": r.args, "data": r.data} for r in mine.tail(12).itertuples()]
-        asked, source = decisions(self.path, events, agent=agent, limit=8)
+        recent = self._latest("events", agent, step, 12)  # only this agent's rows are read
+        for column in ("args", "data"):
+            recent[column] = parse_json_column(recent[column].tolist()) if len(recent) else []
+        if self.digest().asked or analysis.has_table(self.path, "decisions"):
+            asked, source = decisions(self.path, agent=agent, limit=8)
+        else:  # no model decided anything: nothing to look up
+            asked, source = pd.DataFrame(columns=DECISION_COLUMNS), NO_MODEL
         if step is not None and len(asked):
             asked = asked[asked["step"] <= step]
         if asked.empty and source in ("decisions table", "response cache"):
@@ -219,21 +282,24 @@ class RunView:
         return _plain({
             "agent": agent, "persona": {k: _plain(v) for k, v in population.row(agent).items()},
             "state": world_state, "state_after_step": at,
-            "events": recent[::-1], "decisions": asked.to_dict("records")[::-1], "decisions_source": source,
-            "memory": memory,
+            "events": [{"step": int(r.step), "action": r.action, "outcome": r.outcome, "reason": r.reason,
+                        "args": r.args, "data": r.data} for r in recent.itertuples()],
+            "decisions": asked.to_dict("records")[::-1], "decisions_source": source, "memory": memory,
         })
+
+    def _latest(self, table: str, agent: int, step: int | None, limit: int) -> pd.DataFrame:
+        """``agent``'s last ``limit`` rows of ``table`` up to ``step``, newest first (as recorded)."""
+        first = analysis.parts(self.path, table)[:1]
+        before = step if first and "step" in pq.read_schema(first[0]).names else None
+        where = "agent = $agent" + ("" if before is None else f" AND step <= {int(before)}")
+        return analysis.latest(self.path, table, where, {"agent": int(agent)}, limit, before)
 
     def _memory(self, agent: int, step: int | None, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The agent's memories: a ``memories/`` table if the run wrote one, else the memory streams
         of the minds in the checkpoint (newest first)."""
         if not analysis.has_table(self.path, "memories"):
             return self._checkpoint_memory(agent, state)
-        table = self._cached("memories", ("memories",), lambda: analysis.read_table(self.path, "memories"))
-        mine = table[table["agent"] == agent]
-        if step is not None and "step" in mine:
-            mine = mine[mine["step"] <= step]
-        return [_plain(r) for r in mine.tail(20).to_dict("records")][::-1]
-
+        return [_plain(r) for r in self._latest("memories", agent, step, 20).to_dict("records")]
 
     @staticmethod
     def _checkpoint_memory(agent: int, state: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:

@@ -16,14 +16,17 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from populace.analysis.tables import RunLike, has_table, read_table, run_path
+from populace.analysis.tables import RunLike, has_table, latest, query, run_path
 
 COLUMNS = ["step", "agent", "action", "prompt", "response", "request"]
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, np.ndarray):  # a list column, as DuckDB hands it over
+        value = value.tolist()
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, str):
@@ -64,50 +67,54 @@ def _cache_records(path: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def decisions(run: RunLike, events: pd.DataFrame | None = None, agent: int | None = None,
-              limit: int = 20, seed: int = 0) -> tuple[pd.DataFrame, str]:
+#: why a run shows no decisions, when no language model decided anything
+NO_MODEL = "no decision in this run was made by a language model"
+
+
+def decisions(run: RunLike, agent: int | None = None, limit: int = 20, seed: int = 0) -> tuple[pd.DataFrame, str]:
     """Up to ``limit`` decisions (a seeded sample, or ``agent``'s latest) and where they came from.
 
     Returns ``(table, source)``; ``source`` is ``"decisions table"``, ``"response cache"`` or a
-    sentence saying why there are none.
+    sentence saying why there are none. The run's tables are read by DuckDB, which hands back only
+    the rows shown.
     """
     path = run_path(run)
     if has_table(path, "decisions"):
-        table = read_table(path, "decisions")
+        table = _chosen(path, "decisions", "TRUE", agent, limit, seed)
         frame = pd.DataFrame({c: table.get(c) for c in COLUMNS}, index=table.index)
         frame["prompt"] = [_text(v) for v in frame["prompt"]]
         frame["response"] = [_text(v) for v in frame["response"]]
-        source = "decisions table"
-    else:
-        if events is None:
-            from populace.analysis.tables import events as read_events
-
-            events = read_events(path)
-        asked = events[events["request"].notna()] if "request" in events else events.iloc[0:0]
-        if asked.empty:
-            return pd.DataFrame(columns=COLUMNS), "no decision in this run was made by a language model"
-        # look up only what can be shown: the agent's latest, or a seeded sample (with room for misses)
-        if agent is not None:
-            asked = asked[asked["agent"] == agent].tail(4 * limit)
-        elif len(asked) > 4 * limit:
-            asked = asked.sample(4 * limit, random_state=seed).sort_index()
-        records = _cache_records(path, sorted(set(asked["request"].astype(str))))
-        if not records and agent is None:
-            return pd.DataFrame(columns=COLUMNS), "the run has model requests but no prompts or responses were kept"
-        rows = []
-        for step, who, action, request in zip(asked["step"], asked["agent"], asked["action"], asked["request"],
-                                              strict=True):
-            record = records.get(str(request))
-            if record is None:
-                continue
-            rows.append({"step": int(step), "agent": int(who), "action": action, "request": str(request),
-                         "prompt": _text(_first(record, "prompt", "messages")) or "(the prompt was not kept)",
-                         "response": _text(_first(record, "text", "response", "content", "choice", "answer",
-                                                  "probabilities"))})
-        frame = pd.DataFrame(rows, columns=COLUMNS)
-        source = "response cache"
-    if agent is not None:
-        frame = frame[frame["agent"] == agent].sort_values("step", kind="stable").tail(limit)
-    elif len(frame) > limit:
+        return frame, "decisions table"
+    # look up only what can be shown: the agent's latest, or a seeded sample (with room for misses)
+    asked = _chosen(path, "events", "request IS NOT NULL", agent, 4 * limit, seed)
+    if asked.empty and (agent is None or query(path, "SELECT 1 AS asked FROM {events} WHERE request IS NOT NULL "
+                                                     "LIMIT 1").empty):
+        return pd.DataFrame(columns=COLUMNS), NO_MODEL
+    records = _cache_records(path, sorted(set(asked["request"].astype(str)))) if len(asked) else {}
+    if not records and agent is None:
+        return pd.DataFrame(columns=COLUMNS), "the run has model requests but no prompts or responses were kept"
+    rows = []
+    for step, who, action, request in zip(asked.get("step", []), asked.get("agent", []), asked.get("action", []),
+                                          asked.get("request", []), strict=True):
+        record = records.get(str(request))
+        if record is None:
+            continue
+        rows.append({"step": int(step), "agent": int(who), "action": action, "request": str(request),
+                     "prompt": _text(_first(record, "prompt", "messages")) or "(the prompt was not kept)",
+                     "response": _text(_first(record, "text", "response", "content", "choice", "answer",
+                                              "probabilities"))})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    if agent is None and len(frame) > limit:
         frame = frame.sample(limit, random_state=seed).sort_values(["step", "agent"], kind="stable")
-    return frame.reset_index(drop=True), source
+    return frame.tail(limit).reset_index(drop=True), "response cache"
+
+
+def _chosen(path: Path, table: str, where: str, agent: int | None, limit: int, seed: int) -> pd.DataFrame:
+    """Rows of ``table`` matching ``where``: ``agent``'s last ``limit`` as recorded (oldest first),
+    or a seeded sample of ``limit`` ordered by step and agent; only those are read into memory."""
+    if agent is not None:
+        frame = latest(path, table, f"{where} AND agent = $agent", {"agent": int(agent)}, limit)
+        return frame.iloc[::-1].reset_index(drop=True)
+    return query(path, f"SELECT * EXCLUDE (filename, file_row_number) FROM (SELECT * FROM {{{table}}} WHERE {where} "
+                       f"ORDER BY hash(filename, file_row_number, $seed) LIMIT {int(limit)}) "
+                       "ORDER BY step, agent, filename, file_row_number", {"seed": int(seed)}, positions=True)

@@ -3,13 +3,22 @@
 Reads the events the ``social`` world records (``create_post``/``quote_post``/``repost`` with the
 new ``post_id`` in ``data``; ``create_comment`` with ``comment_id``; votes with ``post_id`` or
 ``comment_id`` in ``args``). Texts are returned as they were written: escaping is the renderer's job.
+
+:func:`build_feed` folds a table of events in memory. On a run's trace, :func:`most_engaged` and
+:func:`feed_at` first let DuckDB pick the posts to show, then fold only the events that touch
+them (the posts, the posts they share, their votes, reposts, comments and removals), so a feed
+of ten posts costs ten posts' worth of memory however long the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from populace.analysis.tables import RunLike, parse_json_column, query, sql_strings
 
 ORIGINALS = ("create_post", "inject_post")
 POST_KINDS = (*ORIGINALS, "quote_post", "repost")
@@ -96,3 +105,113 @@ def build_feed(events: pd.DataFrame, upto: int | None = None, limit: int = 50,
     shown = [p for p in posts.values() if author is None or p["author"] == author]
     shown.sort(key=lambda p: (p["step"], str(p["id"])), reverse=True)
     return shown[:limit]
+
+
+# -- reading a run's trace ---------------------------------------------------------------------
+
+SHARES = tuple(k for k in POST_KINDS if k not in ORIGINALS)
+#: the id of the post an event creates, and of the post it shares, votes on or comments on
+NEW_POST = "json_extract_string(data, '$.post_id')"
+ON_POST = "json_extract_string(args, '$.post_id')"
+
+
+def _feed_events(upto: int | None) -> str:
+    """The accepted feed events (up to ``upto``) with their recorded position, as a CTE body."""
+    return (f"SELECT step, agent, action, args, data, filename, file_row_number FROM {{events}} "
+            f"WHERE outcome = 'ok' AND action IN ({sql_strings(FEED_ACTIONS)})"
+            + (f" AND step <= {int(upto)}" if upto is not None else ""))
+
+
+def trace_has_feed(run: RunLike) -> bool:
+    """Whether the run's trace holds any post (as :func:`has_feed`, without loading the events)."""
+    return not query(run, f"SELECT 1 AS post FROM {{events}} WHERE action IN ({sql_strings(POST_KINDS)}) "
+                          "LIMIT 1").empty
+
+
+def injected_events(run: RunLike, files: Sequence[Path] | None = None) -> pd.DataFrame:
+    """The run's accepted ``inject_post`` events (of ``files``, default every part), ``data`` parsed."""
+    frame = query(run, "SELECT step, action, outcome, data FROM {events} WHERE action = 'inject_post' "
+                       "AND outcome = 'ok' ORDER BY filename, file_row_number", positions=True,
+                  files=None if files is None else {"events": files})
+    frame["data"] = parse_json_column(frame["data"].tolist()) if len(frame) else []
+    return frame
+
+
+def trace_injected_texts(run: RunLike, interventions: list[dict[str, Any]]) -> dict[Any, str]:
+    """:func:`injected_texts` of the run's trace (only the ``inject_post`` events are read)."""
+    return injected_texts(injected_events(run), interventions)
+
+
+def most_engaged(run: RunLike, limit: int = 10, texts: dict[Any, str] | None = None) -> list[dict[str, Any]]:
+    """The ``limit`` posts with the most likes plus reposts (earlier first among equals), as
+    :func:`build_feed` shows them; DuckDB counts every post's votes and reposts, only the chosen
+    posts are rebuilt."""
+    chosen = query(run, f"""
+        WITH ev AS NOT MATERIALIZED ({_feed_events(None)}),
+        posts AS (SELECT {NEW_POST} AS id, step FROM ev WHERE action IN ({sql_strings(POST_KINDS)})),
+        votes AS (SELECT {ON_POST} AS id, sum(CASE WHEN action = 'like_post' THEN 1 ELSE -1 END) AS n
+                  FROM ev WHERE action IN ('like_post', 'unlike_post') GROUP BY ALL),
+        shares AS (SELECT {ON_POST} AS id, count(*) AS n FROM ev WHERE action IN ({sql_strings(SHARES)}) GROUP BY ALL)
+        SELECT posts.id FROM posts LEFT JOIN votes USING (id) LEFT JOIN shares USING (id)
+        WHERE posts.id IS NOT NULL
+        ORDER BY coalesce(votes.n, 0) + coalesce(shares.n, 0) DESC, posts.step, posts.id DESC LIMIT {int(limit)}
+        """, positions=True)
+    posts = _rebuild(run, chosen["id"].tolist() if len(chosen) else [], None, texts)
+    return sorted(posts, key=lambda p: (-(p["likes"] + p["reposts"]), p["step"]))
+
+
+def feed_at(run: RunLike, upto: int | None = None, limit: int = 50, author: int | None = None,
+            texts: dict[Any, str] | None = None) -> list[dict[str, Any]]:
+    """:func:`build_feed` of the run's trace, reading only the ``limit`` newest posts up to ``upto``
+    (by ``author``) and the events that touch them."""
+    by = f" AND agent = {int(author)}" if author is not None else ""
+    chosen = query(run, f"""
+        WITH ev AS NOT MATERIALIZED ({_feed_events(upto)})
+        SELECT {NEW_POST} AS id FROM ev WHERE action IN ({sql_strings(POST_KINDS)}){by} AND {NEW_POST} IS NOT NULL
+        ORDER BY step DESC, id DESC LIMIT {int(limit)}""", positions=True, upto=upto)
+    return _rebuild(run, chosen["id"].tolist() if len(chosen) else [], upto, texts)[:limit]
+
+
+def _rebuild(run: RunLike, ids: list[str], upto: int | None, texts: dict[Any, str] | None) -> list[dict[str, Any]]:
+    """The posts ``ids`` (post ids as text), newest first, rebuilt by :func:`build_feed` from the
+    events that touch them and from the posts they share, all the way up their chains."""
+    if not ids:
+        return []
+    ev = f"WITH ev AS NOT MATERIALIZED ({_feed_events(upto)})"
+    posts, counters, comments = sql_strings(POST_KINDS), sql_strings([*SHARES, *POST_COUNTERS, "create_comment"]), \
+        sql_strings(list(COMMENT_COUNTERS))
+    frames = [query(run, f"""{ev},
+        shown AS (SELECT unnest($ids::VARCHAR[]) AS id),
+        authors AS (SELECT DISTINCT agent FROM ev WHERE action IN ({posts}) AND {NEW_POST} IN (SELECT id FROM shown)),
+        comments AS (SELECT json_extract_string(data, '$.comment_id') AS id FROM ev
+                     WHERE action = 'create_comment' AND {ON_POST} IN (SELECT id FROM shown))
+        SELECT * FROM ev WHERE (action IN ({posts}) AND {NEW_POST} IN (SELECT id FROM shown))
+           OR (action IN ({counters}) AND {ON_POST} IN (SELECT id FROM shown))
+           OR (action IN ({comments}) AND json_extract_string(args, '$.comment_id') IN (SELECT id FROM comments))
+           OR (action IN ({sql_strings(REMOVALS)}) AND coalesce({NEW_POST}, {ON_POST}) IN (SELECT id FROM shown))
+           OR (action IN ({sql_strings(AUTHOR_REMOVALS)}) AND agent IN (SELECT agent FROM authors))""",
+        {"ids": ids}, positions=True, upto=upto)]
+    known = set(ids)
+    wanted = _parents(frames[0], known)
+    for _ in range(1000):  # one query per level of sharing above the shown posts
+        if not wanted:
+            break
+        known |= wanted
+        found = query(run, f"{ev} SELECT * FROM ev WHERE action IN ({posts}) AND {NEW_POST} IN "
+                           f"(SELECT unnest($ids::VARCHAR[]))", {"ids": sorted(wanted)}, positions=True, upto=upto)
+        frames.append(found)
+        wanted = _parents(found, known)
+    events = pd.concat(frames, ignore_index=True).drop_duplicates(["filename", "file_row_number"])
+    events = events.sort_values(["filename", "file_row_number"], kind="stable").reset_index(drop=True)
+    events["outcome"] = "ok"
+    for column in ("args", "data"):
+        events[column] = parse_json_column(events[column].tolist())
+    shown = set(ids)
+    return [p for p in build_feed(events, upto, len(events), None, texts) if str(p["id"]) in shown]
+
+
+def _parents(events: pd.DataFrame, known: set[str]) -> set[str]:
+    """Ids of the posts that the shares among ``events`` share, not yet in ``known``."""
+    shares = events[events["action"].isin(SHARES)]
+    args = parse_json_column(shares["args"].tolist()) if len(shares) else []
+    return {str(_key(a["post_id"])) for a in args if a.get("post_id") is not None} - known

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from populace import analysis
 from populace.errors import PopulaceError
 from populace.outputs import write_output
 from populace.report.decisions import decisions
-from populace.report.feed import build_feed, has_feed, injected_texts
+from populace.report.feed import most_engaged, trace_has_feed, trace_injected_texts
 from populace.report.fidelity import fidelity_rows
 from populace.report.plots import bars_svg, degree_svg, line_svg
 from populace.runs import Run
@@ -34,11 +35,12 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass
 class Branch:
-    """One run's tables, read once."""
+    """One run's step and metric tables, and its events counted by action and outcome (by DuckDB:
+    the events themselves are never loaded)."""
 
     run: Run
     manifest: dict[str, Any]
-    events: pd.DataFrame
+    counts: pd.DataFrame  # action, outcome, events
     steps: pd.DataFrame
     metrics: pd.DataFrame
     descriptions: dict[str, str] = field(default_factory=dict)
@@ -53,18 +55,25 @@ class Branch:
             descriptions = dict(worlds.get(run.scenario().world.type).metric_descriptions)
         except PopulaceError:
             pass
-        return cls(run, manifest, analysis.events(run), analysis.steps(run), analysis.metrics(run), descriptions)
+        counts = analysis.query(run, "SELECT action, outcome, count(*) AS events FROM {events} GROUP BY ALL")
+        return cls(run, manifest, counts, analysis.steps(run), analysis.metrics(run), descriptions)
+
+    def events_per_action(self) -> pd.Series:
+        """Events of every outcome per action, most first."""
+        if self.counts.empty:
+            return pd.Series(dtype="int64")
+        return self.counts.groupby("action")["events"].sum().sort_values(ascending=False)
 
     def figures(self) -> dict[str, str]:
         """Key figures as display strings."""
-        m, ev, st = self.manifest, self.events, self.steps
-        out = {"status": str(m.get("status")), "steps": f"{m.get('steps_done')} / {m.get('steps')}",
+        m, st = self.manifest, self.steps
+        out = {"status": self.run.status(), "steps": f"{m.get('steps_done')} / {m.get('steps')}",
                "seed": str(m.get("seed"))}
         if len(st) and "active" in st:
             out["active agents per step (mean)"] = _fmt(float(st["active"].mean()))
-        out["events"] = f"{len(ev):,}"
-        if len(ev):
-            counts = ev["outcome"].value_counts()
+        out["events"] = f"{int(self.counts['events'].sum()):,}"
+        if len(self.counts):
+            counts = self.counts.groupby("outcome")["events"].sum()
             for outcome in ("ok", "rejected", "failed"):
                 out[f"events {outcome}"] = f"{int(counts.get(outcome, 0)):,}"
         if len(st) and "wall_s" in st:
@@ -123,9 +132,17 @@ def _environment() -> Any:
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def render_report(run_path: Path | str) -> str:
-    """The report of a run (and, for a fork, of its parent beside it) as HTML text."""
+#: cascades are measured among at most this many posts (the first recorded), so the report's
+#: memory stays bounded however many posts a run has
+CASCADE_POSTS = 1_000_000
+
+
+def render_report(run_path: Path | str, progress: Callable[[str], None] | None = None) -> str:
+    """The report of a run (and, for a fork, of its parent beside it) as HTML text; ``progress``
+    is told what is being done at each stage (reading a long run takes a while)."""
+    say = progress or (lambda stage: None)
     run = Run.open(Path(run_path))
+    say("counting events")
     this = Branch.load(run)
     parent_info = this.manifest.get("parent")
     parent: Branch | None = None
@@ -136,6 +153,7 @@ def render_report(run_path: Path | str) -> str:
             parent = None
     fork_at = parent_info.get("at") if isinstance(parent_info, dict) else None
 
+    say("plotting metrics")
     names = list(dict.fromkeys([*this.descriptions, *this.metrics.columns]))
     plots = []
     for name in names:
@@ -148,7 +166,7 @@ def render_report(run_path: Path | str) -> str:
             plots.append({"name": name, "description": this.descriptions.get(name, ""),
                           "svg": line_svg(series, name, mark=fork_at)})
 
-    counts = this.events.groupby("action").size().sort_values(ascending=False) if len(this.events) else pd.Series()
+    counts = this.events_per_action()
     actions_svg = bars_svg({str(k): float(v) for k, v in counts.head(25).items()}, "events per action") \
         if len(counts) else ""
     usage = analysis.model_usage(this.steps)
@@ -158,14 +176,20 @@ def render_report(run_path: Path | str) -> str:
         if cols:
             usage_svg = line_svg({c: (usage["step"], usage[c]) for c in cols}, "model calls per step")
 
-    feed, cascade_rows = [], []
-    if has_feed(this.events):
-        texts = injected_texts(this.events, _interventions(run))
-        posts = build_feed(this.events, limit=len(this.events), texts=texts)
-        feed = sorted(posts, key=lambda p: (-(p["likes"] + p["reposts"]), p["step"]))[:10]
-        table = analysis.cascades(analysis.posts_from_events(this.events))
-        cascade_rows = table.head(10).to_dict("records")
-    sample, source = decisions(run, this.events, limit=12)
+    feed, cascade_rows, cascade_note = [], [], ""
+    if trace_has_feed(run):
+        say("ranking posts")
+        feed = most_engaged(run, 10, trace_injected_texts(run, _interventions(run)))
+        say("measuring cascades")
+        posts = analysis.posts_in_trace(run, limit=CASCADE_POSTS + 1)
+        if len(posts) > CASCADE_POSTS:  # the first ones only, and say so
+            posts = posts.iloc[:CASCADE_POSTS]
+            cascade_note = (f"Measured among the first {CASCADE_POSTS:,} posts (up to step "
+                            f"{int(posts['step'].max())}); later posts are left out to keep memory bounded.")
+        cascade_rows = analysis.cascades(posts).head(10).to_dict("records")
+    say("sampling decisions")
+    sample, source = decisions(run, limit=12)
+    say("reading the network")
     network = _network_section(run)
 
     figures = this.figures()
@@ -175,13 +199,17 @@ def render_report(run_path: Path | str) -> str:
     return _environment().get_template("report.html.j2").render(
         run=this.manifest, figures=figures, parent=parent.manifest if parent else None,
         parent_figures=parent_figures, fork_at=fork_at, scenario=scenario_text, plots=plots,
-        actions_svg=actions_svg, usage_svg=usage_svg, feed=feed, cascades=cascade_rows,
+        actions_svg=actions_svg, usage_svg=usage_svg, feed=feed, cascades=cascade_rows, cascade_note=cascade_note,
         decisions=sample.to_dict("records"), decisions_source=source,
         changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
     )
 
 
-def write_report(run_path: Path | str, out: Path | str | None = None) -> Path:
+def write_report(run_path: Path | str, out: Path | str | None = None,
+                 progress: Callable[[str], None] | None = None) -> Path:
     """Write the run's report (default ``<run>/report.html``) and return its path."""
     run = Run.open(Path(run_path))
-    return write_output(Path(out) if out is not None else run.path / REPORT_FILE, render_report(run.path))
+    html = render_report(run.path, progress)
+    if progress is not None:
+        progress("writing")
+    return write_output(Path(out) if out is not None else run.path / REPORT_FILE, html)
