@@ -137,10 +137,25 @@ def _environment() -> Any:
 CASCADE_POSTS = 1_000_000
 
 
-def render_report(run_path: Path | str, progress: Callable[[str], None] | None = None) -> str:
+#: what writing a report does, in order (a run without posts skips ranking them and their cascades)
+STAGES = ("counting events", "plotting metrics", "ranking posts", "measuring cascades", "sampling decisions",
+          "reading the network", "writing")
+#: ``progress(done, stage)``: called as each stage begins, with the number of stages before it in
+#: :data:`STAGES`, and once at the end with ``len(STAGES)`` and ``"written"``
+Progress = Callable[[int, str], None]
+
+
+def _stage(progress: Progress | None, stage: str) -> None:
+    if progress is not None:
+        progress(STAGES.index(stage) if stage in STAGES else len(STAGES), stage)
+
+
+def render_report(run_path: Path | str, progress: Progress | None = None) -> str:
     """The report of a run (and, for a fork, of its parent beside it) as HTML text; ``progress``
-    is told what is being done at each stage (reading a long run takes a while)."""
-    say = progress or (lambda stage: None)
+    hears of each stage (reading a long run takes a while)."""
+    def say(stage: str) -> None:
+        _stage(progress, stage)
+
     run = Run.open(Path(run_path))
     say("counting events")
     this = Branch.load(run)
@@ -206,10 +221,11 @@ def render_report(run_path: Path | str, progress: Callable[[str], None] | None =
 
 
 def write_report(run_path: Path | str, out: Path | str | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Progress | None = None) -> Path:
     """Write the run's report (default ``<run>/report.html``) and return its path."""
     run = Run.open(Path(run_path))
     html = render_report(run.path, progress)
-    if progress is not None:
-        progress("writing")
-    return write_output(Path(out) if out is not None else run.path / REPORT_FILE, html)
+    _stage(progress, "writing")
+    path = write_output(Path(out) if out is not None else run.path / REPORT_FILE, html)
+    _stage(progress, "written")
+    return path
