@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 
-def populace(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
+def populace(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "populace", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env=env)
+                          timeout=300, cwd=cwd, env={**os.environ, "COLUMNS": "250", **env})
 
 
 def test_run_list_runs_show_validate(tmp_path: Path) -> None:
@@ -154,3 +153,55 @@ def test_an_unreachable_model_server_stops_the_run_before_any_step(tmp_path: Pat
     assert "127.0.0.1:9" in done.stderr
     (run_dir,) = runs.iterdir()
     assert not list((run_dir / "steps").glob("*.parquet"))  # not a single step ran
+
+
+def test_a_bare_run_id_resolves_under_runs_dir_for_every_command_and_a_finished_run_is_not_resumed(
+        tmp_path: Path) -> None:
+    runs = tmp_path / "elsewhere"
+    done = populace("run", "wealth", "--set", "population.size=100", "--set", "steps=6", "--runs-dir", str(runs),
+                    POPULACE_PROGRESS_SECONDS="0")  # not a terminal: a plain progress line per step
+    assert done.returncode == 0, done.stderr
+    assert "wealth: step 3/6 (50 %), " in done.stdout and ", ETA " in done.stdout
+    (run_dir,) = runs.iterdir()
+    report = run_dir / "report.html"
+    written = report.stat().st_mtime_ns
+    for command in (["show"], ["report", "--out", str(tmp_path / "r.html")]):
+        shown = populace(*command, run_dir.name, "--runs-dir", str(runs), cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+    assert (tmp_path / "r.html").is_file()
+    resumed = populace("resume", run_dir.name, cwd=tmp_path, POPULACE_RUNS=str(runs))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run {run_dir.name} is complete (6/6 steps); nothing to resume" in resumed.stdout
+    assert report.stat().st_mtime_ns == written  # nothing was reloaded or rewritten
+    missing = populace("show", run_dir.name, cwd=tmp_path)  # not under ./runs
+    assert missing.returncode == 2 and "nor a run id under runs" in missing.stderr
+    listed = populace("runs", "--runs-dir", str(runs), COLUMNS="50")
+    assert run_dir.name in listed.stdout  # the id one copies is never cut, however narrow
+
+
+def test_version_list_and_every_scenario_problem_on_its_own_line(tmp_path: Path) -> None:
+    from populace.scenario import builtin_scenarios
+
+    version = populace("--version")
+    assert version.returncode == 0 and version.stdout.startswith("populace ")
+    listed = populace("list", COLUMNS="80")
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) < 40  # one row per world, not every action of every world
+    assert all(name in listed.stdout for name in builtin_scenarios())
+    opinion = populace("list", "opinion")
+    assert "broadcast(value: float, share: float = 0.05)" in opinion.stdout and "discuss" in opinion.stdout
+    assert "create_post" in populace("list", "--long").stdout
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: bad\nsteps: 5\npopulaton: {size: 10}\nworld: {type: opinion}\n"
+                    "minds: [{select: all, policy: bounded_confidence}, {select: 'index < 3', policy: bounded_confidence}]\n"
+                    "interventions: [{at: 9, call: broadcast, args: {value: high}}]\n"
+                    "model: {backend: openai, base_url: 'http://127.0.0.1:9/v1', threads: 2}\n", encoding="utf-8")
+    done = populace("validate", str(spec))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert [line.split(": ")[2] for line in done.stderr.strip().splitlines()] == ["populaton"]  # schema first
+    spec.write_text(spec.read_text().replace("populaton", "population"), encoding="utf-8")
+    done = populace("validate", str(spec))
+    lines = done.stderr.strip().splitlines()
+    assert all(line.startswith("error: bad.yaml: ") for line in lines), lines
+    assert [line.split(": ")[2] for line in lines] == [
+        "interventions.0.args.value", "model.threads", "minds.1", "interventions.0.at"]

@@ -23,7 +23,9 @@ err = Console(stderr=True)
 
 DEFAULT_SCENARIO = "misinformation-mixed"
 
-RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live (default: ./runs)")]
+RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live, and where a bare RUN id is "
+                                                                  "looked up (default: $POPULACE_RUNS or ./runs)")]
+RunId = Annotated[str, typer.Argument(help="run directory, or run id under --runs-dir")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run: local or ray")]
 Address = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start a local one)")]
 Actors = Annotated[int | None, typer.Option("--actors", help="Ray actors to spread the shards over "
@@ -35,6 +37,33 @@ def _runs_dir(option: Path | None) -> Path:
     from populace.runs import default_runs_dir
 
     return option or default_runs_dir()
+
+
+def run_path(run_id: str, runs_dir: Path | None) -> Path:
+    """A RUN argument as a run directory: a path to one, or an id under ``--runs-dir``."""
+    from populace.runs import Run
+
+    return Run.open(Path(run_id), runs_dir).path
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("populace")
+        except PackageNotFoundError:
+            from populace import __version__ as number
+        console.print(f"populace {number}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    pass
 
 
 def _first_sentence(doc: str) -> str:
@@ -68,7 +97,13 @@ def run(
         raise PopulaceError(f"--steps {steps}: give a number of steps of at least 1")
     sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
                                    executor=_executor(executor, address, actors))
+    _warn(sim.scenario.warnings)
     _drive(sim, steps, quiet, report)
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def _executor(name: str, address: str | None, actors: int | None = None) -> Any:
@@ -86,7 +121,8 @@ def _executor(name: str, address: str | None, actors: int | None = None) -> Any:
 
 @app.command()
 def resume(
-    run_id: Annotated[str, typer.Argument(help="run directory or id")],
+    run_id: RunId,
+    runs_dir: RunsDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
@@ -94,28 +130,29 @@ def resume(
     report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
 ) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
+    from populace.runs import Run
     from populace.simulation import Simulation
 
-    sim = Simulation.resume(Path(run_id), executor=_executor(executor, address, actors))
+    record = Run.open(Path(run_id), runs_dir)
+    manifest = record.manifest()
+    done, total = int(manifest.get("steps_done") or 0), int(manifest.get("steps") or 0)
+    if manifest.get("status") == "completed" and done >= total:
+        console.print(f"run {record.id} is complete ({done}/{total} steps); nothing to resume", soft_wrap=True)
+        return
+    sim = Simulation.resume(record.path, executor=_executor(executor, address, actors))
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
     _drive(sim, None, quiet, report)
 
 
 def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from populace.progress import progress
 
     total = sim.scenario.steps
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-        console=console, disable=quiet or not console.is_terminal, transient=False,
-    ) as progress:
-        task = progress.add_task(sim.scenario.name, total=total, completed=sim.steps_done, info="")
+    with progress(console, sim.scenario.name, total, completed=sim.steps_done, quiet=quiet) as advance:
 
         def update(result: Any) -> None:
-            info = " ".join(f"{k}={v:.3g}" for k, v in list(result.metrics.items())[:3])
-            progress.update(task, completed=result.step + 1, info=info)
+            advance(result.step + 1, " ".join(f"{k}={v:.3g}" for k, v in list(result.metrics.items())[:3]))
 
         sim.run(steps, update)
     console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
@@ -137,11 +174,41 @@ def _print_metrics(path: Path | None) -> None:
 
 
 @app.command("list")
-def list_() -> None:
-    """List the registered worlds and the built-in scenarios."""
+def list_(
+    world: Annotated[str | None, typer.Argument(help="a world to describe: actions, operations, metrics, "
+                                                    "scenarios")] = None,
+    long: Annotated[bool, typer.Option("--long", help="every world's actions and every scenario's details")] = False,
+) -> None:
+    """List the worlds and their built-in scenarios, one line each; details with WORLD or --long."""
     from populace.scenario import builtin_scenarios, load_scenario
     from populace.world import worlds
 
+    if world is not None:
+        _describe_world(world)
+        return
+    if not long:
+        by_world: dict[str, list[str]] = {}
+        for name, path in builtin_scenarios().items():
+            try:
+                by_world.setdefault(load_scenario(path).world.type, []).append(name)
+            except PopulaceError:
+                by_world.setdefault("?", []).append(name)
+        # scenario names wrap between names, never cut (they are what one types next); descriptions are cut
+        width = max(map(len, [*worlds.names(), *by_world]), default=5)
+        free = console.width - width - 10  # borders and padding of three columns
+        names_width = min(max((len(", ".join(v)) for v in by_world.values()), default=9), max(20, free * 11 // 20))
+        table = Table()
+        table.add_column("world", no_wrap=True, width=width)
+        table.add_column("scenarios", width=names_width)
+        table.add_column("description", width=max(10, free - names_width), no_wrap=True, overflow="ellipsis")
+        for name, cls in worlds.items():
+            doc = _first_sentence(cls.__doc__ or sys.modules[cls.__module__].__doc__ or "")
+            table.add_row(name, ", ".join(by_world.pop(name, [])) or "-", doc)
+        for name, names in by_world.items():
+            table.add_row(name, ", ".join(names), "[red]invalid or unknown world")
+        console.print(table)
+        console.print("details: populace list WORLD, or populace list --long")
+        return
     table = Table("world", "actions", "description")
     for name, cls in worlds.items():
         doc = _first_sentence(cls.__doc__ or sys.modules[cls.__module__].__doc__ or "")
@@ -152,10 +219,54 @@ def list_() -> None:
         try:
             sc = load_scenario(path)
             scenarios.add_row(name, sc.world.type, str(sc.population.size or sc.population.file),
-                              str(sc.steps), sc.description.strip().splitlines()[0] if sc.description else "")
+                              str(sc.steps), _first_sentence(sc.description))
         except PopulaceError as exc:
             scenarios.add_row(name, "?", "?", "?", f"[red]invalid: {exc}")
     console.print(scenarios)
+
+
+def _describe_world(name: str) -> None:
+    """One world in full: what it is, its actions, operations (interventions), metrics and scenarios."""
+
+    from populace.scenario import builtin_scenarios, load_scenario
+    from populace.world import worlds
+
+    cls = worlds.get(name)
+    doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").replace("``", "")
+    console.print(f"[bold]{name}[/]: " + " ".join(doc.strip().split("\n\n")[0].split()), soft_wrap=False)
+    console.print("actions: " + ", ".join(cls.actions.names))
+    operations = [f"{op}({_parameters(method)})" for op, method in cls.operations().items()]
+    console.print("operations (interventions): " + ("; ".join(operations) or "none"), highlight=False)
+    if cls.metric_descriptions:
+        metrics = Table("metric", "meaning")
+        for metric, meaning in cls.metric_descriptions.items():
+            metrics.add_row(metric, meaning)
+        console.print(metrics)
+    scenarios = Table("scenario", "agents", "steps", "description")
+    for scenario, path in builtin_scenarios().items():
+        try:
+            sc = load_scenario(path)
+        except PopulaceError:
+            continue
+        if sc.world.type == name:
+            scenarios.add_row(scenario, str(sc.population.size or sc.population.file), str(sc.steps),
+                              _first_sentence(sc.description))
+    if scenarios.row_count:
+        console.print(scenarios)
+
+
+def _parameters(method: Any) -> str:
+    """An operation's parameters as a scenario writes them: ``value: float, share: float = 0.05``."""
+    import inspect
+
+    shown = []
+    for name, parameter in list(inspect.signature(method).parameters.items())[1:]:
+        text = f"{name}: {inspect.formatannotation(parameter.annotation).strip(chr(39))}"
+        if parameter.default is not inspect.Parameter.empty:
+            default = parameter.default
+            text += f" = {default:.3g}" if isinstance(default, float) else f" = {default!r}"
+        shown.append(text)
+    return ", ".join(shown)
 
 
 @app.command()
@@ -169,6 +280,7 @@ def validate(
 
     sc = load_scenario(scenario, set_ or [])
     Simulation(sc)  # errors raised while building (population file, selectors, minds) are caught here too
+    _warn(sc.warnings)
     console.print(f"{scenario}: valid ({sc.world.type} world, {len(sc.minds)} mind tier(s), {sc.steps} steps)")
 
 
@@ -190,8 +302,11 @@ def runs(runs_dir: RunsDir = None) -> None:
     """List past runs with a summary."""
     from populace.runs import list_runs
 
+    found = list_runs(_runs_dir(runs_dir))
     table = Table("run", "scenario", "status", "steps", "created")
-    for r in list_runs(_runs_dir(runs_dir)):
+    table.columns[0].no_wrap = True  # the id is what one copies: never cut; the other columns give way
+    table.columns[0].min_width = max((len(r.id) for r in found), default=3)
+    for r in found:
         m = r.manifest()
         table.add_row(r.id, str(m.get("scenario")), r.status(),
                       f"{m.get('steps_done')}/{m.get('steps')}", str(m.get("created", "")))
@@ -199,12 +314,12 @@ def runs(runs_dir: RunsDir = None) -> None:
 
 
 @app.command()
-def show(run_id: Annotated[str, typer.Argument(help="run directory or id")]) -> None:
+def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
     """Summarise a run's events: counts per action and outcome, and per step."""
     from populace.runs import Run
     from populace.summary import summarise
 
-    r = Run.open(Path(run_id))
+    r = Run.open(Path(run_id), runs_dir)
     summary = summarise(r.path)
     m = r.manifest()
     console.print(f"[bold]{r.id}[/] scenario={m.get('scenario')} seed={m.get('seed')} "
@@ -244,11 +359,15 @@ _register_commands()
 
 
 def main() -> None:
-    """Entry point: user errors print one line and exit 2; nothing prints a traceback for them."""
+    """Entry point: user errors print one line each (a scenario may have several) and exit 2; nothing
+    prints a traceback for them."""
+    from rich.markup import escape
+
     try:
         app()
     except PopulaceError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        for line in str(exc).split("\n"):
+            err.print(f"[red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted; `populace resume RUN` continues from the last checkpoint")

@@ -525,17 +525,21 @@ BACKEND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def backend_problems(spec: Mapping[str, Any], prefix: str = "model.", keys: Iterable[str] | None = None) -> list[str]:
-    """The fields of a model spec (``keys`` of them; default all) that its backend does not use: a
-    setting that would be silently ignored."""
+def unused_model_fields(spec: Mapping[str, Any], keys: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """``(field, why)`` for each field of a model spec (``keys`` of them; default all) that its
+    backend does not use: a setting that would be silently ignored."""
     backend = spec.get("backend") or "embedded"
-    problems = []
+    unused = []
     for key in spec if keys is None else keys:
         users = BACKEND_FIELDS.get(key)
         if users and backend not in users and spec.get(key) is not None:
-            problems.append(f"{prefix}{key}: the {backend} backend does not use it (only {' and '.join(users)}); "
-                            f"remove it, e.g. --set {prefix}{key}=null")
-    return problems
+            unused.append((key, f"the {backend} backend does not use it (only {' and '.join(users)})"))
+    return unused
+
+
+def _backend_problems(spec: Mapping[str, Any], prefix: str = "model.", keys: Iterable[str] | None = None) -> list[str]:
+    return [f"{prefix}{key}: {why}; remove it, e.g. --set {prefix}{key}=null"
+            for key, why in unused_model_fields(spec, keys)]
 
 
 def check_models(scenario: Scenario) -> None:
@@ -554,7 +558,7 @@ def _model_problems(scenario: Scenario) -> list[str]:
     except ValidationError as exc:
         problems = _lines(exc, "model.", ModelSpec)
     else:
-        problems = backend_problems(scenario.model)
+        problems = _backend_problems(scenario.model)
     for i, spec in enumerate(scenario.minds):
         own = spec.params().get("model")
         if not isinstance(own, Mapping):
@@ -565,7 +569,7 @@ def _model_problems(scenario: Scenario) -> list[str]:
         except ValidationError as exc:
             problems += _lines(exc, f"minds.{i}.model.", ModelSpec)
         else:  # the mind's own fields; those it inherits belong to the top-level backend
-            problems += backend_problems(merged, f"minds.{i}.model.", own)
+            problems += _backend_problems(merged, f"minds.{i}.model.", own)
     return problems
 
 

@@ -14,7 +14,7 @@ from populace.cli import app
 from populace.llm.backends.scripted import ScriptedBackend
 from populace.llm.cache import ResponseCache
 from populace.llm.client import LanguageModel
-from populace.llm.fidelity import PERSONAS, POSTS, auc, evaluate, pairs
+from populace.llm.fidelity import PERSONAS, POSTS, auc, auc_interval, evaluate, pairs, verdict
 
 
 def interest_of(text: str) -> str:
@@ -67,7 +67,27 @@ def test_eval_model_command_prints_the_figures_and_the_similarity_tier() -> None
                                       "--out", "figures.json"])
     assert result.exit_code == 0, result.output
     assert "auc" in result.output and "valid_json" in result.output
-    assert "near chance" in result.output  # a uniform scripted model is at chance, and is told so
+    assert "too few pairs to judge" in result.output  # 6 matching pairs say nothing either way
     figures = json.loads(Path("figures.json").read_text())
     assert figures["scripted"]["pairs"] == 24
     assert "similarity tier" in figures and figures["similarity tier"]["auc"] > 0.5
+
+
+def contrary(text: str, options: Sequence[str]) -> list[float]:
+    """The oracle's yes/no the wrong way round."""
+    return oracle(text, options)[::-1] if options == ["yes", "no"] else oracle(text, options)
+
+
+def test_the_verdict_reads_the_interval_and_the_number_of_pairs() -> None:
+    assert verdict(score(oracle)) == "persona-driven"
+    assert verdict(score(first_letter)).startswith("near chance")  # every pair tied
+    assert verdict(score(contrary)).startswith("below chance")
+    assert verdict({"auc": 0.0, "pairs": 4, "matching": 1}).startswith("too few pairs to judge")
+    figures = score(oracle)
+    assert figures["auc_low"] <= figures["auc"] <= figures["auc_high"] and figures["matching"] == 16
+
+
+def test_the_auc_interval_holds_the_auc_and_narrows_with_more_pairs() -> None:
+    small, large = auc_interval(0.7, 8, 8), auc_interval(0.7, 80, 80)
+    assert small[0] < large[0] < 0.7 < large[1] < small[1]
+    assert auc_interval(0.5, 16, 112)[0] < 0.5 < auc_interval(0.5, 16, 112)[1]

@@ -94,3 +94,19 @@ def test_requests_that_failed_in_the_original_fail_again_and_the_replay_is_ident
     done = CliRunner().invoke(app, ["replay", str(original.path), "--runs-dir", str(tmp_path / "replays")])
     assert done.exit_code == 0, done.output
     assert "failed, as they had in the original" in done.output and "identical" in done.output
+
+
+def test_a_fork_replays_from_its_fork_step_with_its_changes(recorded: Path, tmp_path: Path) -> None:
+    from populace.report.fork import fork
+
+    branch = fork(recorded, 3, ["minds.0.prompt='Given {obs.history}, {obs.strategy}. {options}'"]).run()
+    assert branch.path is not None
+    result = replay_run(branch.path, tmp_path / "replays")
+    assert result.identical, result.difference  # from step 0, steps 0-2 would ask the new prompt, never cached
+    assert result.start == 3 and result.usage.calls == 0 and result.usage.cache_hits > 0
+    done = CliRunner().invoke(app, ["replay", branch.path.name, "--runs-dir", str(branch.path.parent)])
+    assert done.exit_code == 0, done.output
+    assert "a fork, from the state it was forked from at step 3" in " ".join(done.output.split())
+    (branch.path / "checkpoints" / f"{3:08d}.pkl").unlink()
+    with pytest.raises(RunError, match="its checkpoint of that step is gone"):
+        replay_run(branch.path, tmp_path / "replays")

@@ -4,7 +4,8 @@ Eight personas, each with one clear interest, meet sixteen posts, two per intere
 *matches* when the post is about the persona's interest. Reported:
 
 - ``auc``: AUC of P(yes) for "would you like this post?" on matching against other pairs
-  (0.5 is chance, 1.0 perfect);
+  (0.5 is chance, 1.0 perfect), with its 95 % interval ``auc_low``-``auc_high`` (Hanley & McNeil
+  1982) over the ``matching`` and other pairs scored; :func:`verdict` reads them;
 - ``pick_accuracy``, ``position_consistency``, ``top_position_share``: asked to pick one of four
   posts (one matching) in each of four rotations, how often the matching post is picked, how
   often the same post is picked whatever its position, and the share of answers that go to the
@@ -16,8 +17,10 @@ Eight personas, each with one clear interest, meet sixteen posts, two per intere
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,6 +112,45 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (len(positive) * len(negative)))
 
 
+def auc_interval(area: float, positives: int, negatives: int, z: float = 1.96) -> tuple[float, float]:
+    """The ~95 % interval of an AUC from ``positives`` and ``negatives`` scored, by Hanley & McNeil's
+    (1982) standard error, clipped to [0, 1]. At an AUC of exactly 0 or 1 the error vanishes, so
+    small samples are judged by their size first (see :func:`verdict`)."""
+    if math.isnan(area) or positives < 1 or negatives < 1:
+        return float("nan"), float("nan")
+    q1, q2 = area / (2 - area), 2 * area * area / (1 + area)
+    variance = (area * (1 - area) + (positives - 1) * (q1 - area * area)
+                + (negatives - 1) * (q2 - area * area)) / (positives * negatives)
+    half = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, area - half), min(1.0, area + half)
+
+
+#: fewer matching (or other) pairs than this and an AUC says nothing either way
+MIN_PAIRS = 8
+
+
+def verdict(figures: Mapping[str, float]) -> str:
+    """What the AUC figures support: too few pairs to judge, below chance, near chance or persona-driven.
+    Figures without ``pairs`` or ``matching`` (older files) count the built-in design: 128 pairs, one in
+    eight matching."""
+    area = float(figures.get("auc", math.nan))
+    scored = int(figures.get("pairs", len(pairs())) - figures.get("failed_decisions", 0))
+    if math.isnan(area) or scored <= 0:
+        return "no answers to judge"
+    matching = int(figures.get("matching", scored // 8))
+    other = scored - matching
+    if min(matching, other) < MIN_PAIRS:
+        return f"too few pairs to judge (it takes {MIN_PAIRS} matching and {MIN_PAIRS} other at least)"
+    low, high = figures.get("auc_low"), figures.get("auc_high")
+    if low is None or high is None:
+        low, high = auc_interval(area, matching, other)
+    if high < 0.5:
+        return "below chance: its yes/no runs against the personas"
+    if low <= 0.5:
+        return "near chance: choices are not persona-driven"
+    return "persona-driven"
+
+
 def pick_sets() -> list[tuple[str, list[str]]]:
     """For each persona, its matching post and the first posts of the next three topics."""
     topics = list(POSTS)
@@ -119,9 +161,18 @@ def pick_sets() -> list[tuple[str, list[str]]]:
     return sets
 
 
-async def evaluate(lm: LanguageModel, *, limit: int | None = None) -> dict[str, float]:
-    """Score ``lm`` on the built-in pairs (``limit`` caps the yes/no pairs, for quick checks)."""
-    await lm.start()
+def planned_calls(limit: int | None = None) -> int:
+    """Model calls an evaluation makes when none is retried: the yes/no pairs, 32 picks, 16 JSON answers."""
+    chosen = _chosen(limit)
+    return len(chosen) + 4 * len(pick_sets()) + len(_json_pairs(chosen))
+
+
+def _json_pairs(chosen: list[Pair]) -> list[Pair]:
+    """Up to 16 of the pairs, spread evenly, asked for a JSON answer."""
+    return chosen[:: max(1, len(chosen) // 16)][:16]
+
+
+def _chosen(limit: int | None) -> list[Pair]:
     chosen = pairs()
     if limit is not None and limit < len(chosen):  # a quarter matching pairs, the rest spread evenly
         matching = [p for p in chosen if p.matches]
@@ -131,6 +182,33 @@ async def evaluate(lm: LanguageModel, *, limit: int | None = None) -> dict[str, 
         rest = max(1, limit - len(picked))
         picked += other[:: max(1, len(other) // rest)][:rest]
         chosen = sorted(picked, key=chosen.index)
+    return chosen
+
+
+async def evaluate(lm: LanguageModel, *, limit: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """Score ``lm`` on the built-in pairs (``limit`` caps the yes/no pairs, for quick checks);
+    ``progress(calls, planned)`` is told about every half second how many model calls were made."""
+    await lm.start()
+    chosen = _chosen(limit)
+    watch = asyncio.create_task(_watch(lm, planned_calls(limit), progress)) if progress is not None else None
+    try:
+        return await _evaluate(lm, chosen)
+    finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+
+async def _watch(lm: LanguageModel, planned: int, progress: Callable[[int, int], None]) -> None:
+    before = lm.usage.calls
+    while True:
+        progress(min(planned, lm.usage.calls - before), planned)
+        await asyncio.sleep(0.5)
+
+
+async def _evaluate(lm: LanguageModel, chosen: list[Pair]) -> dict[str, float]:
     calls_before = lm.usage.calls
     tokens_before = lm.usage.tokens_in + lm.usage.tokens_out
     started = time.perf_counter()
@@ -139,9 +217,12 @@ async def evaluate(lm: LanguageModel, *, limit: int | None = None) -> dict[str, 
     p_yes = np.array([a.probabilities[0] if isinstance(a, Choice) else np.nan for a in answers])
     labels = np.array([p.matches for p in chosen])
     ok = ~np.isnan(p_yes)
+    area = auc(p_yes[ok], labels[ok])
+    low, high = auc_interval(area, int((ok & labels).sum()), int((ok & ~labels).sum()))
     results: dict[str, float] = {
         "pairs": float(len(chosen)),
-        "auc": auc(p_yes[ok], labels[ok]),
+        "matching": float((ok & labels).sum()),  # scored; failed decisions are not
+        "auc": area, "auc_low": low, "auc_high": high,
         "mean_p_yes_match": float(np.mean(p_yes[ok & labels])) if (ok & labels).any() else float("nan"),
         "mean_p_yes_other": float(np.mean(p_yes[ok & ~labels])) if (ok & ~labels).any() else float("nan"),
         "failed_decisions": float((~ok).sum()),
@@ -150,7 +231,7 @@ async def evaluate(lm: LanguageModel, *, limit: int | None = None) -> dict[str, 
         "tokens_per_decision": (lm.usage.tokens_in + lm.usage.tokens_out - tokens_before) / max(len(chosen), 1),
     }
     results.update(await _position_bias(lm))
-    results.update(await _validity(lm, chosen[:: max(1, len(chosen) // 16)][:16]))
+    results.update(await _validity(lm, _json_pairs(chosen)))
     return results
 
 
@@ -219,19 +300,22 @@ def evaluate_similarity(scorer: Callable[[list[str], list[str]], np.ndarray]) ->
     scores = np.asarray(scorer([PERSONAS[p.interest] for p in chosen], [p.post for p in chosen]), dtype=np.float64)
     wall = time.perf_counter() - started
     labels = np.array([p.matches for p in chosen])
-    return {"pairs": float(len(chosen)), "auc": auc(scores, labels),
+    area = auc(scores, labels)
+    low, high = auc_interval(area, int(labels.sum()), int((~labels).sum()))
+    return {"pairs": float(len(chosen)), "matching": float(labels.sum()), "auc": area, "auc_low": low, "auc_high": high,
             "mean_similarity_match": float(scores[labels].mean()),
             "mean_similarity_other": float(scores[~labels].mean()),
             "seconds_per_decision": wall / len(chosen), "calls_per_decision": 0.0}
 
 
-def run_evaluation(spec: Mapping[str, Any], *, limit: int | None = None) -> dict[str, float]:
+def run_evaluation(spec: Mapping[str, Any], *, limit: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """Synchronous entry point: build the client from ``spec``, evaluate, close."""
 
     async def go() -> dict[str, float]:
         lm = LanguageModel.from_spec({"cache": False, **spec})
         try:
-            return await evaluate(lm, limit=limit)
+            return await evaluate(lm, limit=limit, progress=progress)
         finally:
             await lm.aclose()
 

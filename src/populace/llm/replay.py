@@ -2,7 +2,9 @@
 
 The replay is a new run directory (``replay_of`` in its manifest) holding a copy of the original's
 ``cache/``; every model request is answered from it, and a request it does not hold is a
-``replay_miss`` naming that request. Then the two traces are compared event by event.
+``replay_miss`` naming that request. Then the two traces are compared event by event. A fork
+replays from the state it was forked from, with its changes (see
+:func:`populace.report.fork.replay_branch`): its steps before the fork are its parent's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class ReplayResult:
     original: Path
     replay: Path
     steps: int
+    #: the step the replay started from: 0, or a fork's fork step
+    start: int = 0
     usage: Usage = field(default_factory=Usage)
     misses: list[str] = field(default_factory=list)
     difference: str | None = None
@@ -88,9 +92,15 @@ def replay_run(run_path: Path | str, runs_dir: Path | None = None) -> ReplayResu
     cache = original.path / "cache"
     if cache.is_dir():
         shutil.copytree(cache, replay.path / "cache", dirs_exist_ok=True)
-    sim = Simulation(scenario, replay, replay=True)
-    sim.run(steps)
-    result = ReplayResult(original.path, replay.path, steps)
+    if manifest.get("parent"):
+        from populace.report.fork import replay_branch
+
+        sim = replay_branch(original, replay)
+    else:
+        sim = Simulation(scenario, replay, replay=True)
+    start = sim.steps_done
+    sim.run(steps - start)
+    result = ReplayResult(original.path, replay.path, steps, start)
     for client in sim.context.shared.values():
         if isinstance(client, LanguageModel):
             result.usage.add(client.usage)

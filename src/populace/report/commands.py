@@ -7,30 +7,37 @@ import typer
 
 # Annotations are evaluated by typer at registration time, so they are real objects here.
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
-RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where the fork is created (default: beside RUN)")]
+RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where a bare RUN id is looked up "
+                                                                  "(default: $POPULACE_RUNS or ./runs)")]
+ForkRunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where a bare RUN id is looked up and the fork "
+                                                                      "is created (default: $POPULACE_RUNS or ./runs; "
+                                                                      "the fork beside RUN)")]
+RunId = Annotated[str, typer.Argument(help="run directory, or run id under --runs-dir")]
 Intervene = Annotated[list[str] | None, typer.Option(
     "--intervene", help="add an intervention at the fork step: 'operation key=value ...'")]
 
 
 def register(app: typer.Typer) -> None:
     """Add the report, dashboard and fork commands to the ``populace`` app."""
-    from populace.cli import console
+    from populace.cli import console, run_path
 
     @app.command()
     def report(
-        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        run_id: RunId,
         out: Annotated[Path | None, typer.Option(help="where to write (default: <run>/report.html)")] = None,
+        runs_dir: RunsDir = None,
     ) -> None:
         """Write a self-contained HTML report of a run (opens offline)."""
         from populace.report.html import write_report
 
-        console.print(f"report: {write_report(Path(run_id), out)}", soft_wrap=True)
+        console.print(f"report: {write_report(run_path(run_id, runs_dir), out)}", soft_wrap=True)
 
     @app.command()
     def dashboard(
-        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        run_id: RunId,
         host: Annotated[str, typer.Option(help="address to bind (default: loopback only)")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+        runs_dir: RunsDir = None,
     ) -> None:
         """Serve a live, read-only dashboard of a run (in progress or finished)."""
         import uvicorn
@@ -38,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from populace.report.dashboard import create_app, listen
         from populace.runs import Run
 
-        run = Run.open(Path(run_id))
+        run = Run.open(Path(run_id), runs_dir)
         app_ = create_app(run.path)
         sock = listen(host, port)
         console.print(f"dashboard for {run.id}: http://{host}:{port}/  (Ctrl-C stops it)", soft_wrap=True)
@@ -46,17 +53,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def fork(
-        run_id: Annotated[str, typer.Argument(help="run directory or id")],
+        run_id: RunId,
         at: Annotated[int, typer.Option("--at", help="step to branch at (state after this many steps)")],
         set_: Overrides = None,
         intervene: Intervene = None,
-        runs_dir: RunsDir = None,
+        runs_dir: ForkRunsDir = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
         """Start a counterfactual from a run's state at a step, with changed parameters or interventions."""
         from populace.cli import _drive
         from populace.report.fork import fork as start_fork
 
-        sim = start_fork(Path(run_id), at, set_ or [], intervene or [], runs_dir)
+        sim = start_fork(run_path(run_id, runs_dir), at, set_ or [], intervene or [], runs_dir)
         console.print(f"fork of {run_id} at step {at} -> {sim.path}", soft_wrap=True)
         _drive(sim, None, quiet)  # prints the report's path once the branch completes

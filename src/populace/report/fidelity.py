@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from populace.errors import PopulaceError
+from populace.llm.fidelity import verdict
 from populace.runs import Run
 
 SHIPPED = Path(__file__).resolve().parents[1] / "llm" / "measured_fidelity.json"
@@ -56,8 +57,7 @@ def fidelity_rows(run: Run) -> list[dict[str, Any]]:
                 figures, source = {}, "not measured: run `populace eval-model ... --out RUN/fidelity.json`"
         row: dict[str, Any] = {"mind": label, "agents": spec.select, "source": source}
         row.update({k: figures[k] for k in SHOWN if k in figures})
-        auc = figures.get("auc")
-        if isinstance(auc, int | float):
-            row["verdict"] = "near chance: choices are not persona-driven" if auc < 0.6 else "persona-driven"
+        if isinstance(figures.get("auc"), int | float):
+            row["verdict"] = verdict(figures)
         rows.append(row)
     return rows

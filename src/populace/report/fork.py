@@ -223,6 +223,28 @@ def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), intervent
     changes = [*overrides, *(f"intervention {t!r} at step {at}" for t in interventions)]
     child.update(parent={"id": parent.id, "path": str(parent.path.resolve()), "at": at}, changes=changes,
                  steps_done=at, last_checkpoint=at, status="forked")
-    sim = Simulation.resume(child.path)
+    return _branch(child)
+
+
+def _branch(run: Run, *, replay: bool = False) -> Simulation:
+    """A branch run ready at its fork step: the restored state, with the branch's parameters applied."""
+    sim = Simulation.resume(run.path)
+    sim.context.replay = replay  # model clients are made on first use, so answers come from the cache only
     _reconfigure(sim)
     return sim
+
+
+def replay_branch(branch: Run, replay: Run) -> Simulation:
+    """A fork set to be replayed into the run ``replay``: from the state the fork started from (its
+    checkpoint at the fork step) and the trace before it, with the fork's changes, as the fork ran.
+    The state before the fork step is the parent's, replayed when the fork was made."""
+    at = int(branch.manifest()["parent"]["at"])
+    base = branch.path / "checkpoints" / f"{at:08d}.pkl"
+    if not base.is_file():
+        raise RunError(f"{branch.id} is a fork of step {at}, but its checkpoint of that step is gone, so it cannot "
+                       "be replayed; replay its parent, or fork it again")
+    (replay.path / "checkpoints").mkdir(exist_ok=True)
+    shutil.copy2(base, replay.path / "checkpoints" / base.name)
+    _copy_parts(branch.path, replay.path, at)
+    replay.update(steps_done=at, last_checkpoint=at)
+    return _branch(replay, replay=True)
