@@ -22,11 +22,20 @@ def test_wide_confidence_reaches_consensus() -> None:
     assert m["largest_cluster"].iloc[-1] > 0.95
 
 
-@pytest.mark.parametrize(("threshold", "low", "high"), [(0.1, 3, 6), (0.15, 2, 4)])
+@pytest.mark.parametrize(("threshold", "low", "high"), [(0.1, 3, 5), (0.15, 2, 3)])
 def test_narrow_confidence_fragments_into_about_one_over_2d_clusters(threshold: float, low: int, high: int) -> None:
     m = run(threshold).metrics()
-    assert low <= m["clusters"].iloc[-1] <= high
+    assert m["clusters"].iloc[0] == 1  # uniform opinions are one cloud, not clusters
+    assert low <= m["clusters"].iloc[-1] <= high  # at most 1 / (2 d) on a sparse network
     assert m["largest_cluster"].iloc[-1] < 0.8
+
+
+def test_the_scenario_splits_one_cloud_of_opinions_into_two_clusters() -> None:
+    m = Simulation.from_scenario("opinion", ["population.size=1000", "trace.events=none"]).run().metrics()
+    assert (m["clusters"].iloc[0], m["largest_cluster"].iloc[0]) == (1, 1.0)
+    assert (m["clusters"].iloc[-100:] == 2).all()  # and they stay apart
+    assert 0.5 <= m["largest_cluster"].iloc[-1] < 0.65
+    assert m["variance"].iloc[-1] < 0.7 * m["variance"].iloc[0]
 
 
 def test_scenario_runs_with_mixed_minds_and_its_campaign() -> None:

@@ -3,8 +3,12 @@
 Agents hold an opinion in [0, 1]. Each step an agent meets a random neighbour; if their opinions
 differ by less than the confidence threshold ``d`` they discuss and both move a fraction ``mu``
 of the way towards each other. The threshold lives in the mind (policy ``bounded_confidence``),
-the convergence rule in the world. Known outcome: opinions settle into about ``1 / (2 d)``
-clusters; for ``d`` above roughly 0.3 the population reaches consensus.
+the convergence rule in the world. Known outcome (Deffuant et al., with random mixing): opinions
+settle into about ``1 / (2 d)`` clusters; for ``d`` above roughly 0.3 the population reaches
+consensus. On a sparse network fewer form, and some agents never meet a neighbour within reach
+and stay where they are: at 1,500 agents on a random network of degree 10, everyone active for
+200 steps (5 seeds), ``d`` = 0.1 gives 3-4 clusters, 0.15 gives 2-3, 0.2 gives 2, 0.3 consensus.
+Clusters are counted by ``populace.measures.clusters``, which counts uniform noise as one cluster.
 
 Actions are applied simultaneously: an agent in several discussions in one step moves by ``mu``
 times the *mean* of its differences, so no agent overshoots.
@@ -24,6 +28,9 @@ from populace.measures import clusters
 from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.network import Network, random_network, small_world
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+
+#: opinions closer than this (1% of the scale) are one opinion when telling clusters apart
+OPINION_RESOLUTION = 0.01
 
 
 class NetworkConfig(WorldConfig):
@@ -49,7 +56,8 @@ class OpinionWorld(World):
     metric_descriptions: ClassVar[dict[str, str]] = {
         "mean": "mean opinion",
         "variance": "variance of opinions",
-        "clusters": "opinion clusters holding at least 2% of agents",
+        "clusters": "opinion clusters: groups of at least 2% of agents, as dense as the whole or denser, "
+                    "apart by more than 0.01 and by more than uniform noise would leave",
         "largest_cluster": "share of agents in the largest cluster",
     }
 
@@ -90,7 +98,7 @@ class OpinionWorld(World):
         return Events.outcomes(actions, ok, "not a neighbour")
 
     def metrics(self) -> dict[str, float]:
-        count, largest = clusters(self.opinion)
+        count, largest = clusters(self.opinion, resolution=OPINION_RESOLUTION)
         return {
             "mean": float(self.opinion.mean()), "variance": float(self.opinion.var()),
             "clusters": float(count), "largest_cluster": largest,
