@@ -158,9 +158,9 @@ def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> Non
     console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
     _print_metrics(sim.path)
     if report and sim.path is not None and sim.steps_done >= total:
-        from populace.report import write_report
+        from populace.report.commands import write_with_progress
 
-        console.print(f"report: {write_report(sim.path)}", soft_wrap=True)
+        console.print(f"report: {write_with_progress(sim.path, quiet=quiet)}", soft_wrap=True)
 
 
 def _print_metrics(path: Path | None) -> None:

@@ -88,3 +88,12 @@ def test_report_out_goes_into_new_directories_or_fails_in_one_line(wealth_run: P
     (tmp_path / "file").write_text("x")
     with pytest.raises(PopulaceError, match="cannot write .*r.html: .*file: a file, not a directory"):
         write_report(wealth_run, tmp_path / "file" / "r.html")
+
+
+def test_report_command_shows_its_stages_off_a_terminal(wealth_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POPULACE_PROGRESS_SECONDS", "0")  # a plain line at every stage
+    result = CliRunner().invoke(app, ["report", str(wealth_run), "--out", str(wealth_run / "p.html")])
+    assert result.exit_code == 0, result.output
+    stages = [line.split(",")[0] for line in result.output.splitlines() if line.startswith("report: stage")]
+    assert stages[0] == "report: stage 0/7 (0 %)" and stages[-1] == "report: stage 7/7 (100 %)"
+    assert stages == sorted(stages) and result.output.splitlines()[-1].endswith("p.html")

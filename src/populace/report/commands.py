@@ -1,5 +1,6 @@
 """CLI commands ``populace report``, ``populace dashboard`` and ``populace fork``."""
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,34 @@ Intervene = Annotated[list[str] | None, typer.Option(
     "--intervene", help="add an intervention at the fork step: 'operation key=value ...'")]
 
 
+def write_with_progress(run: Path, out: Path | None = None, *, quiet: bool = False) -> Path:
+    """Write a run's report showing its stages: a bar on a terminal, elsewhere a plain line every
+    few seconds (repeated while one stage runs long, so a log shows the report is being written)."""
+    from populace.cli import console
+    from populace.progress import progress
+    from populace.report.html import STAGES, write_report
+
+    now: tuple[int, str] = (0, STAGES[0])
+    finished = threading.Event()
+    with progress(console, "report", len(STAGES), unit="stage", quiet=quiet) as advance:
+        def stage(done: int, name: str) -> None:
+            nonlocal now
+            now = (done, name)
+            advance(done, name)
+
+        def tick() -> None:
+            while not finished.wait(1.0):
+                advance(*now)
+
+        ticker = threading.Thread(target=tick, name="populace-report-progress", daemon=True)
+        ticker.start()
+        try:
+            return write_report(run, out, progress=stage)
+        finally:
+            finished.set()
+            ticker.join()
+
+
 def register(app: typer.Typer) -> None:
     """Add the report, dashboard and fork commands to the ``populace`` app."""
     from populace.cli import console, run_path
@@ -28,9 +57,7 @@ def register(app: typer.Typer) -> None:
         runs_dir: RunsDir = None,
     ) -> None:
         """Write a self-contained HTML report of a run (opens offline)."""
-        from populace.report.html import write_report
-
-        console.print(f"report: {write_report(run_path(run_id, runs_dir), out)}", soft_wrap=True)
+        console.print(f"report: {write_with_progress(run_path(run_id, runs_dir), out)}", soft_wrap=True)
 
     @app.command()
     def dashboard(
