@@ -12,6 +12,7 @@ import difflib
 import functools
 import inspect
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -63,7 +64,9 @@ def signature_params(function: Callable[..., Any]) -> type[BaseModel]:
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (hints.get(name, Any), default)
-    config = ConfigDict(extra=extra, arbitrary_types_allowed=True)
-    model: type[BaseModel] = create_model(
-        f"{getattr(function, '__name__', 'operation')}_args", __config__=config, **fields)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    with warnings.catch_warnings():  # a parameter called json or copy shadows a BaseModel method: harmless here
+        warnings.simplefilter("ignore", UserWarning)
+        model: type[BaseModel] = create_model(
+            f"{getattr(function, '__name__', 'operation')}_args", __config__=config, **fields)
     return model
