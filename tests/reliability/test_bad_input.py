@@ -235,6 +235,27 @@ def test_cli_prints_one_line_for_bad_input_files(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr + done.stdout
 
 
+# -- intervention arguments: what validate passes, the run applies ------------------------------
+arg_values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(), st.text(max_size=8),
+                       st.sampled_from(["high", "0.5", "1e400", ".nan", "[]"]), st.lists(st.integers(), max_size=2),
+                       st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+
+@FUZZ
+@given(args=st.dictionaries(st.sampled_from(["value", "share", "valeu", "rate"]), arg_values, max_size=3))
+def test_fuzzed_intervention_arguments_fail_at_load_or_run(tmp_path: Path, args: dict[str, Any]) -> None:
+    """Before arguments were typed, broadcast with value 'high' passed validate and the run died of a TypeError."""
+    spec = {"name": "bad-args", "steps": 2, "population": {"size": 20}, "world": {"type": "opinion"},
+            "minds": [{"select": "all", "type": "rules", "policy": "bounded_confidence"}],
+            "interventions": [{"at": 1, "call": "broadcast", "args": args}]}
+    try:
+        scenario_ = load_scenario(spec)
+    except PopulaceError as exc:
+        assert all(line.startswith("scenario: interventions.0.args.") for line in str(exc).split("\n")), str(exc)
+        return
+    Simulation(scenario_).run()  # any other exception fails the test
+
+
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Any:
     """A 64 KiB tmpfs, filled to the last byte (needs root to mount; skipped otherwise)."""
