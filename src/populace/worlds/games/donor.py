@@ -54,6 +54,9 @@ class DonorWorld(World):
 
     name = "donor"
     Config = DonorConfig
+    #: the standing at the end of the generation the last step finished (None mid-generation; a
+    #: class default, so a world checkpointed before this existed still loads)
+    finished: dict[str, float] | None = None
     actions = ActionSpace(
         ActionSpec("donate", {"fraction": Arg.number(0, 1, "share of your resources to give")},
                    "give a share of your resources to this round's recipient, who receives it multiplied"),
@@ -94,8 +97,7 @@ class DonorWorld(World):
         self.generation = 0
         self.generation_resources: list[float] = []
         self.last_given = np.zeros(0)
-        #: the standing at the end of the generation the last step finished (None mid-generation)
-        self.finished: dict[str, float] | None = None
+        self.finished = None
         self._start_generation()
 
     def _start_generation(self) -> None:
