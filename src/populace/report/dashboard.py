@@ -48,11 +48,16 @@ def _plain(value: Any) -> Any:
 class EventsDigest:
     """What the dashboard shows of all the events, kept up to date part by part (DuckDB reads each
     new part once): events per step, action and outcome, events per agent, the injected posts'
-    events. It stays small whatever the number of events: steps x actions, plus one count per agent."""
+    events. It stays small whatever the number of events: steps x actions, plus one count per agent
+    (and per agent as of the ends of the last few parts, the steps a live page asks for)."""
 
     actions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "action", "ok", "n", "asked"]))
     per_agent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     injected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    per_agent_at: dict[int, np.ndarray] = field(default_factory=dict)  # last step of a recent part -> per_agent
+
+    #: how many recent part ends keep their per-agent counts
+    KEPT = 4
 
     @property
     def last_step(self) -> int:
@@ -68,7 +73,18 @@ class EventsDigest:
         return bool(self.actions["action"].isin(POST_KINDS).any())
 
     def add(self, run: Path, files: list[Path]) -> EventsDigest:
-        """This digest with the events of ``files`` (parts not seen before) folded in."""
+        """This digest with the events of ``files`` (parts not seen before, in step order) folded in:
+        the last few one by one, to keep the counts per agent as of each one's end."""
+        head, tail = files[:-self.KEPT], files[-self.KEPT:]
+        digest = self
+        for group in ([head] if head else []) + [[part] for part in tail]:
+            digest = digest._added(run, group)
+            if group[-1] in tail and group[-1].stem.partition("-")[2].isdigit():
+                kept = {**digest.per_agent_at, int(group[-1].stem.partition("-")[2]): digest.per_agent}
+                digest.per_agent_at = dict(sorted(kept.items())[-self.KEPT:])
+        return digest
+
+    def _added(self, run: Path, files: list[Path]) -> EventsDigest:
         on = {"events": files}
         actions = analysis.query(run, "SELECT step, action, outcome = 'ok' AS ok, count(*) AS n, "
                                       "count(request) AS asked FROM {events} GROUP BY ALL", files=on)
@@ -82,7 +98,8 @@ class EventsDigest:
             per_agent[: len(self.per_agent)] += self.per_agent
         return EventsDigest(pd.concat([f for f in (self.actions, actions) if len(f)], ignore_index=True)
                             if len(actions) else self.actions, per_agent,
-                            pd.concat([self.injected, injected], ignore_index=True) if len(injected) else self.injected)
+                            pd.concat([self.injected, injected], ignore_index=True) if len(injected) else self.injected,
+                            self.per_agent_at)
 
     def actions_per_step(self) -> pd.DataFrame:
         """Accepted events indexed by step, one column per action (as :func:`analysis.actions_per_step`)."""
@@ -93,10 +110,17 @@ class EventsDigest:
         table.columns.name = None
         return table.sort_index().astype("int64")
 
-    def most_active(self, limit: int) -> list[tuple[int, int]]:
-        """``(agent, events)`` of the ``limit`` agents with most events, lower ids first among equals."""
-        order = np.argsort(-self.per_agent, kind="stable")[:limit]
-        return [(int(a), int(self.per_agent[a])) for a in order if self.per_agent[a] > 0]
+    def most_active(self, limit: int, step: int | None = None) -> list[tuple[int, int]] | None:
+        """``(agent, events)`` of the ``limit`` agents with most events up to ``step`` (default: all),
+        lower ids first among equals; None when the digest cannot tell (a step within older parts)."""
+        if step is None or step >= self.last_step:
+            counts = self.per_agent
+        elif step in self.per_agent_at:
+            counts = self.per_agent_at[step]
+        else:
+            return None
+        order = np.argsort(-counts, kind="stable")[:limit]
+        return [(int(a), int(counts[a])) for a in order if counts[a] > 0]
 
 
 class RunView:
@@ -220,10 +244,10 @@ class RunView:
 
     def agents(self, step: int | None, limit: int = 60) -> list[dict[str, Any]]:
         """The most active agents up to ``step`` (for the inspector's list): from the digest at the
-        latest step, else counted by DuckDB over the parts up to ``step``."""
-        digest = self.digest()
-        if step is None or step >= digest.last_step:
-            return [{"agent": a, "events": n} for a, n in digest.most_active(limit)]
+        latest steps, else counted by DuckDB over the parts up to ``step``."""
+        known = self.digest().most_active(limit, step)
+        if known is not None or step is None:
+            return [{"agent": a, "events": n} for a, n in known or []]
         counts = analysis.query(self.path, "SELECT agent, count(*) AS n FROM {events} WHERE agent >= 0 "
                                            f"AND step <= $step GROUP BY ALL ORDER BY n DESC, agent LIMIT {int(limit)}",
                                 {"step": int(step)}, upto=step)
