@@ -81,18 +81,24 @@ def test_a_short_text_limit_is_kept_by_the_grammar() -> None:
         assert len(parse_valid(text, schema)["reason"]) <= 60
 
 
-def test_short_text_limits_stay_in_the_grammar_and_post_sized_ones_leave_it() -> None:
-    from populace.llm.backends.embedded import GRAMMAR_MAX_LENGTH, _grammar_lengths
+def test_the_default_scenarios_action_schema_constrains_a_real_answer() -> None:
+    """The generative mind's schema for the default scenario (post-sized texts of 2,000 characters)
+    made llama.cpp's grammar parser fail and the process crash; bounded, it compiles and constrains."""
+    from populace.minds.generative import _with_nothing
+    from populace.scenario import load_scenario
+    from populace.world import worlds
 
-    schema = {"type": "object", "properties": {
-        "reason": {"type": "string", "maxLength": 30},
-        "content": {"type": "string", "maxLength": 2000},  # one rule per character would overflow llama.cpp
-        "tags": {"type": "array", "items": {"type": "string", "maxLength": GRAMMAR_MAX_LENGTH + 1}},
-    }}
-    kept = _grammar_lengths(schema)["properties"]
-    assert kept["reason"]["maxLength"] == 30 and "maxLength" not in kept["content"]
-    assert "maxLength" not in kept["tags"]["items"]
-    assert EmbeddedBackend(None)._grammar(schema) is not None  # compiles
+    scenario = load_scenario("misinformation-mixed")
+    schema = _with_nothing(worlds.get("social").actions.subset(scenario.world.actions).json_schema())
+
+    async def scenario_() -> str:
+        backend = EmbeddedBackend(None, threads=1)
+        answer = await backend.complete("Pick one action. Reply with JSON.", Sampling(max_tokens=48), schema)
+        await backend.aclose()
+        return answer.text
+
+    answer = parse_valid(asyncio.run(scenario_()), schema)  # the grammar held: valid for the full schema
+    assert answer["action"] in [*scenario.world.actions, "nothing"]
 
 
 def test_missing_model_is_one_line_at_start(tmp_path: Path) -> None:

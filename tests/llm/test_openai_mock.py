@@ -86,6 +86,22 @@ def test_json_schema_is_used_where_supported() -> None:
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] == SCHEMA
 
 
+def test_the_schema_sent_is_bounded_and_the_answer_checked_against_the_full_one() -> None:
+    from populace.llm.structured import bounded_schema
+
+    schema = {"type": "object", "required": ["like", "note"], "properties": {
+        "like": {"type": "boolean"}, "note": {"type": "string", "maxLength": 5000}}}
+    for json_schema in (True, False):
+        server = FakeServer(json_schema=json_schema)
+        lm = client(server)
+        with pytest.raises(ModelError) as info:  # the fake answers {"like": true}: no note
+            asyncio.run(lm.complete("a", schema=schema))
+        assert info.value.cause == "schema_mismatch"
+        fmt = server.requests[-1][1]["response_format"]
+        sent = fmt["json_schema"]["schema"] if json_schema else fmt["schema"]
+        assert sent == bounded_schema(schema) and "maxLength" not in sent["properties"]["note"]
+
+
 def test_choose_from_top_logprobs() -> None:
     lm = client(FakeServer())
     choice = asyncio.run(lm.choose("Like it?", ["yes", "no", "maybe"]))

@@ -5,12 +5,16 @@ this; the client still validates every answer, so a backend that ignores the sch
 The validator covers the JSON Schema subset that action spaces produce: ``type``, ``enum``,
 ``const``, ``properties``/``required``/``additionalProperties``, ``items``, ``minItems``/``maxItems``,
 ``minimum``/``maximum``, ``minLength``/``maxLength``, ``oneOf``/``anyOf``/``allOf``.
+
+What a backend constrains decoding with is :func:`bounded_schema`: the same schema, loosened where
+grammar compilers would blow up. The answer is still validated against the full schema.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -152,3 +156,77 @@ def parse_valid(text: str, schema: dict[str, Any]) -> Any:
     if errors:
         raise InvalidOutput("schema_mismatch", errors[0])
     return value
+
+
+#: Bounds on what a schema sent for constrained decoding asks for. llama.cpp's schema-to-grammar
+#: converters unroll a length or item bound into one nested rule per repeat: its grammar parser
+#: refuses ~1,500 and the server then crashes; xgrammar and outlines (vLLM, SGLang) likewise grow an
+#: automaton per repeat. Enum values and ``oneOf``/``anyOf`` alternatives cost a rule each, compiled on
+#: every request (10,000 values: 18 s on llama.cpp).
+MAX_REPEAT = 256
+MAX_ENUM = 256
+MAX_ALTERNATIVES = 64
+_REPEATS = ("maxLength", "minLength", "maxItems", "minItems")
+
+
+def bounded_schema(schema: Any) -> Any:
+    """``schema`` as sent to a backend that compiles it into a grammar: bounded in size whatever the
+    action space, accepted by llama.cpp (server and embedded), vLLM and SGLang.
+
+    Only loosens, never tightens: a length or item bound above :data:`MAX_REPEAT` is dropped (texts
+    are bounded by ``max_tokens`` instead, and the world still rejects one that is too long; short
+    bounds stay, or a small model runs on past a short ``reason``); an enum of more than
+    :data:`MAX_ENUM` values becomes its values' type; more than :data:`MAX_ALTERNATIVES` alternatives
+    become one object whose tag (a property every alternative fixes with ``const``, like an action's
+    name) is an enum, or else the alternatives' common type. The client validates every answer
+    against the full schema, so what the grammar lets through is caught and re-asked.
+    """
+    if isinstance(schema, list):
+        return [bounded_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bounded_schema(v) for k, v in schema.items()
+           if not (k in _REPEATS and isinstance(v, int) and v > MAX_REPEAT)}
+    if isinstance(schema.get("enum"), list) and len(schema["enum"]) > MAX_ENUM:
+        del out["enum"]
+        kind = _common_type(schema["enum"])
+        if kind is not None:
+            out.setdefault("type", kind)
+    for key in ("oneOf", "anyOf"):
+        alternatives = out.get(key)
+        if isinstance(alternatives, list) and len(alternatives) > MAX_ALTERNATIVES:
+            del out[key]
+            out.update(_merged(alternatives))
+    return out
+
+
+def _common_type(values: Sequence[Any]) -> str | None:
+    kinds = {_json_type(v) for v in values}
+    if kinds == {"integer", "number"}:
+        return "number"
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _json_type(value: Any) -> str:
+    for kind in ("boolean", "integer", "number", "string", "array", "object", "null"):
+        if _is_type(value, kind):
+            return kind
+    return "string"
+
+
+def _merged(alternatives: list[Any]) -> dict[str, Any]:
+    """One schema for many alternatives: a tagged object (the tag an enum of the alternatives'
+    constants, every other property free) when they share a ``const`` property, else their type."""
+    objects = [a for a in alternatives if isinstance(a, dict) and isinstance(a.get("properties"), dict)]
+    if len(objects) == len(alternatives):
+        tags = set.intersection(*({n for n, p in a["properties"].items() if isinstance(p, dict) and "const" in p}
+                                  for a in objects))
+        if tags:
+            tag = sorted(tags)[0]
+            required = set.intersection(*(set(a.get("required", [])) for a in objects))
+            names = list(dict.fromkeys(n for a in objects for n in a["properties"]))
+            return {"type": "object", "required": sorted(required | {tag}),
+                    "properties": {n: bounded_schema({"enum": [a["properties"][tag]["const"] for a in objects]})
+                                   if n == tag else {} for n in names}}
+    kinds = {a.get("type") for a in alternatives if isinstance(a, dict)}
+    return {"type": kinds.pop()} if len(kinds) == 1 and None not in kinds else {}

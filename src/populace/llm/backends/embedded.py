@@ -5,7 +5,8 @@ The default model is SmolLM2-135M-Instruct (Q4_1, 93 MB), shipped inside the PyP
 imports a tool we do not use). No network, key or GPU. See ``docs/models.md`` for its measured
 speed and quality: it is a working default, not a good judge.
 
-Structured output is constrained by a grammar compiled from the JSON schema; ``choose`` reads
+Structured output is constrained by a grammar compiled from the bounded JSON schema
+(:func:`~populace.llm.structured.bounded_schema`); ``choose`` reads
 the log-probabilities of each option's tokens after the prompt (no generation). Calls run in a
 worker thread, one at a time (a llama.cpp context is not re-entrant).
 
@@ -30,6 +31,7 @@ import numpy as np
 
 from populace.llm.backends.scripted import prompt_text
 from populace.llm.base import Backend, Choice, Completion, ModelError, ModelUnavailableError, Prompt, Sampling
+from populace.llm.structured import bounded_schema
 
 if TYPE_CHECKING:
     from populace.llm.client import ModelSpec
@@ -185,7 +187,7 @@ class EmbeddedBackend(Backend):
     def _grammar(self, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(_grammar_lengths(schema), sort_keys=True)
+        key = json.dumps(bounded_schema(schema), sort_keys=True)
         if key not in self._grammars:
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
@@ -240,22 +242,3 @@ class EmbeddedBackend(Backend):
                 self._llm.close()
                 self._llm = None
 
-
-#: the longest ``maxLength`` the grammar enforces; llama.cpp unrolls it into one rule per character
-GRAMMAR_MAX_LENGTH = 256
-
-
-def _grammar_lengths(node: Any) -> Any:
-    """The schema with ``maxLength`` above :data:`GRAMMAR_MAX_LENGTH` dropped.
-
-    llama.cpp turns ``maxLength`` into one grammar rule per character, which overflows its limits
-    for post-sized texts; those are bounded by ``max_tokens`` instead (and the world still rejects
-    a text that is too long). Short limits stay: without them a small model runs on past a short
-    ``reason`` and its answer fails validation.
-    """
-    if isinstance(node, dict):
-        return {k: _grammar_lengths(v) for k, v in node.items()
-                if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)}
-    if isinstance(node, list):
-        return [_grammar_lengths(v) for v in node]
-    return node

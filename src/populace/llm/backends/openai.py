@@ -4,7 +4,9 @@
 understands it (``schema_mode``): OpenAI and vLLM take ``{"type": "json_schema", ...}``; the
 llama.cpp servers take ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's answers the
 former with HTTP 500). ``auto`` tries the first and falls back to the second, then to none, and
-remembers what worked; the client validates every answer either way.
+remembers what worked. The schema sent is bounded (:func:`~populace.llm.structured.bounded_schema`)
+so that every server's grammar compiler accepts it; the client validates every answer against the
+full schema either way.
 
 ``choose`` asks for one token with its top log-probabilities and gives each option the
 probability of the tokens that begin it: exact for options that differ in their first token
@@ -25,6 +27,7 @@ import numpy as np
 
 from populace.llm.backends.scripted import prompt_text
 from populace.llm.base import Backend, Choice, Completion, ModelError, ModelUnavailableError, Prompt, Sampling
+from populace.llm.structured import bounded_schema
 
 if TYPE_CHECKING:
     from populace.llm.client import ModelSpec
@@ -143,13 +146,14 @@ class OpenAIBackend(Backend):
         if schema is None or self.endpoint != "chat":
             return self._completion(await self._post(body))
         modes = [self.schema_mode] if self.schema_mode else list(SCHEMA_MODES)
+        sent = bounded_schema(schema)
         for i, mode in enumerate(modes):
             body.pop("response_format", None)
             if mode == "json_schema":
                 body["response_format"] = {"type": "json_schema",
-                                           "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+                                           "json_schema": {"name": "answer", "schema": sent, "strict": True}}
             elif mode == "json_object":
-                body["response_format"] = {"type": "json_object", "schema": schema}
+                body["response_format"] = {"type": "json_object", "schema": sent}
             try:
                 result = self._completion(await self._post(body))
             except ModelError as exc:
