@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from populace.errors import PopulaceError
+from populace.errors import PopulaceError, RunFailedError
 from populace.outputs import write_output
 
 app = typer.Typer(
@@ -154,13 +154,20 @@ def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> Non
         def update(result: Any) -> None:
             advance(result.step + 1, " ".join(f"{k}={v:.3g}" for k, v in list(result.metrics.items())[:3]))
 
-        sim.run(steps, update)
+        failure: RunFailedError | None = None
+        try:
+            sim.run(steps, update)
+        except RunFailedError as exc:  # said after the run's figures, then exit 1
+            failure = exc
     console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
     _print_metrics(sim.path)
+    console.print(sim.health.line(), highlight=False, soft_wrap=True)
     if report and sim.path is not None and sim.steps_done >= total:
         from populace.report.commands import write_with_progress
 
         console.print(f"report: {write_with_progress(sim.path, quiet=quiet)}", soft_wrap=True)
+    if failure is not None:
+        raise failure
 
 
 def _print_metrics(path: Path | None) -> None:
@@ -317,13 +324,16 @@ def runs(runs_dir: RunsDir = None) -> None:
 def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
     """Summarise a run's events: counts per action and outcome, and per step."""
     from populace.runs import Run
-    from populace.summary import summarise
+    from populace.summary import run_health, summarise
 
     r = Run.open(Path(run_id), runs_dir)
     summary = summarise(r.path)
     m = r.manifest()
     console.print(f"[bold]{r.id}[/] scenario={m.get('scenario')} seed={m.get('seed')} "
                   f"status={r.status()} steps={m.get('steps_done')}/{m.get('steps')}")
+    if m.get("error"):
+        console.print(f"error: {m['error']}", highlight=False, markup=False, soft_wrap=True)
+    console.print(run_health(r.path).line(), highlight=False)
     for title, rows in summary.items():
         if not rows:
             continue
@@ -365,6 +375,9 @@ def main() -> None:
 
     try:
         app()
+    except RunFailedError as exc:  # the run ran, and went wrong as a whole
+        err.print(f"[red]run failed:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(1)
     except PopulaceError as exc:
         for line in str(exc).split("\n"):
             err.print(f"[red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)

@@ -5,6 +5,7 @@
     ├── UnknownNameError     a world, mind, policy or scenario name is not registered ("did you mean")
     ├── PopulationError      a population file or declared distribution cannot be used
     ├── RunError             a run directory is missing, corrupt or not resumable
+    ├── RunFailedError       a run's model decisions mostly failed, or its model stopped answering
     └── WorldCheckError      a world fails the conformance check in ``populace.testing``
 
 A failed *agent action* is never an exception: it is a recorded event with its reason.
@@ -45,6 +46,11 @@ class PopulationError(PopulaceError):
 
 class RunError(PopulaceError):
     """A run directory cannot be used as asked."""
+
+
+class RunFailedError(PopulaceError):
+    """A run went wrong as a whole: most of its model decisions failed, or its model stopped answering
+    (everything recorded is kept; the manifest says ``failed``)."""
 
 
 class WorldError(PopulaceError):

@@ -131,13 +131,20 @@ def _column(value: Any, n: int) -> np.ndarray:
     return array
 
 
+#: prefix of the counts of failed decisions by cause, e.g. ``failed_connection``
+FAILED_BY = "failed_"
+
+
 def count_outcomes(events: list[Events]) -> dict[str, int]:
-    """How many agents' decisions ended ok, rejected or failed (world events are not decisions)."""
+    """How many agents' decisions ended ok, rejected or failed, and the failed ones by cause
+    (``failed_<cause>``; world events are not decisions)."""
     counts = {OK: 0, REJECTED: 0, FAILED: 0}
     for batch in events:
         if batch.tally is not None:  # counted where the batch was built
             for outcome, n in batch.tally.items():
                 counts[outcome] += n
+            if batch.tally.get(FAILED):
+                _count_causes(batch, counts)
             continue
         by_agent = batch.agents >= 0
         # list.count compares by identity first: several times faster than == over an object array
@@ -146,5 +153,17 @@ def count_outcomes(events: list[Events]) -> dict[str, int]:
         counts[OK] += ok
         if ok < len(outcome):
             counts[REJECTED] += outcome.count(REJECTED)
-            counts[FAILED] += outcome.count(FAILED)
+            failed = outcome.count(FAILED)
+            counts[FAILED] += failed
+            if failed:
+                _count_causes(batch, counts)
     return counts
+
+
+def _count_causes(batch: Events, counts: dict[str, int]) -> None:
+    """Add a batch's failed decisions to ``counts`` by cause (its reason; ``unknown`` if none)."""
+    failed = (batch.outcome == FAILED) & (batch.agents >= 0)
+    reasons = batch.reason[failed].tolist() if batch.reason is not None else ["unknown"] * int(failed.sum())
+    for reason in reasons:
+        key = FAILED_BY + (str(reason) if reason else "unknown")
+        counts[key] = counts.get(key, 0) + 1

@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from populace.errors import PopulaceError, RunError, ScenarioError
+from populace.errors import PopulaceError, RunError, RunFailedError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
 from populace.execution.base import summed
+from populace.health import MODEL_DECISIONS, RunHealth, failing_message, model_location, outage_message
 from populace.minds import Decisions, Mind, MindContext, minds
 from populace.minds.base import by_shard, take_turn
+from populace.minds.language import LanguageMind
 from populace.persona import sample_attributes
 from populace.population import Population
 from populace.regions import Region, RegionalWorld, RegionStep, build_regions
@@ -96,12 +98,15 @@ class Simulation:
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
         unassigned = np.ones(self.population.size, dtype=bool)
+        self.model_agents = np.zeros(self.population.size, dtype=bool)  # whose mind asks a language model
         masks = mind_masks(scenario, self.population)
         for tier, (mind_spec, seq, mask) in enumerate(zip(scenario.minds, minds_seq.spawn(len(scenario.minds)),
                                                           masks, strict=True)):
             mind_cls = minds.get(mind_spec.type)
             ids = np.flatnonzero(mask & unassigned)
             unassigned[ids] = False
+            if issubclass(mind_cls, LanguageMind):
+                self.model_agents[ids] = True
             if self.regions:
                 for region, region_seq in zip(self.regions, seq.spawn(len(self.regions)), strict=True):
                     local = ids[self.region_of[ids] == region.index] - region.agents[0]
@@ -117,6 +122,10 @@ class Simulation:
                 self.minds.append(mind_cls(self.population, self.world.action_space, mind_spec.params(),
                                            rng=np.random.default_rng(shard_seq), context=self.context))
         self._last_stats: dict[str, float] = {}
+        self._asks_model = bool(self.model_agents.any())
+        #: the run's health so far (all its steps, a resumed run's included), and the last step's
+        self.health = RunHealth()
+        self.step_health = RunHealth()
         self.steps_done = 0
         self._collected_at = 0  # the step at which the shards' states were last brought back here
         self._released = False  # True while the regions live only in the executor's workers
@@ -149,6 +158,7 @@ class Simulation:
         if checkpoints:
             sim._load_state(sim.trace.load_checkpoint(checkpoints[-1]))
         sim.trace.truncate(sim.steps_done)
+        sim.health = RunHealth.of_steps(sim.trace.read("steps").to_pylist())
         return sim
 
     @property
@@ -203,11 +213,15 @@ class Simulation:
             events, metrics = await self._step_world(step, now, turns)
             counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
+        if self._asks_model:
+            summary[MODEL_DECISIONS] = int(np.count_nonzero(self.model_agents[active]))
         stats = self.executor.stats()
         for key, value in stats.items():
             summary[key] = value - self._last_stats.get(key, 0)
         self._last_stats = stats
         summary["wall_s"] = wallclock.perf_counter() - started
+        self.step_health = RunHealth.of_step(summary)
+        self.health.add(self.step_health)
         self.trace.record(step, now, events, summary, metrics, tables=tables)
         self.steps_done += 1
         await self._after_step()
@@ -250,7 +264,7 @@ class Simulation:
         counts = {OK: 0, REJECTED: 0, FAILED: 0}
         for result in results:
             for outcome, n in result.counts.items():
-                counts[outcome] += n
+                counts[outcome] = counts.get(outcome, 0) + n
         self.shared = summed([result.tallies for result in results])
         return tables, counts, world_cls.metrics_of(self.shared)
 
@@ -299,10 +313,17 @@ class Simulation:
 
     async def arun(self, steps: int | None = None,
                    progress: Callable[[StepResult], None] | None = None) -> None:
-        """Step until ``steps`` (default: the scenario's) are done, then close the trace."""
+        """Step until ``steps`` (default: the scenario's) are done, then close the trace.
+
+        Raises :class:`RunFailedError`, with everything recorded and the manifest saying ``failed``,
+        when most of the run's model decisions failed, or when every model decision of a step failed
+        because the model server was gone: then the run stops after that step, checkpointed, and
+        resumes once the server is back (see :mod:`populace.health`). A replay reports its own misses.
+        """
         target = self.scenario.steps if steps is None else min(self.scenario.steps, self.steps_done + steps)
         if self.run_record is not None:
             self.run_record.mark_running()
+        failure: str | None = None
         try:
             if not self._executor_started:
                 await self.start_executor()
@@ -310,6 +331,11 @@ class Simulation:
                 result = await self.astep()
                 if progress is not None:
                     progress(result)
+                failure = self._outage()
+                if failure is not None:
+                    break
+            if failure is None and self.health.failing() and not self.context.replay:
+                failure = failing_message(self.health, model_location(self.scenario))
             if self._collected_at != self.steps_done:  # paused between checkpoints: the state lives in the shards
                 if self.run_record is not None:
                     await self.checkpoint()  # so that a resume goes on from here, not from the last checkpoint
@@ -327,7 +353,20 @@ class Simulation:
             await self.executor.close()
             self._executor_started = False
         if self.run_record is not None:
-            self.run_record.update(status=status, steps_done=self.steps_done)
+            self.run_record.update(status="failed" if failure else status, steps_done=self.steps_done,
+                                   health=self.health.as_dict(), error=failure)
+        if failure is not None:
+            raise RunFailedError(failure)
+
+    def _outage(self) -> str | None:
+        """The one-line reason to stop now, when every model decision of the last step failed because
+        the model server was gone (the client's retries spent); None otherwise."""
+        cause = None if self.context.replay else self.step_health.outage()
+        if cause is None:
+            return None
+        run = str(self.run_record.path) if self.run_record is not None else None
+        return outage_message(cause, self.step_health, self.steps_done, self.scenario.steps,
+                              model_location(self.scenario), run)
 
     def run(self, steps: int | None = None, progress: Callable[[StepResult], None] | None = None) -> Simulation:
         """Synchronous wrapper around :meth:`arun`."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from populace.events import FAILED_BY, OK, REJECTED
+from populace.health import MODEL_DECISIONS, RunHealth
+
 
 def _parts(path: Path, table: str) -> str | None:
     directory = path / table
@@ -56,3 +59,17 @@ def final_metrics(path: Path) -> dict[str, float]:
         SELECT metric, arg_max(value, step) AS value FROM {m} GROUP BY metric ORDER BY metric""",
                  m="metrics")
     return {r["metric"]: float(r["value"]) for r in rows}
+
+
+def run_health(path: Path) -> RunHealth:
+    """The run's health figures (:mod:`populace.health`), summed over its step table by DuckDB."""
+    described = query(path, "SELECT column_name FROM (DESCRIBE SELECT * FROM {s})", s="steps")
+    wanted = {MODEL_DECISIONS, OK, REJECTED, "llm_calls", "llm_cache_hits"}
+    columns = [r["column_name"] for r in described
+               if r["column_name"] in wanted or r["column_name"].startswith(FAILED_BY)]
+    if not columns:
+        return RunHealth()
+    quoted = ['"' + c.replace('"', '""') + '"' for c in columns]
+    sums = ", ".join(f"sum({q}) AS {q}" for q in quoted)
+    rows = query(path, f"SELECT {sums} FROM {{s}}", s="steps")
+    return RunHealth.of_step(rows[0]) if rows else RunHealth()

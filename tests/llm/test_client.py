@@ -90,6 +90,46 @@ def test_non_transient_errors_are_not_retried() -> None:
     assert is_transient("http_502") and is_transient("timeout") and not is_transient("replay_miss")
 
 
+class Script:
+    """Answers from a list: a cause fails that call with it, None answers ``{"action": "like"}``."""
+
+    def __init__(self, outcomes: list[str | None]) -> None:
+        self.outcomes, self.calls = list(outcomes), 0
+
+    def __call__(self, text: str, sampling: Sampling, schema: Any) -> str:
+        self.calls += 1
+        cause = self.outcomes.pop(0)
+        if cause is not None:
+            raise ModelError(cause, "injected")
+        return '{"action": "like"}'
+
+
+def test_a_server_that_stopped_answering_gets_one_attempt_per_request_until_it_answers() -> None:
+    script = Script(["connection"] * 4 + ["connection", "connection", None, "connection", None])
+    lm = fast(ScriptedBackend(script), retries=3)
+    with pytest.raises(ModelError, match="connection"):
+        run(lm.complete("first"))
+    assert script.calls == 4 and lm.unreachable  # its retries spent without an answer
+    for prompt in ("second", "third"):
+        with pytest.raises(ModelError):
+            run(lm.complete(prompt))
+    assert script.calls == 6  # one attempt each, no backoff
+    assert run(lm.complete("fourth")).text and not lm.unreachable
+    assert run(lm.complete("fifth")).text and script.calls == 9  # retried again
+    assert lm.usage.causes == {"connection": 3}
+
+
+def test_a_server_that_answers_with_errors_or_late_keeps_its_retries() -> None:
+    script = Script(["connection"] * 3 + ["timeout", None] + ["http_500", None])
+    lm = fast(ScriptedBackend(script), retries=2)
+    with pytest.raises(ModelError):
+        run(lm.complete("first"))
+    assert lm.unreachable
+    assert run(lm.complete("second")).text  # it took the connection, if too slowly: retried
+    assert not lm.unreachable
+    assert run(lm.complete("third")).text and script.calls == 7  # a 500 is an answer: retried
+
+
 def test_timeout_per_attempt_then_failure() -> None:
     backend = ScriptedBackend("late", latency=0.5)
     lm = fast(backend, timeout=0.02, retries=1)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -14,6 +20,7 @@ from populace.llm.backends.openai import OpenAIBackend
 from populace.llm.base import ModelError, ModelUnavailableError, Sampling
 from populace.llm.client import LanguageModel
 from populace.llm.serve import LlamaServer, free_port
+from populace.runs import Run
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
 
@@ -126,3 +133,49 @@ def test_faults_mid_run_are_retried_or_become_model_errors(server: LlamaServer) 
             await lm.aclose()
 
     asyncio.run(scenario())
+
+
+def default_scenario_on(server: LlamaServer, runs: Path, steps: int) -> subprocess.Popen[str]:
+    """``populace run`` of the default scenario for ``steps`` steps on the openai backend against ``server``
+    (a long timeout: one constrained answer can take a minute on a busy 2-core machine)."""
+    model = f"{{backend: openai, base_url: '{server.base_url}', model: {server.alias}, timeout: 180}}"
+    return subprocess.Popen(
+        [sys.executable, "-m", "populace", "run", "--runs-dir", str(runs), "--no-report", "--set", f"steps={steps}",
+         "--set", f"model={model}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "250"})
+
+
+def test_the_default_scenario_on_a_llama_cpp_server_makes_its_decisions(server: LlamaServer, tmp_path: Path) -> None:
+    """Its generative mind's action schema once made the server's grammar parser fail and the server crash."""
+    run = default_scenario_on(server, tmp_path / "runs", steps=1)
+    out, err = run.communicate(timeout=900)
+    assert run.returncode == 0, out + err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    health = Run(run_dir).manifest()["health"]
+    assert health["model_decisions"] >= 1 and health["failed"] == {}, health
+    assert f"health: {health['model_decisions']} model decisions, 0 failed" in out
+
+
+def test_a_llama_cpp_server_killed_mid_run_ends_it_in_one_line_with_exit_1(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with LlamaServer(threads=1) as dying:
+        run = default_scenario_on(dying, runs, steps=3)
+        answered = 0
+        while not answered and run.poll() is None:  # kill it once it has made a decision
+            time.sleep(1)
+            cache = [*runs.glob("*/cache/responses.sqlite")]
+            if cache:
+                with sqlite3.connect(f"file:{cache[0]}?mode=ro", uri=True) as db:
+                    answered = db.execute("SELECT count(*) FROM responses WHERE kind = 'complete'").fetchone()[0]
+        assert dying.process is not None
+        dying.process.kill()
+        out, err = run.communicate(timeout=900)
+    assert run.returncode == 1, out + err
+    said = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
+    assert "Traceback" not in err and len(said) == 1, err
+    assert said[0].startswith("run failed: connection: all ") and dying.base_url in said[0]
+    (run_dir,) = runs.iterdir()
+    manifest = Run(run_dir).manifest()
+    assert manifest["status"] == "failed" and manifest["steps_done"] < 3
+    assert manifest["health"]["failed"]["connection"] >= 1
+    assert f"populace resume {run_dir}" in " ".join(err.split())

@@ -5,6 +5,11 @@
 on transient errors, parse/repair/re-ask of structured output, the content-addressed response
 cache, replay, and usage counters. Identical requests in flight at once are sent once.
 
+A server that goes away is not retried request after request: once one request has spent its
+retries on connection errors, the next ones get a single attempt each until one is answered, so
+the step ends quickly with failed decisions and the simulation stops there (see
+:mod:`populace.health`), as it does when the server is down at start.
+
 Errors a caller sees::
 
     ModelError(cause)                 a request failed for good: timeout, connection, http_500,
@@ -46,6 +51,12 @@ T = TypeVar("T")
 
 #: Causes worth another attempt; anything else (a 400, a wrong model, a replay miss) is final.
 TRANSIENT = frozenset({"timeout", "connection", "http_408", "http_409", "http_429"})
+
+
+#: Causes that mean the server is gone (refused or dropped the connection). Not ``timeout``: the
+#: embedded model queues requests behind one lock, so on a busy CPU a step's answers can all time out
+#: while the model works on.
+UNANSWERED = frozenset({"connection"})
 
 
 def is_transient(cause: str) -> bool:
@@ -164,6 +175,8 @@ class LanguageModel:
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._started = False
         self._closed = False
+        #: the last request spent its retries on connection errors, and none has been answered since
+        self.unreachable = False
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -334,28 +347,37 @@ class LanguageModel:
         return record, False
 
     async def _attempt(self, call: Callable[[], Awaitable[T]], counters: list[Usage]) -> T:
-        """Run one backend call with the concurrency limit, a timeout and retries with backoff."""
-        for attempt in range(self.retries + 1):
+        """Run one backend call with the concurrency limit, a timeout and retries with backoff
+        (none while the server is :attr:`unreachable`)."""
+        attempt = 0
+        while True:
             try:
                 async with self._semaphore:
                     started = time.perf_counter()
                     try:
-                        return await asyncio.wait_for(call(), self.timeout)
+                        result = await asyncio.wait_for(call(), self.timeout)
                     except TimeoutError:
                         raise ModelError("timeout", f"no answer within {self.timeout:g} s") from None
                     finally:
                         for c in counters:
                             c.calls += 1
                             c.seconds += time.perf_counter() - started
+                self.unreachable = False
+                return result
             except ModelUnavailableError:
                 raise
             except ModelError as exc:
-                if not is_transient(exc.cause) or attempt == self.retries:
+                if exc.cause not in UNANSWERED:
+                    self.unreachable = False  # the server answered, if only with an error
+                elif attempt >= self.retries or self.unreachable:
+                    self.unreachable = True
+                    raise
+                if not is_transient(exc.cause) or attempt >= self.retries:
                     raise
                 await asyncio.sleep(self._delay(attempt))
+                attempt += 1
             except Exception as exc:  # a backend bug must not end the run: it is a failed decision
                 raise ModelError("backend_error", f"{type(exc).__name__}: {exc}") from exc
-        raise AssertionError("unreachable")
 
     def _delay(self, attempt: int) -> float:
         """Exponential backoff with seeded jitter in [0.5, 1.5) of the nominal delay."""
