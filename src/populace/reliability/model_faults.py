@@ -20,6 +20,7 @@ invalid_action      ``schema_mismatch`` (an action the world does not have)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from populace.errors import RunFailedError
 from populace.reliability.faultproxy import FaultProxy
 from populace.scenario import load_scenario, scenarios_dir
 from populace.simulation import Simulation
@@ -117,7 +119,9 @@ def run_with_faults(upstream: str, model_name: str, runs_dir: Path, *, rates: Ma
                  "schema_mode": "json_object", "retries": 0, "repairs": 0, "timeout": timeout,
                  "concurrency": 1, "cache": False}
         scenario = load_scenario(fault_scenario(model, steps, agents))
-        sim = Simulation.from_scenario(scenario, runs_dir=runs_dir).run()
+        sim = Simulation.from_scenario(scenario, runs_dir=runs_dir)
+        with contextlib.suppress(RunFailedError):  # most decisions may fail here: the faults are the point
+            sim.run()
         counts = Counter(proxy.counts)
     events = sim.events().to_pandas()
     names = np.asarray(sim.population["name"])
