@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
@@ -119,3 +121,16 @@ def test_the_steps_a_live_page_asks_for_come_from_the_digest(wealth_parts: Path,
                                                                                     kind="stable").head(60)
         expected = [{"agent": int(a), "events": int(n)} for a, n in counts.items()]
         assert client.get("/api/agents", params={"step": step}).json() == expected
+
+
+def test_the_largest_cascades_alone_are_the_head_of_all_of_them() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    parent = np.where(rng.random(n) < 0.3, -1, (rng.random(n) * np.arange(n)).astype(np.int64))
+    parent[0] = -1
+    posts = pd.DataFrame({"post": np.arange(n), "parent": [None if p < 0 else int(p) for p in parent],
+                          "step": rng.integers(0, 5, n).cumsum() // 40})
+    every = analysis.cascades(posts)
+    assert every["scale"].nunique() < len(every)  # ties in scale, broken by start and then order
+    for limit in (1, 10, 200):
+        pd.testing.assert_frame_equal(analysis.cascades(posts, limit), every.head(limit))

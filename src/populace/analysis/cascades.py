@@ -96,11 +96,13 @@ def _roots_and_depths(posts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
     return root, depth, parent_row
 
 
-def cascades(posts: pd.DataFrame) -> pd.DataFrame:
+def cascades(posts: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """One row per cascade (root post): ``root, scale, depth, max_breadth, structural_virality, start``.
 
     ``posts`` has columns ``post``, ``parent`` (None for an original) and ``step``; a parent not
-    among the posts makes its child a root. Sorted by scale, largest first.
+    among the posts makes its child a root. Sorted by scale, largest first (then earliest);
+    ``limit`` measures only that many of the largest (a run of a million lone posts takes as long
+    as one cascade then, not a million).
     """
     columns = ["root", "scale", "depth", "max_breadth", "structural_virality", "start"]
     if posts.empty:
@@ -110,6 +112,9 @@ def cascades(posts: pd.DataFrame) -> pd.DataFrame:
     rows = []
     order = np.argsort(root, kind="stable")
     roots, starts, sizes = np.unique(root[order], return_index=True, return_counts=True)
+    if limit is not None:  # the order of the result: scale down, start up, then as recorded
+        chosen = np.lexsort((posts["step"].to_numpy()[roots], -sizes))[:limit]
+        roots, starts, sizes = roots[chosen], starts[chosen], sizes[chosen]
     for r, start, size in zip(roots, starts, sizes, strict=True):
         members = order[start:start + size]
         breadth = np.bincount(depth[members])
@@ -156,3 +161,25 @@ def cascade_growth(posts: pd.DataFrame) -> pd.DataFrame:
     }, index=at_depth.index).reset_index()
     grown["root"] = posts["post"].to_numpy(dtype=object)[grown["root"].to_numpy()]
     return grown[columns].astype({"step": "int64", "scale": "int64", "depth": "int64", "max_breadth": "int64"})
+
+
+def cascade_tree(posts: pd.DataFrame, root: Any, limit: int = 300) -> pd.DataFrame:
+    """The posts of the cascade grown from ``root``: ``post, parent, agent, step, depth`` plus
+    ``parent_agent`` (whose post was shared), the first ``limit`` recorded (a parent is recorded
+    before its reposts, so the cut is still one tree), in recorded order."""
+    columns = ["post", "parent", "agent", "step", "depth", "parent_agent"]
+    if posts.empty:
+        return pd.DataFrame(columns=columns)
+    roots, depth, parent_row = _roots_and_depths(posts)
+    ids = posts["post"].to_numpy(dtype=object)
+    at = np.flatnonzero(ids == root)
+    if not len(at):
+        return pd.DataFrame(columns=columns)
+    members = np.flatnonzero(roots == roots[at[0]])[:limit]
+    agents = posts["agent"].to_numpy()
+    parents = parent_row[members]
+    return pd.DataFrame({
+        "post": ids[members], "parent": [ids[p] if p >= 0 else None for p in parents],
+        "agent": agents[members], "step": posts["step"].to_numpy()[members], "depth": depth[members],
+        "parent_agent": [int(agents[p]) if p >= 0 else -1 for p in parents],
+    }, columns=columns)
