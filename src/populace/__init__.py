@@ -24,6 +24,15 @@ from populace.world import Observations, World, WorldConfig, operation, worlds
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``populace.Experiment``, imported on first use (it brings pandas and the analysis along)."""
+    if name == "Experiment":
+        from populace.operations.experiment import Experiment
+
+        return Experiment
+    raise AttributeError(f"module 'populace' has no attribute {name!r}")
+
 __all__ = [
     "ActionSpace",
     "ActionSpec",
@@ -31,6 +40,7 @@ __all__ = [
     "Arg",
     "Decisions",
     "Events",
+    "Experiment",
     "Mind",
     "MindConfig",
     "Observations",

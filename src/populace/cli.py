@@ -26,7 +26,8 @@ DEFAULT_SCENARIO = "misinformation-mixed"
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live, and where a bare RUN id is "
                                                                   "looked up (default: $POPULACE_RUNS or ./runs)")]
 RunId = Annotated[str, typer.Argument(help="run directory, or run id under --runs-dir")]
-ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run: local or ray")]
+ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run (with --seeds or --sweep: where "
+                                                             "the runs run): local or ray")]
 Address = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start a local one)")]
 Actors = Annotated[int | None, typer.Option("--actors", help="Ray actors to spread the shards over "
                                                              "(default: one per shard or region)")]
@@ -89,10 +90,32 @@ def run(
     address: Address = None,
     actors: Actors = None,
     report: Annotated[bool, typer.Option(help="write the HTML report when the run completes")] = True,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="an experiment: this many seeds, from the "
+                                                              "scenario's (see docs/experiments.md)")] = None,
+    sweep: Annotated[list[str] | None, typer.Option("--sweep", help="an experiment over key.path=v1,v2,... "
+                                                                    "(repeated: every combination)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="with --seeds or --sweep: runs at a time "
+                                                                  "(default: the CPU cores)")] = None,
+    compare: Annotated[str | None, typer.Option("--compare", help="with --sweep: the baseline cell, "
+                                                                  "e.g. herd=0")] = None,
 ) -> None:
-    """Run a scenario (default: the built-in default scenario) and record it under runs/."""
+    """Run a scenario (default: the built-in default scenario) and record it under runs/; with --seeds
+    or --sweep, an experiment of many runs."""
     from populace.simulation import Simulation
 
+    if seeds is not None or sweep:
+        if steps is not None or actors is not None:
+            raise PopulaceError("--steps and --actors are for a single run, not for --seeds or --sweep")
+        from populace.operations.commands import parse_sweep, run_experiment
+        from populace.operations.experiment import Experiment
+
+        run_experiment(Experiment(scenario or DEFAULT_SCENARIO, seeds=1 if seeds is None else seeds,
+                                  grid=parse_sweep(sweep or []),
+                                  overrides=set_ or [], runs_dir=runs_dir, executor=executor, jobs=jobs,
+                                  address=address, baseline=compare), quiet, report)
+        return
+    if jobs is not None or compare is not None:
+        raise PopulaceError("--jobs and --compare are for --seeds or --sweep")
     if steps is not None and steps < 1:
         raise PopulaceError(f"--steps {steps}: give a number of steps of at least 1")
     sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
@@ -347,6 +370,7 @@ def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
 COMMAND_MODULES = (
     "populace.llm.commands",      # replay, eval-model
     "populace.report.commands",   # report, dashboard, fork
+    "populace.operations.commands",  # experiment, compare
     "populace.bench.commands",    # bench
     "populace.worlds.epidemic.commands",  # calibrate
 )

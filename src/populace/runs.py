@@ -32,9 +32,11 @@ class Run:
         return self.path.name
 
     @classmethod
-    def create(cls, runs_dir: Path, scenario: Scenario) -> Run:
+    def create(cls, runs_dir: Path, scenario: Scenario, name: str | None = None) -> Run:
+        """A new run directory under ``runs_dir``, named ``name`` (default: the scenario's name, a time
+        stamp and a random suffix); a directory of that name must not exist yet."""
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = runs_dir / f"{scenario.name}-{stamp}-{secrets.token_hex(2)}"
+        path = runs_dir / (name or f"{scenario.name}-{stamp}-{secrets.token_hex(2)}")
         try:
             path.mkdir(parents=True)
             (path / "scenario.yaml").write_text(scenario.to_yaml(), encoding="utf-8")

@@ -137,10 +137,12 @@ class Simulation:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_scenario(cls, source: str | Path | Scenario, overrides: list[str] | None = None,
-                      runs_dir: Path | None = None, executor: Executor | None = None) -> Simulation:
-        """Build from a scenario (name, file or object); with ``runs_dir``, record to a new run."""
+                      runs_dir: Path | None = None, executor: Executor | None = None,
+                      name: str | None = None) -> Simulation:
+        """Build from a scenario (name, file or object); with ``runs_dir``, record to a new run (its id
+        ``name``, by default made from the scenario's name and the time)."""
         scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides or [])
-        run = Run.create(runs_dir, scenario) if runs_dir is not None else None
+        run = Run.create(runs_dir, scenario, name=name) if runs_dir is not None else None
         try:
             return cls(scenario, run, executor=executor)
         except BaseException:

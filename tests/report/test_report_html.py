@@ -1,4 +1,5 @@
-"""The HTML report: self-contained, one plot per metric, agent text escaped, decisions shown when kept."""
+"""The HTML report: self-contained, one plot per changing metric over simulated time, constant metrics as
+key figures, agent text escaped, the largest cascade as a tree, decisions shown when kept."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def test_report_is_self_contained_with_a_plot_per_metric(wealth_run: Path) -> No
     html = path.read_text(encoding="utf-8")
     assert not FETCHES.search(html)
     plots = re.findall(r'<figure class="plot" data-metric="([a-z0-9_]+)"><svg', html)
-    assert plots == ["gini", "share_zero", "top10_share", "total"]
+    assert plots == ["gini", "share_zero", "top10_share"]  # total wealth never changes: a key figure, not a chart
+    assert re.search(r"<th>total \(at every step\)</th><td class=\"num\">40</td>", html)
+    assert "simulated time (hours since 2025-01-01 08:00)" in html and ">step</text>" in html
     assert "Gini coefficient of wealth" in html  # the world's description of the metric
     assert "name: wealth" in html and "final gini" in html and ">15 / 15<" in html
     assert "events per action" in html
@@ -49,6 +52,8 @@ def test_report_escapes_agent_text_and_shows_decisions_and_cascades(social_run: 
     # cascade 0 -> 2 -> 3: scale 3, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
     assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">1</td>"
                      r"<td class=\"num\">1.333</td>", html)
+    # the cascade drawn over time: who reposted whom, and when
+    assert 'class="cascade"' in html and "agent 6 reposted agent 4&#x27;s post, at hour 2 (step 2)" in html
     assert "2 decisions from the decisions table" in html and "You are agent 2. Write a post." in html
     assert "model calls" in html  # llm_* step columns are plotted and counted
 
@@ -68,9 +73,9 @@ def test_report_command_prints_the_path(wealth_run: Path) -> None:
 
 
 def test_control_characters_in_run_text_never_reach_the_report(tmp_path: Path) -> None:
-    from populace.report.html import _environment
+    from populace.report.html import environment
 
-    printed = _environment().from_string("{{ text }}|{{ svg | safe }}").render(
+    printed = environment().from_string("{{ text }}|{{ svg | safe }}").render(
         text="a\x00b\x07c\x1b[31m\td\r\ne<", svg="<svg>\x1b</svg>")
     assert printed == "a\ufffdb\ufffdc\ufffd[31m\td\r\ne&lt;|<svg>\ufffd</svg>"
     sim = Simulation.from_scenario("untrusted-text", [], tmp_path).run()  # posts carry NUL, BEL and ESC

@@ -18,13 +18,14 @@ from populace.analysis.behaviour import (
     herd_scores,
     model_usage,
 )
-from populace.analysis.cascades import cascade_growth, cascades, posts_from_events, posts_in_trace
+from populace.analysis.cascades import cascade_growth, cascade_tree, cascades, posts_from_events, posts_in_trace
 from populace.analysis.distributions import (
     bimodality_coefficient,
     gini_over_time,
     polarization,
     polarization_over_time,
 )
+from populace.analysis.ensembles import interval, metric_series, welch
 from populace.analysis.network import degree_distribution, degrees_from_edges, friendship_paradox
 from populace.analysis.snapshots import (
     checkpoint,
@@ -53,6 +54,7 @@ __all__ = [
     "actions_per_step",
     "bimodality_coefficient",
     "cascade_growth",
+    "cascade_tree",
     "cascades",
     "checkpoint",
     "checkpoint_at_or_before",
@@ -68,8 +70,10 @@ __all__ = [
     "has_table",
     "herd_choices",
     "herd_scores",
+    "interval",
     "latest",
     "locate",
+    "metric_series",
     "metrics",
     "model_usage",
     "network_at",
@@ -85,5 +89,6 @@ __all__ = [
     "run_path",
     "states",
     "steps",
+    "welch",
     "world_values",
 ]

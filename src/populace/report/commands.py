@@ -56,7 +56,18 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="where to write (default: <run>/report.html)")] = None,
         runs_dir: RunsDir = None,
     ) -> None:
-        """Write a self-contained HTML report of a run (opens offline)."""
+        """Write a self-contained HTML report of a run or an experiment (opens offline)."""
+        from populace.operations.commands import experiment_folder
+
+        folder = experiment_folder(run_id, runs_dir)
+        if folder is not None:  # an experiment's report: a band over seeds per cell
+            from populace.operations.compare import of_experiment, write
+            from populace.operations.experiment import REPORT, Experiment
+
+            experiment = Experiment.open(folder)
+            written = write(of_experiment(experiment, experiment.tables()), out or folder / REPORT)
+            console.print(f"report: {written}", soft_wrap=True)
+            return
         console.print(f"report: {write_with_progress(run_path(run_id, runs_dir), out)}", soft_wrap=True)
 
     @app.command()
@@ -86,11 +97,29 @@ def register(app: typer.Typer) -> None:
         intervene: Intervene = None,
         runs_dir: ForkRunsDir = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+        seeds: Annotated[int | None, typer.Option("--seeds", help="an ensemble: this many forks with the changes and "
+                                                                  "as many without, each drawing afresh after the "
+                                                                  "fork step, compared")] = None,
+        jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="with --seeds: runs at a time "
+                                                                      "(default: the CPU cores)")] = None,
     ) -> None:
-        """Start a counterfactual from a run's state at a step, with changed parameters or interventions."""
+        """Start a counterfactual from a run's state at a step, with changed parameters or interventions;
+        with --seeds, an ensemble of them beside the unchanged continuation."""
         from populace.cli import _drive
         from populace.report.fork import fork as start_fork
 
+        if seeds is not None:
+            from populace.operations.commands import run_experiment
+            from populace.operations.experiment import Experiment
+
+            ensemble = Experiment.fork(run_path(run_id, runs_dir), at, seeds, set_ or [], intervene or [],
+                                       runs_dir=runs_dir, jobs=jobs)
+            run_experiment(ensemble, quiet)
+            return
+        if jobs is not None:
+            from populace.errors import PopulaceError
+
+            raise PopulaceError("--jobs is for an ensemble (--seeds)")
         sim = start_fork(run_path(run_id, runs_dir), at, set_ or [], intervene or [], runs_dir)
         console.print(f"fork of {run_id} at step {at} -> {sim.path}", soft_wrap=True)
         _drive(sim, None, quiet)  # prints the report's path once the branch completes

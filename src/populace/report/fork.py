@@ -10,6 +10,11 @@ the restored state fixes cannot be overridden (see ``FIXED``: the population, se
 regions, and each mind tier's type, selection and shards), nor can an intervention be added
 before the fork step.
 
+A fork keeps its parent's random streams, so it differs from its parent only by its changes. With
+``reseed`` it draws afresh after the fork step instead: every random generator of the state is
+replaced by one seeded from ``(parent seed, fork step, reseed)``. An ensemble of such forks, one per
+``reseed``, gives the spread of what follows the fork point (``populace fork --seeds N``).
+
 World parameters the world reads every step (rates, thresholds) take effect through its config.
 One it only reads at reset takes effect when the world has a ``set_<name>`` operation, which the
 fork runs at the fork step (``--set world.params.recommender.type=random`` calls
@@ -18,6 +23,7 @@ fork runs at the fork step (``--set world.params.recommender.type=random`` calls
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import shlex
@@ -26,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
@@ -202,28 +209,72 @@ def _reconfigure_mind(mind: Mind, params: dict[str, Any]) -> None:
         mind.policy = policies.get(config.policy)
 
 
-def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), interventions: Sequence[str] = (),
-         runs_dir: Path | None = None) -> Simulation:
-    """Create the branch run (not yet stepped) and return its simulation, ready at step ``at``."""
+class _Reseeding(pickle.Pickler):
+    """Pickles a state with every random generator replaced by a fresh one, each seeded by the next
+    child of one seed sequence (in the pickler's fixed order; a generator shared by two owners stays shared)."""
+
+    def __init__(self, file: io.BytesIO, seeds: np.random.SeedSequence) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.seeds = seeds
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.random.Generator):
+            return np.random.default_rng, (self.seeds.spawn(1)[0],)
+        return NotImplemented
+
+
+def reseeded(state: dict[str, Any], entropy: Sequence[int]) -> dict[str, Any]:
+    """A copy of a simulation state whose random generators all start afresh from
+    ``SeedSequence(entropy)``: the same agents and world, other random draws from here on."""
+    buffer = io.BytesIO()
+    _Reseeding(buffer, np.random.SeedSequence(list(entropy))).dump(state)
+    state_copy: dict[str, Any] = pickle.loads(buffer.getvalue())
+    return state_copy
+
+
+def check_fork(run_path: Path | str, at: int, overrides: Sequence[str] = (),
+               interventions: Sequence[str] = ()) -> Scenario:
+    """The branch's scenario, once the fork is known to be possible (a recorded step, changes it can
+    apply); makes nothing."""
     parent = Run.open(Path(run_path))
-    manifest = parent.manifest()
-    done = int(manifest.get("steps_done") or 0)
+    done = int(parent.manifest().get("steps_done") or 0)
     if not 0 <= at <= done:
         raise RunError(f"--at {at}: {parent.id} has {done} steps recorded; choose a step from 0 to {done}")
     scenario = _branch_scenario(parent, at, overrides, interventions)
     if scenario.steps < at:
         raise ScenarioError(f"steps: {scenario.steps} is before the fork step {at}")
-    child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario)
+    return scenario
+
+
+def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), interventions: Sequence[str] = (),
+         runs_dir: Path | None = None, *, reseed: int | None = None, name: str | None = None) -> Simulation:
+    """Create the branch run (not yet stepped) and return its simulation, ready at step ``at``.
+
+    ``reseed``: draw afresh after the fork step (see the module's notes); ``name``: the branch's run id
+    (default: the scenario's name, a time stamp and a random suffix)."""
+    parent = Run.open(Path(run_path))
+    scenario = check_fork(parent.path, at, overrides, interventions)
+    child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario, name=name)
     if (parent.path / "cache").is_dir():
         shutil.copytree(parent.path / "cache", child.path / "cache")
     state = _state_at(parent, at, child)
+    if reseed is not None:
+        state = reseeded(state, (scenario.seed, at, reseed))
     (child.path / "checkpoints").mkdir(exist_ok=True)
     (child.path / "checkpoints" / f"{at:08d}.pkl").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
     _copy_parts(parent.path, child.path, at)
     changes = [*overrides, *(f"intervention {t!r} at step {at}" for t in interventions)]
+    if reseed is not None:
+        changes.append(f"random draws reseeded ({reseed}) after step {at}")
     child.update(parent={"id": parent.id, "path": str(parent.path.resolve()), "at": at}, changes=changes,
-                 steps_done=at, last_checkpoint=at, status="forked")
+                 steps_done=at, last_checkpoint=at, status="forked", reseed=reseed)
     return _branch(child)
+
+
+def resume_branch(run_path: Path | str) -> Simulation:
+    """A fork that stopped (or was killed) on its way, ready to go on: from its last checkpoint, with
+    the branch's parameters applied (its checkpoint at the fork step still holds the parent's)."""
+    return _branch(Run.open(Path(run_path)))
 
 
 def _branch(run: Run, *, replay: bool = False) -> Simulation:

@@ -1,8 +1,10 @@
 """``populace report RUN``: one self-contained HTML file (inline CSS and SVG plots, nothing fetched).
 
-Shows the scenario, key figures, a plot per metric (declared by the world or recorded), events
-per action, model usage, the social feed's top posts and cascades when there are any, and a
-sample of decisions with their prompts and responses. A fork is shown beside its parent. Every
+Shows the scenario, key figures, a plot per metric (declared by the world or recorded) over
+simulated time with the steps numbered on top, events per action, model usage, the social feed's
+top posts and cascades when there are any (the largest drawn as a tree over time), and a sample
+of decisions with their prompts and responses. A metric that never changes is one line of the key
+figures, not a chart. A fork is shown beside its parent. Every
 text that came from a run (agent posts, prompts, answers, names) is escaped by Jinja2's autoescape,
 and its control characters (other than tab and line breaks) are replaced by U+FFFD.
 """
@@ -25,7 +27,7 @@ from populace.outputs import write_output
 from populace.report.decisions import decisions
 from populace.report.feed import most_engaged, trace_has_feed, trace_injected_texts
 from populace.report.fidelity import fidelity_rows
-from populace.report.plots import bars_svg, degree_svg, line_svg
+from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, line_svg
 from populace.runs import Run
 
 REPORT_FILE = "report.html"
@@ -125,7 +127,8 @@ def _printable(value: Any) -> Any:
     return Markup(cleaned) if isinstance(value, Markup) else cleaned
 
 
-def _environment() -> Any:
+def environment() -> Any:
+    """The Jinja2 environment of the report's templates: autoescaped, control characters replaced."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(loader=PackageLoader("populace.report", "templates"), finalize=_printable,
@@ -135,6 +138,46 @@ def _environment() -> Any:
 #: cascades are measured among at most this many posts (the first recorded), so the report's
 #: memory stays bounded however many posts a run has
 CASCADE_POSTS = 1_000_000
+#: the largest cascade is drawn with at most this many posts (the first recorded)
+TREE_POSTS = 300
+
+
+def constant_metrics(*tables: pd.DataFrame) -> dict[str, float]:
+    """Metrics (columns of step-indexed metric tables) that hold one value at every step of every
+    table, or never a number: the report gives each one line of key figures, not a chart."""
+    names = list(dict.fromkeys(name for table in tables for name in table.columns))
+    out = {}
+    for name in names:
+        values = pd.concat([table[name] for table in tables if name in table], ignore_index=True).dropna()
+        if values.empty:
+            out[name] = math.nan
+        elif values.min() == values.max():
+            out[name] = float(values.iloc[0])
+    return out
+
+
+def _collapse(figures: dict[str, str], constant: dict[str, float]) -> dict[str, str]:
+    """Key figures with each constant metric's final value said to hold at every step."""
+    return {(f"{key.removeprefix('final ')} (at every step)" if key.removeprefix("final ") in constant
+             and key.startswith("final ") else key): value for key, value in figures.items()}
+
+
+def time_axis(steps: pd.DataFrame) -> TimeAxis | None:
+    """The simulated-time x-axis of a run's step table (None without a time column)."""
+    if steps.empty or "time" not in steps or "step" not in steps:
+        return None
+    return TimeAxis.of(steps["step"].to_numpy(), steps["time"].to_numpy())
+
+
+def _cascade_tree(posts: pd.DataFrame, largest: dict[str, Any], axis: TimeAxis | None) -> dict[str, Any] | None:
+    """The largest cascade (a row of :func:`analysis.cascades`) drawn as a tree over time, its first
+    :data:`TREE_POSTS` posts."""
+    if int(largest["scale"]) < 2:
+        return None
+    tree = analysis.cascade_tree(posts, largest["root"], limit=TREE_POSTS)
+    title = f"cascade of post {largest['root']} by agent {tree['agent'].iloc[0]}"
+    return {"svg": cascade_svg(tree, title, axis), "shown": len(tree),
+            "scale": int(largest["scale"])}
 
 
 #: what writing a report does, in order (a run without posts skips ranking them and their cascades)
@@ -169,9 +212,13 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
     fork_at = parent_info.get("at") if isinstance(parent_info, dict) else None
 
     say("plotting metrics")
+    axis = time_axis(this.steps)
+    constant = constant_metrics(this.metrics, *([parent.metrics] if parent is not None else []))
     names = list(dict.fromkeys([*this.descriptions, *this.metrics.columns]))
     plots = []
     for name in names:
+        if name in constant:
+            continue
         series: dict[str, Any] = {}
         if name in this.metrics:
             series["this run" if parent is not None else name] = (this.metrics.index, this.metrics[name])
@@ -179,7 +226,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
             series["parent"] = (parent.metrics.index, parent.metrics[name])
         if series:
             plots.append({"name": name, "description": this.descriptions.get(name, ""),
-                          "svg": line_svg(series, name, mark=fork_at)})
+                          "svg": line_svg(series, name, mark=fork_at, time=axis)})
 
     counts = this.events_per_action()
     actions_svg = bars_svg({str(k): float(v) for k, v in counts.head(25).items()}, "events per action") \
@@ -189,9 +236,9 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
     if len(usage):
         cols = [c for c in ("calls", "cache_hits") if c in usage]
         if cols:
-            usage_svg = line_svg({c: (usage["step"], usage[c]) for c in cols}, "model calls per step")
+            usage_svg = line_svg({c: (usage["step"], usage[c]) for c in cols}, "model calls per step", time=axis)
 
-    feed, cascade_rows, cascade_note = [], [], ""
+    feed, cascade_rows, cascade_note, tree = [], [], "", None
     if trace_has_feed(run):
         say("ranking posts")
         feed = most_engaged(run, 10, trace_injected_texts(run, _interventions(run)))
@@ -202,19 +249,21 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
             cascade_note = (f"Measured among the first {CASCADE_POSTS:,} posts (up to step "
                             f"{int(posts['step'].max())}); later posts are left out to keep memory bounded.")
         cascade_rows = analysis.cascades(posts).head(10).to_dict("records")
+        tree = _cascade_tree(posts, cascade_rows[0], axis) if cascade_rows else None
     say("sampling decisions")
     sample, source = decisions(run, limit=12)
     say("reading the network")
     network = _network_section(run)
 
-    figures = this.figures()
-    parent_figures = parent.figures() if parent is not None else None
+    figures = _collapse(this.figures(), constant)
+    parent_figures = _collapse(parent.figures(), constant) if parent is not None else None
     scenario_text = (run.path / "scenario.yaml").read_text(encoding="utf-8") \
         if (run.path / "scenario.yaml").is_file() else ""
-    return _environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").render(
         run=this.manifest, figures=figures, parent=parent.manifest if parent else None,
         parent_figures=parent_figures, fork_at=fork_at, scenario=scenario_text, plots=plots,
         actions_svg=actions_svg, usage_svg=usage_svg, feed=feed, cascades=cascade_rows, cascade_note=cascade_note,
+        cascade_tree=tree,
         decisions=sample.to_dict("records"), decisions_source=source,
         changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
     )
