@@ -134,3 +134,13 @@ def test_the_largest_cascades_alone_are_the_head_of_all_of_them() -> None:
     assert every["scale"].nunique() < len(every)  # ties in scale, broken by start and then order
     for limit in (1, 10, 200):
         pd.testing.assert_frame_equal(analysis.cascades(posts, limit), every.head(limit))
+
+
+def test_the_dashboard_holds_one_checkpoint_at_a_time(wealth_parts: Path) -> None:
+    """An inspector following a live run reads each new checkpoint; the ones before are let go."""
+    from populace.report.dashboard import RunView
+
+    view = RunView(wealth_parts)
+    for step, held in ((5, 4), (9, 8), (11, 12), (12, 13), (6, 4)):
+        assert view.agent(3, step)["state_after_step"] == held
+        assert [key for key in view._cache if key.startswith("checkpoint")] == ["checkpoint"]

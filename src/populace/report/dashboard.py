@@ -260,8 +260,15 @@ class RunView:
             return None, None
         wanted = analysis.checkpoint_at_or_before(self.path, step + 1) if step is not None else steps[-1]
         chosen = wanted if wanted is not None else steps[0]
-        return self._cached(f"checkpoint-{chosen}", ("checkpoints",),
-                            lambda: analysis.checkpoint(self.path, chosen)), chosen
+        with self._lock:
+            loading = self._loading.setdefault("checkpoint", threading.Lock())
+        with loading:  # one state held at a time: a live run's checkpoints would otherwise pile up
+            held = self._cache.get("checkpoint")
+            if held is None or held[0] != chosen:
+                self._cache.pop("checkpoint", None)  # let the old state go before the new one is read
+                held = (chosen, analysis.checkpoint(self.path, chosen))
+                self._cache["checkpoint"] = held
+            return held[1], chosen
 
     def _population(self, state: dict[str, Any] | None) -> Any:
         population = state.get("population") if state else None
