@@ -144,3 +144,15 @@ def test_the_dashboard_holds_one_checkpoint_at_a_time(wealth_parts: Path) -> Non
     for step, held in ((5, 4), (9, 8), (11, 12), (12, 13), (6, 4)):
         assert view.agent(3, step)["state_after_step"] == held
         assert [key for key in view._cache if key.startswith("checkpoint")] == ["checkpoint"]
+
+
+def test_a_network_in_a_checkpoint_too_big_to_read_is_left_out_and_said(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = Simulation.from_scenario("opinion", ["population.size=100", "steps=4", "trace.checkpoint_every=2"],
+                                   tmp_path).run()
+    assert sim.path is not None
+    assert "degree distribution" in html.render_report(sim.path)
+    monkeypatch.setattr(html, "NETWORK_CHECKPOINT_BYTES", 1000)
+    page = html.render_report(sim.path)
+    assert "Network (after 4 steps)" in page and "degree distribution" not in page
+    assert re.search(r"Left out to keep the report&#39;s memory bounded: the last checkpoint holds [\d,]+ MB", page)

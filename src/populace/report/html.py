@@ -91,8 +91,20 @@ class Branch:
         return out
 
 
+#: the report reads the world's network from the last checkpoint only when its file is at most
+#: this big (a social world's state holds every post): memory stays bounded, the page says why not
+NETWORK_CHECKPOINT_BYTES = 256 * 2**20
+
+
 def _network_section(run: Run) -> dict[str, Any] | None:
     """Degree distribution and friendship paradox of the world's network at the last checkpoint."""
+    steps = analysis.checkpoint_steps(run)
+    size = (run.path / "checkpoints" / f"{steps[-1]:08d}.pkl").stat().st_size if steps else 0
+    if size > NETWORK_CHECKPOINT_BYTES:
+        return {"step": steps[-1], "note": f"Left out to keep the report's memory bounded: the last checkpoint "
+                                           f"holds {size / 2**20:,.0f} MB of state (the report reads at most "
+                                           f"{NETWORK_CHECKPOINT_BYTES // 2**20} MB); analysis.network_at(run) "
+                                           "reads it."}
     try:
         net = analysis.network_at(run)
     except PopulaceError:
@@ -248,7 +260,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
             posts = posts.iloc[:CASCADE_POSTS]
             cascade_note = (f"Measured among the first {CASCADE_POSTS:,} posts (up to step "
                             f"{int(posts['step'].max())}); later posts are left out to keep memory bounded.")
-        cascade_rows = analysis.cascades(posts).head(10).to_dict("records")
+        cascade_rows = analysis.cascades(posts, 10).to_dict("records")
         tree = _cascade_tree(posts, cascade_rows[0], axis) if cascade_rows else None
     say("sampling decisions")
     sample, source = decisions(run, limit=12)
