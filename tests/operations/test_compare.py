@@ -74,12 +74,18 @@ def test_compare_puts_runs_and_cells_on_one_page_with_bands_and_a_table(herding:
     assert done.exit_code == 0, done.output
     assert "herd_disagreement" in done.output and "baseline" in done.output
     html = out.read_text(encoding="utf-8")
-    assert html.count('<figure class="plot"') == 6 and "<pattern" in html  # a hatched band for the fork
+    assert html.count('<figure class="plot"') == 12 and "<pattern" in html  # a hatched band for the fork
+    assert html.count("difference to base</figcaption>") == 6  # beside each metric, fork - base at every step
     assert "fork of " in html and "no script" not in html and "<script" not in html
     single = CliRunner().invoke(app, ["compare", str(herding / "base-seed1"), str(herding / "fork-seed6"),
                                       "--out", str(tmp_path / "two.html")])
     assert single.exit_code == 0, single.output
     assert "1 run per group" in " ".join(single.output.split())
+    ensemble = compare([Group("base", tuple(sorted(herding.glob("base-seed*")))),
+                        Group("fork", tuple(sorted(herding.glob("fork-seed*"))))])
+    last = ensemble.over_time[ensemble.over_time["step"] == 15].set_index("metric")
+    tested = ensemble.differences.set_index("metric")  # each run's last step is step 15
+    assert last.loc["herd_disagreement", "ci_high"] == pytest.approx(tested.loc["herd_disagreement", "ci_high"])
     comparison = compare([Group("a", (herding / "base-seed1",)), Group("b", (herding / "fork-seed6",))])
     row = comparison.differences.set_index("metric").loc["comments"]
     assert row["n"] == 1 and pd.isna(row["ci_low"])  # one run each: a difference, no interval

@@ -106,29 +106,56 @@ class Difference:
         return bool(self.low > 0 or self.high < 0)
 
 
-def welch(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> Difference:
-    """Welch's unequal-variance t-test and interval for the difference of the means of ``a`` and ``b``.
-
-    Where both samples have no spread the difference is exact: its interval is the point itself
-    (p = 1 when it is 0, else 0).
-    """
+def welch_moments(mean_a: Any, std_a: Any, n_a: Any, mean_b: Any, std_b: Any,
+                  n_b: Any) -> tuple[np.ndarray, ...]:
+    """Welch's test from two samples' means, sample standard deviations and sizes (arrays, element
+    by element): ``difference, low, high, t, df, p``. Under two values in either sample the bounds,
+    t, df and p are NaN; where neither sample has spread the difference is exact (its interval the
+    point itself, p 1 when it is 0, else 0)."""
     from scipy import stats
 
+    ma, sa, na, mb, sb, nb = (np.asarray(v, dtype=float) for v in (mean_a, std_a, n_a, mean_b, std_b, n_b))
+    diff = ma - mb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        va, vb = sa**2 / na, sb**2 / nb
+        se = np.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+        t = diff / se
+        half = stats.t.ppf(0.5 + LEVEL / 2, df) * se
+        p = 2 * stats.t.sf(np.abs(t), df)
+    exact = se == 0
+    half = np.where(exact, 0.0, half)
+    t, df = np.where(exact, np.nan, t), np.where(exact, np.inf, df)
+    p = np.where(exact, np.where(diff == 0, 1.0, 0.0), p)
+    few = (na < 2) | (nb < 2)
+    low, high = np.where(few, np.nan, diff - half), np.where(few, np.nan, diff + half)
+    t, df, p = (np.where(few, np.nan, v) for v in (t, df, p))
+    return diff, low, high, t, df, p
+
+
+def welch(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> Difference:
+    """Welch's unequal-variance t-test and interval for the difference of the means of ``a`` and
+    ``b`` (NaNs dropped; see :func:`welch_moments`)."""
     x, y = (np.asarray(v, dtype=float) for v in (a, b))
     x, y = x[~np.isnan(x)], y[~np.isnan(y)]
     if len(x) == 0 or len(y) == 0:
         return Difference(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
-    diff = float(x.mean() - y.mean())
-    if len(x) < 2 or len(y) < 2:
-        return Difference(diff, math.nan, math.nan, math.nan, math.nan, math.nan)
-    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return Difference(diff, diff, diff, math.nan, math.inf, 1.0 if diff == 0 else 0.0)
-    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
-    t = diff / se
-    half = _t(df) * se
-    return Difference(diff, diff - half, diff + half, t, df, float(2 * stats.t.sf(abs(t), df)))
+    moments = [(v.mean(), v.std(ddof=1) if len(v) > 1 else math.nan, len(v)) for v in (x, y)]
+    return Difference(*(float(v) for v in welch_moments(*moments[0], *moments[1])))
+
+
+def difference_series(summary: pd.DataFrame, group: str, baseline: Any) -> pd.DataFrame:
+    """Per step, Welch's difference of every other ``group`` to ``baseline`` from a :func:`summarise`
+    table by ``group, step, metric``: ``<group>, step, metric, difference, ci_low, ci_high``."""
+    columns = [group, "step", "metric", "difference", "ci_low", "ci_high"]
+    base = summary[summary[group] == baseline][["step", "metric", "n", "mean", "std"]]
+    other = summary[summary[group] != baseline]
+    if base.empty or other.empty:
+        return pd.DataFrame(columns=columns)
+    both = other.merge(base, on=["step", "metric"], suffixes=("", "_base"))
+    diff, low, high, *_ = welch_moments(both["mean"], both["std"], both["n"], both["mean_base"], both["std_base"],
+                                        both["n_base"])
+    return both.assign(difference=diff, ci_low=low, ci_high=high)[columns]
 
 
 def at_step(frame: pd.DataFrame, step: int | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from populace.analysis.ensembles import at_step, differences, metric_series, summarise
+from populace.analysis.ensembles import at_step, difference_series, differences, metric_series, summarise
 from populace.errors import PopulaceError
 from populace.outputs import write_output
 from populace.report.plots import TimeAxis, band_svg
@@ -70,6 +70,7 @@ class Comparison:
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # group, step, time, metric, n, mean, ...
     finals: pd.DataFrame = field(default_factory=pd.DataFrame)  # group, metric, n, mean, ... at the compared step
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # group vs baseline per metric
+    over_time: pd.DataFrame = field(default_factory=pd.DataFrame)  # the same at every step
     constant: dict[str, float] = field(default_factory=dict)  # metrics that never change, in any run
 
     def __post_init__(self) -> None:
@@ -85,6 +86,7 @@ class Comparison:
         self.finals = summarise(chosen, ["group", "metric"])
         if self.baseline is not None:
             self.differences = differences(t, "group", self.baseline, self.step)
+            self.over_time = difference_series(self.summary, "group", self.baseline)
         order = {label: i for i, label in enumerate(labels)}
         for name in ("summary", "finals"):
             frame = getattr(self, name)
@@ -173,25 +175,36 @@ def rows(comparison: Comparison) -> list[dict[str, str]]:
 
 
 def charts(comparison: Comparison) -> list[dict[str, str]]:
-    """One band chart per changing metric: a line per group, its 95 % interval shaded."""
+    """Per changing metric, a chart with a line per group (its 95 % interval shaded) and, where there
+    is a baseline, a chart of each group's difference to it at every step with Welch's interval."""
     axis, shared = _time_axis(comparison.table)
+    shown = axis if (axis is None or shared) else TimeAxis(axis.start, axis.step_seconds, axis.unit,
+                                                           axis.unit_seconds, steps=False)
+
+    def x_of(rows: pd.DataFrame) -> np.ndarray:
+        if axis is not None and not shared and "time" in rows:  # clocks differ: each group by its own time
+            times = rows["time"].to_numpy(dtype="datetime64[ms]")
+            return np.asarray(((times - axis.start) / np.timedelta64(1, "ms")) / 1000.0 / axis.step_seconds)
+        return rows["step"].to_numpy(dtype=float)
+
+    slots = {g.label: i for i, g in enumerate(comparison.groups)}  # a group looks the same on every chart
     plots = []
-    summary = comparison.summary
     for metric in comparison.metrics:
-        rows_ = summary[summary["metric"] == metric]
-        bands = {}
-        for group in comparison.groups:
-            g = rows_[rows_["group"] == group.label]
-            if g.empty:
-                continue
-            x = g["step"].to_numpy(dtype=float)
-            if axis is not None and not shared:  # clocks differ: place each group by its own time
-                times = g["time"].to_numpy(dtype="datetime64[ms]")
-                x = ((times - axis.start) / np.timedelta64(1, "ms")) / 1000.0 / axis.step_seconds
-            bands[group.label] = (x, g["mean"].to_numpy(), g["ci_low"].to_numpy(), g["ci_high"].to_numpy())
-        shown = axis if (axis is None or shared) else TimeAxis(axis.start, axis.step_seconds, axis.unit,
-                                                               axis.unit_seconds, steps=False)
-        plots.append({"name": metric, "svg": band_svg(bands, metric, mark=comparison.mark, time=shown)})
+        rows_ = comparison.summary[comparison.summary["metric"] == metric]
+        bands = {g.label: (x_of(r), r["mean"].to_numpy(), r["ci_low"].to_numpy(), r["ci_high"].to_numpy())
+                 for g in comparison.groups if len(r := rows_[rows_["group"] == g.label])}
+        plots.append({"name": metric, "caption": metric,
+                      "svg": band_svg(bands, metric, mark=comparison.mark, time=shown, slots=slots)})
+        if comparison.baseline is None or comparison.over_time.empty or not shared:
+            continue
+        diffs = comparison.over_time[comparison.over_time["metric"] == metric]
+        bands = {g.label: (r["step"].to_numpy(dtype=float), r["difference"].to_numpy(), r["ci_low"].to_numpy(),
+                           r["ci_high"].to_numpy())
+                 for g in comparison.groups if len(r := diffs[diffs["group"] == g.label])}
+        if bands:
+            plots.append({"name": metric, "caption": f"{metric}: difference to {comparison.baseline}",
+                          "svg": band_svg(bands, f"{metric} − {comparison.baseline}", mark=comparison.mark,
+                                          time=shown, level=0.0, slots=slots)})
     return plots
 
 

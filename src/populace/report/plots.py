@@ -133,15 +133,22 @@ def line_svg(series: Mapping[str, Series], title: str, ylabel: str = "", xlabel:
 
 
 def band_svg(bands: Mapping[str, Band], title: str, ylabel: str = "", xlabel: str = "step",
-             mark: float | None = None, time: TimeAxis | None = None) -> str:
+             mark: float | None = None, time: TimeAxis | None = None, level: float | None = None,
+             slots: Mapping[str, int] | None = None) -> str:
     """One line per series (label -> (step, mean, low, high)) with its interval shaded (hatched too,
-    so bands stay apart in print); otherwise as :func:`line_svg`."""
+    so bands stay apart in print); ``level`` draws a horizontal line (0 under differences);
+    ``slots`` gives a label its colour and style (so that it looks the same on every chart);
+    otherwise as :func:`line_svg`."""
     fig, ax = _figure()
+    if level is not None:
+        ax.axhline(level, color="0.3", lw=0.8)
     x_of = _time_axis(ax, time, xlabel)
     hatches = ["", "////", "\\\\", "...."]
     for i, (label, (x, mean, low, high)) in enumerate(bands.items()):
+        i = slots.get(label, i) if slots is not None else i
         xs = x_of(x)
-        (line,) = ax.plot(xs, np.asarray(mean, dtype=float), STYLES[i % len(STYLES)], lw=1.6, label=label)
+        (line,) = ax.plot(xs, np.asarray(mean, dtype=float), STYLES[i % len(STYLES)], lw=1.6, label=label,
+                          color=f"C{i % 10}")
         lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
         if np.isfinite(lo).any():
             ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.18, lw=0, hatch=hatches[i % len(hatches)])
