@@ -188,3 +188,32 @@ def test_a_failing_run_leaves_the_others_in_the_tables_and_exits_1(tmp_path: Pat
     assert done.exit_code == 1
     assert "run failed: c1-seed0: this policy refuses 41 agents" in done.output
     assert "2 of 4 runs failed" in done.output and "(0 run, 0 resumed, 2 finished before)" in done.output
+
+
+CRASHING_PLUGIN = '''
+import os
+import signal
+
+from populace.actions import Actions
+from populace.minds.rules import policy
+
+
+@policy("experiment_dies_at_41")
+def dies_at_41(obs, mind):
+    if mind.population.size == 41:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a crash in native code would
+    givers = obs.agents[obs["wealth"] > 0]
+    return [Actions("give", givers, {"to": (givers + 1) % mind.population.size})]
+'''
+
+
+def test_a_worker_process_that_dies_fails_its_runs_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "experiment_dying_plugin.py").write_text(CRASHING_PLUGIN, encoding="utf-8")
+    (tmp_path / "dying.yaml").write_text(
+        "name: dying\nplugins: [experiment_dying_plugin.py]\nsteps: 4\npopulation: {size: 40}\n"
+        "world: {type: wealth}\nminds: [{type: rules, policy: experiment_dies_at_41}]\n", encoding="utf-8")
+    experiment = Experiment(tmp_path / "dying.yaml", seeds=1, grid={"population.size": [40, 41]},
+                            runs_dir=tmp_path / "runs", jobs=2)
+    results = experiment.run(report=False)
+    assert "its worker process died" in results.failed["c1-seed0"]
+    assert set(results.outcomes) == {"c0-seed0", "c1-seed0"}  # every run is accounted for, none raised

@@ -197,6 +197,12 @@ def _follow_parent(parent: int) -> None:
     threading.Thread(target=watch, name="populace-follow-parent", daemon=True).start()
 
 
+def _said(exc: BaseException) -> str:
+    """An exception in one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def _text(value: Any) -> str:
     """A grid value as a label shows it."""
     return value if isinstance(value, str) else json.dumps(value)
@@ -453,9 +459,12 @@ class Experiment:
             # spawn, not fork: this process may hold threads (DuckDB, a trace writer) a fork would copy
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_follow_parent, initargs=(os.getpid(),)) as pool:
-                futures = [pool.submit(run_job, job) for job in jobs]
+                futures = {pool.submit(run_job, job): job for job in jobs}
                 for future in as_completed(futures):
-                    yield future.result()
+                    try:
+                        yield future.result()
+                    except Exception as exc:  # the worker died (a crash in native code, killed): the run resumes later
+                        yield futures[future].run_id, f"failed: its worker process died ({_said(exc)})"
 
     def _execute_ray(self, jobs: list[Job], workers: int) -> Iterator[tuple[str, str]]:
         """One Ray task per run, at most ``workers`` at a time."""
@@ -472,12 +481,17 @@ class Experiment:
         try:
             task = ray.remote(num_cpus=1)(run_job)
             waiting = list(jobs)
-            pending = [task.remote(waiting.pop(0)) for _ in range(min(workers, len(waiting)))]
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(ready[0])
-                if waiting:
-                    pending.append(task.remote(waiting.pop(0)))
+            running: dict[Any, Job] = {}  # Ray object ref -> its job
+            while waiting or running:
+                while waiting and len(running) < workers:
+                    job = waiting.pop(0)
+                    running[task.remote(job)] = job
+                (ready,), _ = ray.wait(list(running), num_returns=1)
+                job = running.pop(ready)
+                try:
+                    yield ray.get(ready)
+                except Exception as exc:  # the task's worker died (after Ray's retries): the run resumes later
+                    yield job.run_id, f"failed: its Ray task died ({_said(exc)})"
         finally:
             if started:
                 ray.shutdown()
