@@ -99,8 +99,9 @@ def run(
     compare: Annotated[str | None, typer.Option("--compare", help="with --sweep: the baseline cell, "
                                                                   "e.g. herd=0")] = None,
 ) -> None:
-    """Run a scenario (default: the built-in default scenario) and record it under runs/; with --seeds
-    or --sweep, an experiment of many runs."""
+    """Run a scenario (default: the built-in default scenario) and record it under runs/.
+
+    With --seeds or --sweep, an experiment of many runs (see populace experiment)."""
     from populace.simulation import Simulation
 
     if seeds is not None or sweep:

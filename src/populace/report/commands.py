@@ -103,8 +103,9 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="with --seeds: runs at a time "
                                                                       "(default: the CPU cores)")] = None,
     ) -> None:
-        """Start a counterfactual from a run's state at a step, with changed parameters or interventions;
-        with --seeds, an ensemble of them beside the unchanged continuation."""
+        """Start a counterfactual from a run's state at a step, with changed parameters or interventions.
+
+        With --seeds N, an ensemble: N forks with the changes beside N without, compared."""
         from populace.cli import _drive
         from populace.report.fork import fork as start_fork
 
