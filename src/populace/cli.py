@@ -147,6 +147,8 @@ def _executor(name: str, address: str | None, actors: int | None = None) -> Any:
 def resume(
     run_id: RunId,
     runs_dir: RunsDir = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="change the run's budget: budget.calls=N "
+                                                                 "(the one part a run may change on its way)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     executor: ExecutorName = "local",
     address: Address = None,
@@ -163,7 +165,7 @@ def resume(
     if manifest.get("status") == "completed" and done >= total:
         console.print(f"run {record.id} is complete ({done}/{total} steps); nothing to resume", soft_wrap=True)
         return
-    sim = Simulation.resume(record.path, executor=_executor(executor, address, actors))
+    sim = Simulation.resume(record.path, executor=_executor(executor, address, actors), overrides=set_ or [])
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
     _drive(sim, None, quiet, report)
@@ -186,6 +188,8 @@ def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> Non
     console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
     _print_metrics(sim.path)
     console.print(sim.health.line(), highlight=False, soft_wrap=True)
+    if sim.budget_stop:
+        console.print(sim.budget_stop, highlight=False, markup=False, soft_wrap=True)
     if report and sim.path is not None and sim.steps_done >= total:
         from populace.report.commands import write_with_progress
 
@@ -357,6 +361,12 @@ def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
                   f"status={r.status()} steps={m.get('steps_done')}/{m.get('steps')}")
     if m.get("error"):
         console.print(f"error: {m['error']}", highlight=False, markup=False, soft_wrap=True)
+    budget: dict[str, Any] = m["budget"] if isinstance(m.get("budget"), dict) else {}
+    for key in ("stopped", "degraded"):
+        if budget.get(key):
+            said = budget[key] if key == "stopped" else \
+                f"model minds stepped down their fallback chains from step {budget.get('degraded_at')}: {budget[key]}"
+            console.print(said, highlight=False, markup=False, soft_wrap=True)
     console.print(run_health(r.path).line(), highlight=False)
     for title, rows in summary.items():
         if not rows:

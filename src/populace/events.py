@@ -133,6 +133,9 @@ def _column(value: Any, n: int) -> np.ndarray:
 
 #: prefix of the counts of failed decisions by cause, e.g. ``failed_connection``
 FAILED_BY = "failed_"
+#: prefix of the counts of decisions a fallback mind made instead, by cause, e.g. ``fallback_timeout``
+#: (see :mod:`populace.minds.fallback`)
+FALLBACK_BY = "fallback_"
 
 
 def count_outcomes(events: list[Events]) -> dict[str, int]:

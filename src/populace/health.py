@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from populace.events import FAILED_BY, OK, REJECTED
+from populace.events import FAILED_BY, FALLBACK_BY, OK, REJECTED
 from populace.llm.client import UNANSWERED
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class RunHealth:
     rejected: int = 0  # actions the world rejected
     model_calls: int = 0
     cache_hits: int = 0
+    #: decisions a fallback mind made instead, by cause (a failed model decision, or ``budget``)
+    fallback: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of_step(cls, row: Mapping[str, Any]) -> RunHealth:
@@ -46,8 +48,9 @@ class RunHealth:
             return int(value) if value is not None and value == value else 0  # None or NaN: not recorded
 
         failed = {k.removeprefix(FAILED_BY): number(k) for k in row if k.startswith(FAILED_BY) and number(k)}
+        fallback = {k.removeprefix(FALLBACK_BY): number(k) for k in row if k.startswith(FALLBACK_BY) and number(k)}
         return cls(number(MODEL_DECISIONS), failed, number(OK), number(REJECTED), number("llm_calls"),
-                   number("llm_cache_hits"))
+                   number("llm_cache_hits"), fallback)
 
     @classmethod
     def of_steps(cls, rows: Iterable[Mapping[str, Any]]) -> RunHealth:
@@ -66,6 +69,8 @@ class RunHealth:
         self.rejected += other.rejected
         self.model_calls += other.model_calls
         self.cache_hits += other.cache_hits
+        for cause, n in other.fallback.items():
+            self.fallback[cause] = self.fallback.get(cause, 0) + n
 
     @property
     def failures(self) -> int:
@@ -86,12 +91,17 @@ class RunHealth:
         return sorted(self.failed.items(), key=lambda item: (-item[1], item[0]))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "failed": dict(self.causes())}
+        return {**asdict(self), "failed": dict(self.causes()),
+                "fallback": dict(sorted(self.fallback.items(), key=lambda item: (-item[1], item[0])))}
 
     def line(self) -> str:
         """``health: 412 model decisions, 3 failed (2 connection, 1 invalid_json), rejected 1.2 % of
         actions, 57 model calls, 12 cache hits`` (rules-only runs: the rejected share alone)."""
         rejected = f"rejected {100 * self.rejected_share:.1f} % of {self.ok + self.rejected:,} actions"
+        if self.fallback:  # said before the rejected share, beside the failures it stood in for
+            by = sorted(self.fallback.items(), key=lambda item: (-item[1], item[0]))
+            rejected = (f"{sum(self.fallback.values()):,} by fallback ("
+                        + ", ".join(f"{n:,} {cause}" for cause, n in by) + f"), {rejected}")
         if not self.decisions:
             return f"health: no model decisions, {rejected}"
         failed = f"{self.failures:,} failed"

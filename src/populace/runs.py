@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,16 +103,26 @@ class Run:
         data.update(changes, updated=_now())
         self.write(data)
 
-    def scenario(self) -> Scenario:
-        """The scenario the run was started with (relative paths resolved as they were)."""
+    def scenario(self, overrides: Sequence[str] = ()) -> Scenario:
+        """The scenario the run was started with (relative paths resolved as they were), with
+        ``overrides`` (``key.path=value``) applied."""
         file = self.path / "scenario.yaml"
         if not file.is_file():
             raise RunError(f"{self.path} has no scenario.yaml")
-        scenario = load_scenario(file, recorded=True)
+        scenario = load_scenario(file, overrides, recorded=True)
         base = self.manifest().get("base_dir")
         if base:
             scenario._base_dir = Path(base)
         return scenario
+
+    def save_scenario(self, scenario: Scenario) -> None:
+        """Record a changed scenario (a resumed run's larger budget), replacing the file atomically."""
+        tmp = self.path / ".scenario.yaml.tmp"
+        try:
+            tmp.write_text(scenario.to_yaml(), encoding="utf-8")
+            os.replace(tmp, self.path / "scenario.yaml")
+        except OSError as exc:
+            raise RunError(f"{self.path / 'scenario.yaml'} cannot be written: {exc.strerror or exc}") from None
 
 
 def list_runs(runs_dir: Path) -> list[Run]:

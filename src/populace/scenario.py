@@ -101,6 +101,17 @@ class WorldSpec(_Strict):
                                                  "each stepped where the executor runs it (see scale-out docs)")
 
 
+class FallbackSpec(BaseModel):
+    """One step down a mind tier's fallback chain: a mind type and its own parameters (its agents
+    are the tier's)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class MindSpec(BaseModel):
     """A mind tier for the agents a selector picks; other keys are the mind's own parameters."""
 
@@ -108,6 +119,10 @@ class MindSpec(BaseModel):
     select: str = Field("all", description="'all' or a query over population columns")
     type: str = "rules"
     shards: int = Field(1, ge=1, description="split this mind by agent id into shards that run in parallel")
+    fallback: list[FallbackSpec] = Field(
+        default_factory=list, description="minds to decide with, in order, when this one's decision fails "
+                                          "after its retries, and to step down to when the budget is spent "
+                                          "(budget.on_exhausted: degrade)")
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -127,6 +142,29 @@ class TraceSpec(_Strict):
     checkpoint_every: int = Field(50, ge=1, description="steps between resumable checkpoints")
 
 
+class BudgetSpec(_Strict):
+    """Caps on what a run spends, checked after every step (see :mod:`populace.budget`)."""
+
+    calls: int | None = Field(None, ge=1, description="model calls (answers from the response cache are free)")
+    tokens: int | None = Field(None, ge=1, description="model tokens, prompts and answers together")
+    model_seconds: float | None = Field(None, gt=0, description="seconds spent in model calls, summed over "
+                                                                "calls made at once")
+    wall_seconds: float | None = Field(None, gt=0, description="wall-clock seconds of the run's steps")
+    on_exhausted: Literal["stop", "degrade"] = Field(
+        "stop", description="stop: stop at a checkpoint, resumable with a larger budget; degrade: step each "
+                            "model mind down its fallback chain to a mind that asks no model")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> BudgetSpec:
+        if all(getattr(self, name) is None for name in BUDGET_LIMITS):
+            raise ValueError(f"give at least one limit: {', '.join(BUDGET_LIMITS)}")
+        return self
+
+
+#: The limits a budget may set, in the order they are checked.
+BUDGET_LIMITS = ("calls", "tokens", "model_seconds", "wall_seconds")
+
+
 class Scenario(_Strict):
     """A complete, validated description of one simulation."""
 
@@ -144,6 +182,7 @@ class Scenario(_Strict):
     )
     interventions: list[InterventionSpec] = Field(default_factory=list)
     trace: TraceSpec = Field(default_factory=TraceSpec)
+    budget: BudgetSpec | None = Field(None, description="caps on model calls, tokens and time (default: none)")
     plugins: list[str] = Field(
         default_factory=list, description="modules or .py files (relative to the scenario file) to import "
                                           "first: they register your own worlds, minds and policies")
@@ -229,7 +268,8 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
         load_plugins(scenario)
     except ScenarioError as exc:
         raise _error(label, [str(exc)]) from None
-    problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario)]
+    problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario),
+                *_budget_problems(scenario)]
     late = [] if recorded else _late_interventions(scenario)
     if any(item.partition("=")[0].strip() == "steps" for item in overrides):
         scenario._warnings = [_flat(f"{label}: {line}") for line in late]
@@ -464,20 +504,56 @@ def _name_problems(scenario: Scenario) -> list[str]:
 
 
 def _mind_problems(scenario: Scenario) -> list[str]:
-    from populace.minds import minds
-
     problems = []
     for i, spec in enumerate(scenario.minds):
-        try:
-            mind_cls = minds.get(spec.type)
-            mind_cls.Config.model_validate(spec.params())
-        except UnknownNameError as exc:
-            field = "type" if exc.kind == "mind" else exc.kind
-            problems.append(f"minds.{i}.{field}: {exc}")
-        except ValidationError as exc:
-            problems += _lines(exc, f"minds.{i}.", mind_cls.Config)
-        except PopulaceError as exc:  # e.g. an unknown policy named in the params
-            problems.append(f"minds.{i}: {exc}")
+        problems += _one_mind_problems(spec, f"minds.{i}")
+        for j, step_down in enumerate(spec.fallback):
+            problems += _one_mind_problems(step_down, f"minds.{i}.fallback.{j}")
+    return problems
+
+
+def _one_mind_problems(spec: MindSpec | FallbackSpec, where: str) -> list[str]:
+    """A mind's type and parameters, each problem one line under ``where`` (``minds.0``)."""
+    from populace.minds import minds
+
+    try:
+        mind_cls = minds.get(spec.type)
+        mind_cls.Config.model_validate(spec.params())
+    except UnknownNameError as exc:
+        field = "type" if exc.kind == "mind" else exc.kind
+        return [f"{where}.{field}: {exc}"]
+    except ValidationError as exc:
+        return _lines(exc, f"{where}.", mind_cls.Config)
+    except PopulaceError as exc:  # e.g. an unknown policy named in the params
+        return [f"{where}: {exc}"]
+    return []
+
+
+def asks_model(mind_type: str) -> bool:
+    """Whether minds of this registered type ask a language model (False for an unknown type)."""
+    from populace.minds import minds
+    from populace.minds.language import LanguageMind
+
+    try:
+        return issubclass(minds.get(mind_type), LanguageMind)
+    except UnknownNameError:
+        return False
+
+
+def _budget_problems(scenario: Scenario) -> list[str]:
+    """``on_exhausted: degrade`` needs somewhere to step down to: every mind tier that asks a model
+    declares a fallback that does not, and the world is whole (a region's minds are not stepped down)."""
+    budget = scenario.budget
+    if budget is None or budget.on_exhausted != "degrade":
+        return []
+    asking = [i for i, spec in enumerate(scenario.minds) if asks_model(spec.type)]
+    if not asking:
+        return ["budget.on_exhausted: degrade: no mind asks a model, so there is nothing to step down; use stop"]
+    problems = [f"minds.{i}.fallback: budget.on_exhausted is degrade, but this {scenario.minds[i].type} mind "
+                "declares no fallback that asks no model (e.g. fallback: [{type: rules, policy: ...}])"
+                for i in asking if all(asks_model(f.type) for f in scenario.minds[i].fallback)]
+    if scenario.world.partitions > 1:
+        problems.append("budget.on_exhausted: degrade is not available in a partitioned world; use stop")
     return problems
 
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import time as wallclock
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from populace.budget import Spending, exhausted, stop_message
 from populace.errors import PopulaceError, RunError, RunFailedError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
@@ -27,15 +28,19 @@ from populace.execution.base import summed
 from populace.health import MODEL_DECISIONS, RunHealth, failing_message, model_location, outage_message
 from populace.minds import Decisions, Mind, MindContext, minds
 from populace.minds.base import by_shard, take_turn
+from populace.minds.fallback import BUDGET, FallbackMind
 from populace.minds.language import LanguageMind
 from populace.persona import sample_attributes
 from populace.population import Population
 from populace.regions import Region, RegionalWorld, RegionStep, build_regions
 from populace.runs import Run
-from populace.scenario import Scenario, check_partitions, load_scenario, mind_masks
+from populace.scenario import MindSpec, Scenario, check_partitions, load_scenario, mind_masks
 from populace.scheduler import Scheduler
 from populace.trace import TraceStore
 from populace.world import Observations, World, worlds
+
+#: what a resumed run may change in its scenario (see :meth:`Simulation.resume`)
+RESUMABLE = ("budget",)
 
 
 def build_population(scenario: Scenario, rng: np.random.Generator) -> Population:
@@ -111,18 +116,25 @@ class Simulation:
                 for region, region_seq in zip(self.regions, seq.spawn(len(self.regions)), strict=True):
                     local = ids[self.region_of[ids] == region.index] - region.agents[0]
                     region.mind_of[local] = len(region.minds)
-                    region.minds.append(mind_cls(region.world.population, region.world.action_space,
-                                                 mind_spec.params(), rng=np.random.default_rng(region_seq),
-                                                 context=self.context))
+                    region.minds.append(self._mind(mind_spec, region.world.population, region.world, region_seq))
                 continue
             shard_seqs = [seq] if mind_spec.shards == 1 else seq.spawn(mind_spec.shards)
             self.mind_of[ids] = len(self.minds) + ids % mind_spec.shards
             for shard_seq in shard_seqs:
                 self.mind_tier.append(tier)
-                self.minds.append(mind_cls(self.population, self.world.action_space, mind_spec.params(),
-                                           rng=np.random.default_rng(shard_seq), context=self.context))
+                self.minds.append(self._mind(mind_spec, self.population, self.world, shard_seq))
         self._last_stats: dict[str, float] = {}
         self._asks_model = bool(self.model_agents.any())
+        self._declared_model_agents = self.model_agents.copy()  # as declared, before any step down
+        #: what the run has spent (all its steps), and the line that stopped it when its budget did
+        self.spent = Spending()
+        self.budget_stop: str | None = None
+        #: why the model minds were stepped down their fallback chains (the budget), None while they are not
+        self.degraded: str | None = None
+        self.degraded_at: int | None = None  # the first step decided by the stepped-down minds
+        #: a replay steps down where the replayed run did, ``(step, cause)`` (its model calls are cache hits)
+        self.replay_step_down: tuple[int, str] | None = None
+        self._notes: list[Events] = []  # world events to record with the next step (a step down)
         #: the run's health so far (all its steps, a resumed run's included), and the last step's
         self.health = RunHealth()
         self.step_health = RunHealth()
@@ -151,17 +163,42 @@ class Simulation:
             raise
 
     @classmethod
-    def resume(cls, run_path: Path, executor: Executor | None = None) -> Simulation:
-        """Re-open a killed or finished run at its last checkpoint (or at the start if none)."""
+    def resume(cls, run_path: Path, executor: Executor | None = None, overrides: Sequence[str] = ()) -> Simulation:
+        """Re-open a killed or finished run at its last checkpoint (or at the start if none).
+
+        ``overrides`` (``budget.calls=2000``) change its budget, the one part of a scenario a run
+        may change on its way (a fork changes the rest); the run's scenario file records them."""
         run = Run.open(run_path)
         scenario = run.scenario()
+        if overrides:
+            fixed = [o for o in overrides if o.partition("=")[0].strip().split(".")[0] not in RESUMABLE]
+            if fixed:
+                raise ScenarioError(f"--set {fixed[0].partition('=')[0]}: a resumed run may change only its "
+                                    f"{', '.join(RESUMABLE)}; fork it to change the rest "
+                                    "(populace fork RUN --at N --set ...)")
+            scenario = run.scenario(overrides)
+            run.save_scenario(scenario)
         sim = cls(scenario, run, executor=executor)
         checkpoints = sim.trace.checkpoints()
         if checkpoints:
             sim._load_state(sim.trace.load_checkpoint(checkpoints[-1]))
         sim.trace.truncate(sim.steps_done)
-        sim.health = RunHealth.of_steps(sim.trace.read("steps").to_pylist())
+        rows = sim.trace.read("steps").to_pylist()
+        sim.health = RunHealth.of_steps(rows)
+        sim.spent = Spending.of_steps(rows)
         return sim
+
+    def _mind(self, spec: MindSpec, population: Population, world: World, seq: np.random.SeedSequence) -> Mind:
+        """A mind tier's mind (one shard, or one region's), wrapped with its fallback chain if it declares one."""
+        mind = minds.get(spec.type)(population, world.action_space, spec.params(), rng=np.random.default_rng(seq),
+                                    context=self.context)
+        if not spec.fallback:
+            return mind
+        chain = [mind]
+        for step_down, step_seq in zip(spec.fallback, seq.spawn(len(spec.fallback)), strict=True):
+            chain.append(minds.get(step_down.type)(population, world.action_space, step_down.params(),
+                                                   rng=np.random.default_rng(step_seq), context=self.context))
+        return FallbackMind(chain)
 
     @property
     def shards(self) -> list[Any]:
@@ -175,6 +212,7 @@ class Simulation:
             "steps_done": self.steps_done, "population": self.population, "world": self.world,
             "minds": self.minds, "scheduler_rng": self.scheduler_rng, "mind_of": self.mind_of,
             "last_stats": self._last_stats, "regions": self.regions, "shared": self.shared,
+            "degraded": self.degraded, "degraded_at": self.degraded_at,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -192,6 +230,9 @@ class Simulation:
         self.mind_of = state["mind_of"]
         self._last_stats = state.get("last_stats", {})
         self.scheduler.population = self.population
+        self.degraded = state.get("degraded")
+        self.degraded_at = state.get("degraded_at")
+        self._mark_model_agents()
 
     # -- stepping ----------------------------------------------------------------------------
     async def astep(self) -> StepResult:
@@ -213,6 +254,7 @@ class Simulation:
             events: list[Events] = []
         else:
             events, metrics = await self._step_world(step, now, turns)
+            events, self._notes = [*self._notes, *events], []
             counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
         if self._asks_model:
@@ -224,6 +266,7 @@ class Simulation:
         summary["wall_s"] = wallclock.perf_counter() - started
         self.step_health = RunHealth.of_step(summary)
         self.health.add(self.step_health)
+        self.spent.add(Spending.of_step(summary))
         self.trace.record(step, now, events, summary, metrics, tables=tables)
         self.steps_done += 1
         await self._after_step()
@@ -329,13 +372,15 @@ class Simulation:
         try:
             if not self._executor_started:
                 await self.start_executor()
-            while self.steps_done < target:
+            await self._check_budget(target)
+            while self.steps_done < target and self.budget_stop is None:
                 result = await self.astep()
                 if progress is not None:
                     progress(result)
                 failure = self._outage()
                 if failure is not None:
                     break
+                await self._check_budget(target)
             if failure is None and self.health.failing() and not self.context.replay:
                 failure = failing_message(self.health, model_location(self.scenario))
             if self._collected_at != self.steps_done:  # paused between checkpoints: the state lives in the shards
@@ -343,7 +388,8 @@ class Simulation:
                     await self.checkpoint()  # so that a resume goes on from here, not from the last checkpoint
                 else:
                     await self._take_back()
-            status = "completed" if self.steps_done >= self.scenario.steps else "paused"
+            status = "completed" if self.steps_done >= self.scenario.steps else \
+                "budget_exhausted" if self.budget_stop else "paused"
         except BaseException as exc:
             if self.run_record is not None:
                 message = str(exc) if isinstance(exc, PopulaceError) else f"{type(exc).__name__}: {exc}"
@@ -356,9 +402,60 @@ class Simulation:
             self._executor_started = False
         if self.run_record is not None:
             self.run_record.update(status="failed" if failure else status, steps_done=self.steps_done,
-                                   health=self.health.as_dict(), error=failure)
+                                   health=self.health.as_dict(), error=failure, **self._budget_record())
         if failure is not None:
             raise RunFailedError(failure)
+
+    # -- the budget --------------------------------------------------------------------------
+    async def _check_budget(self, target: int) -> None:
+        """Before the first step and after each: once a cap of ``budget:`` is reached, stop (set
+        :attr:`budget_stop`) or step the model minds down their fallback chains; with a larger budget
+        (a resumed run), step them back up. A replay steps down where the run it replays did."""
+        if self.context.replay:
+            if self.replay_step_down is not None and self.steps_done >= self.replay_step_down[0] and not self.degraded:
+                await self._step_down(self.replay_step_down[1])
+            return
+        budget = self.scenario.budget
+        reached = exhausted(budget, self.spent)
+        if budget is None or reached is None:
+            if self.degraded:
+                await self._step_down(None)
+            return
+        if budget.on_exhausted == "degrade":
+            if not self.degraded:
+                await self._step_down(str(reached))
+        elif self.steps_done < target:
+            run = self.run_record.id if self.run_record is not None else None
+            self.budget_stop = stop_message(reached, self.steps_done, self.scenario.steps, run)
+
+    async def _step_down(self, cause: str | None) -> None:
+        """Step every fallback chain down to its first mind that asks no model (``cause``: why), or
+        back up to its declared mind (``None``); recorded as a world event with the next step."""
+        shards = [i for i, mind in enumerate(self.minds) if isinstance(mind, FallbackMind)]
+        method = "degrade" if cause is not None else "recover"
+        changes = await self.executor.call([(i, method, (BUDGET,) if cause is not None else ()) for i in shards])
+        moved = dict.fromkeys(f"minds.{self.mind_tier[i]}: {change}" for i, change in zip(shards, changes, strict=True)
+                              if change)
+        if cause is not None and self.degraded_at is None:
+            self.degraded_at = self.steps_done
+        self.degraded = cause
+        self._mark_model_agents()
+        self._notes.append(Events.world("degrade" if cause is not None else "recover", None,
+                                        cause=cause or "a larger budget", minds="; ".join(moved)))
+
+    def _mark_model_agents(self) -> None:
+        """Which agents' minds ask a model now: as declared, less those stepped down to a mind that does not."""
+        self.model_agents = self._declared_model_agents.copy()
+        if self.degraded:
+            chains = [i for i, mind in enumerate(self.minds) if isinstance(mind, FallbackMind)]
+            self.model_agents[np.isin(self.mind_of, chains)] = False
+
+    def _budget_record(self) -> dict[str, Any]:
+        """What the manifest keeps of the budget: spending, and where the run stopped or stepped down."""
+        if self.scenario.budget is None and self.degraded_at is None:
+            return {}
+        return {"budget": {"spent": self.spent.as_dict(), "stopped": self.budget_stop,
+                           "degraded": self.degraded, "degraded_at": self.degraded_at}}
 
     def _outage(self) -> str | None:
         """The one-line reason to stop now, when every model decision of the last step failed because

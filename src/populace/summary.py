@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from populace.events import FAILED_BY, OK, REJECTED
+from populace.events import FAILED_BY, FALLBACK_BY, OK, REJECTED
 from populace.health import MODEL_DECISIONS, RunHealth
 
 
@@ -66,7 +66,7 @@ def run_health(path: Path) -> RunHealth:
     described = query(path, "SELECT column_name FROM (DESCRIBE SELECT * FROM {s})", s="steps")
     wanted = {MODEL_DECISIONS, OK, REJECTED, "llm_calls", "llm_cache_hits"}
     columns = [r["column_name"] for r in described
-               if r["column_name"] in wanted or r["column_name"].startswith(FAILED_BY)]
+               if r["column_name"] in wanted or r["column_name"].startswith((FAILED_BY, FALLBACK_BY))]
     if not columns:
         return RunHealth()
     quoted = ['"' + c.replace('"', '""') + '"' for c in columns]

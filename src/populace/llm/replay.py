@@ -98,6 +98,9 @@ def replay_run(run_path: Path | str, runs_dir: Path | None = None) -> ReplayResu
         sim = replay_branch(original, replay)
     else:
         sim = Simulation(scenario, replay, replay=True)
+    budget = manifest.get("budget") or {}
+    if budget.get("degraded_at") is not None:  # the replay's model calls are cache hits: step down where the run did
+        sim.replay_step_down = (int(budget["degraded_at"]), str(budget.get("degraded") or "budget"))
     start = sim.steps_done
     sim.run(steps - start)
     result = ReplayResult(original.path, replay.path, steps, start)

@@ -31,14 +31,17 @@ class MindConfig(BaseModel):
 
 @dataclass
 class Decisions:
-    """What a mind decided: actions, and the agents whose decision failed (with the cause)."""
+    """What a mind decided: actions, the agents whose decision failed (with the cause), and notes on
+    how it decided that the trace keeps as they are (e.g. which decisions a fallback made)."""
 
     actions: list[Actions] = field(default_factory=list)
     failures: list[Events] = field(default_factory=list)
+    notes: list[Events] = field(default_factory=list)
 
     def extend(self, other: Decisions) -> None:
         self.actions.extend(other.actions)
         self.failures.extend(other.failures)
+        self.notes.extend(other.notes)
 
 
 def by_shard(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
@@ -66,7 +69,7 @@ async def take_turn(world: World, ids: np.ndarray, step: int, time: datetime | N
     observations = world.observe(ids)
     observations.step, observations.time = step, time
     decisions = await decide(observations)
-    return [*world.apply(decisions.actions), *decisions.failures]
+    return [*world.apply(decisions.actions), *decisions.failures, *decisions.notes]
 
 
 @dataclass

@@ -39,6 +39,7 @@ import yaml
 
 from populace.errors import RunError, ScenarioError
 from populace.minds import Mind, MindContext
+from populace.minds.fallback import FallbackMind
 from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import Scenario, load_scenario
@@ -55,6 +56,7 @@ FIXED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"world\.partitions$"), "a fork keeps its parent's regions; start a new run to change them"),
     (re.compile(r"minds\.\d+\.(type|select|shards)$"),
      "a fork keeps its parent's mind tiers; change their parameters, not their type, selection or shards"),
+    (re.compile(r"minds\.\d+\.fallback(\..*)?$"), "a fork keeps its parent's fallback chains"),
 )
 _MISSING = object()
 
@@ -195,6 +197,8 @@ def _reconfigure_world(world: World, params: dict[str, Any], actions: list[str] 
 
 
 def _reconfigure_mind(mind: Mind, params: dict[str, Any]) -> None:
+    if isinstance(mind, FallbackMind):  # the declared mind takes the parameters; its fallbacks keep theirs
+        mind = mind.primary
     config = type(mind).Config.model_validate(params)
     reconfigure = getattr(mind, "reconfigure", None)
     if callable(reconfigure):
