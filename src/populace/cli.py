@@ -377,6 +377,117 @@ def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
         console.print(table)
 
 
+@app.command()
+def estimate(
+    scenario: Annotated[str, typer.Argument(help="built-in name or YAML file")],
+    set_: Overrides = None,
+    pilot_steps: Annotated[int, typer.Option("--pilot-steps", help="steps the pilot runs")] = 5,
+    keep: Annotated[bool, typer.Option("--keep", help="keep the pilot as a paused run under --runs-dir "
+                                                      "(populace resume finishes it)")] = False,
+    runs_dir: RunsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Predict a run's model calls, tokens and wall time per mind tier from a short pilot run."""
+    from populace.operations.estimate import Interval
+    from populace.operations.estimate import estimate as predict
+    from populace.progress import progress
+
+    sc = _load(scenario, set_)
+    pilot = min(pilot_steps, sc.steps)
+    with progress(console, f"pilot of {sc.name}", pilot, quiet=quiet) as advance:
+        found = predict(sc, pilot_steps=pilot_steps, keep=_runs_dir(runs_dir) if keep else None,
+                        progress=lambda done, total: advance(done, ""))
+    pilot_time = Interval(found.pilot_seconds, found.pilot_seconds, found.pilot_seconds).text("s")
+    console.print(f"estimate for {found.scenario}: {found.steps} steps, from a pilot of {found.pilot_steps} "
+                  f"({pilot_time})", highlight=False)
+    table = Table("mind tier", "agents", "model calls", "tokens", "model seconds")
+    for tier in found.tiers:
+        table.add_row(tier.tier, f"{tier.agents:,}", tier.calls.text(), tier.tokens.text(),
+                      tier.model_seconds.text("s"))
+    table.add_row("all", f"{sum(t.agents for t in found.tiers):,}", found.total("calls").text(),
+                  found.total("tokens").text(), found.total("model_seconds").text("s"))
+    console.print(table)
+    console.print(f"wall time of the steps: {found.wall_seconds.text('s')}, model loading aside", highlight=False)
+    console.print("(in brackets: the lowest and highest per-step rate of the pilot; the full runs checked came "
+                  "within a factor of 2 of the estimate: docs/costs.md)", highlight=False, soft_wrap=True)
+    if found.pilot_run is not None:
+        console.print(f"pilot kept: {found.pilot_run} (`populace resume {found.pilot_run.name}` finishes it)",
+                      highlight=False, soft_wrap=True)
+
+
+@app.command()
+def interview(
+    run_id: RunId,
+    question: Annotated[str, typer.Argument(help="what to ask, e.g. \"What do you think of the rumour?\"")],
+    at: Annotated[int | None, typer.Option("--at", help="the step (default: the last); agents answer as of "
+                                                        "the checkpoint at or before it")] = None,
+    agents: Annotated[str | None, typer.Option("--agents", help="who: a query over population columns, "
+                                                                "e.g. \"age > 60\" (default: all)")] = None,
+    sample: Annotated[int | None, typer.Option("--sample", help="ask this many of them, drawn at random "
+                                                                "(default: 10 when --agents is not given)")] = None,
+    structured: Annotated[str | None, typer.Option(
+        "--structured", help="a JSON schema (file, or inline JSON) the answers must fit, e.g. a 1-5 scale")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the --sample draw")] = 0,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="change the model the agents are asked with: "
+                                                                 "model.key=value (e.g. model.timeout=300)")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Ask agents of a run what they think as of a step, without changing the run."""
+    import yaml
+    from rich.markup import escape
+
+    from populace.operations.interview import interview as ask
+    from populace.operations.interview import summary
+
+    model: dict[str, Any] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("model.") or len(key) == len("model."):
+            raise PopulaceError(f"--set {item!r}: give model.key=value (changes the model the agents are asked with)")
+        model[key.removeprefix("model.")] = yaml.safe_load(value)
+    found = ask(run_path(run_id, runs_dir), question, at=at, agents=agents, sample=sample,
+                schema=_json_schema(structured) if structured is not None else None, model=model or None, seed=seed)
+    said = "" if found.step == found.at else f" (the checkpoint at or before step {found.at})"
+    console.print(f"as of step {found.step}{said}, {len(found.answers)} agent(s) asked: {found.question}",
+                  highlight=False, markup=False, soft_wrap=True)
+    table = Table("agent", "mind", "answered from", "answer")
+    for answer in found.answers:
+        text = answer.answer if answer.error is None else f"(no answer: {answer.error})"
+        table.add_row(str(answer.agent), answer.tier, answer.basis, escape(text or ""))
+    console.print(table)
+    for line in summary(found):
+        console.print(line, highlight=False, markup=False)
+    if found.table is not None:
+        console.print(f"recorded in {found.table}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _json_schema(source: str) -> dict[str, Any]:
+    """A JSON schema given inline or as a file; one line when it is neither."""
+    text = source
+    if not source.lstrip().startswith("{"):
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PopulaceError(f"--structured {source}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise PopulaceError(f"--structured {source}: not JSON: {exc}") from None
+    if not isinstance(schema, dict):
+        raise PopulaceError(f"--structured {source}: a JSON schema is an object, e.g. "
+                            '{"type": "integer", "minimum": 1, "maximum": 5}')
+    return schema
+
+
+def _load(scenario: str, overrides: list[str] | None) -> Any:
+    """A scenario with its overrides, its warnings said."""
+    from populace.scenario import load_scenario
+
+    sc = load_scenario(scenario, overrides or [])
+    _warn(sc.warnings)
+    return sc
+
+
 #: Modules that add commands to the app (each defines ``register(app)``); absent ones are skipped.
 COMMAND_MODULES = (
     "populace.llm.commands",      # replay, eval-model

@@ -132,6 +132,12 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def write_part(path: Path, table: pa.Table) -> None:
+    """Write one Parquet part of a run's table atomically (to a temporary name, then renamed), so a
+    reader never sees a torn file: for tables written beside the trace (interviews)."""
+    _atomic_write(path, lambda handle: pq.write_table(table, handle))
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:

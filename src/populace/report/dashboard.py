@@ -2,8 +2,11 @@
 
 A FastAPI app over the run directory: one HTML page (inline CSS and JS, no CDN) that polls JSON
 endpoints for progress, metric series, the social feed at a step, and one agent's persona, state,
-memory and last decisions. Agent text only ever reaches the page as JSON and is put there with
-``textContent``, so a post containing ``<script>`` shows as text. It binds to loopback by default.
+memory, last decisions and answers to interviews. Agent text only ever reaches the page as JSON and
+is put there with ``textContent``, so a post containing ``<script>`` shows as text. It binds to
+loopback by default. Every route reads, but one: the inspector's ask box posts a question to
+``/api/agents/{agent}/ask`` (see :mod:`populace.operations.interview`), which writes only the
+run's interviews table and response cache, and only for a client on this machine.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fastapi import Request  # the ask box's route reads its client and headers (resolved by name)
 
 from populace import analysis
 from populace.analysis.tables import parse_json_column
@@ -26,6 +30,7 @@ from populace.errors import PopulaceError, RunError
 from populace.report.decisions import COLUMNS as DECISION_COLUMNS
 from populace.report.decisions import NO_MODEL, decisions
 from populace.report.feed import POST_KINDS, feed_at, injected_events, injected_texts
+from populace.report.interviews import latest_answers
 from populace.runs import Run
 
 T = TypeVar("T")
@@ -310,13 +315,26 @@ class RunView:
         if asked.empty and source in ("decisions table", "response cache"):
             source = f"none for this agent in the {source}" + (f" up to step {step}" if step is not None else "")
         memory = self._memory(agent, step, state)
+        answers = latest_answers(self.path, limit=10, agent=agent)
         return _plain({
             "agent": agent, "persona": {k: _plain(v) for k, v in population.row(agent).items()},
             "state": world_state, "state_after_step": at,
             "events": [{"step": int(r.step), "action": r.action, "outcome": r.outcome, "reason": r.reason,
                         "args": r.args, "data": r.data} for r in recent.itertuples()],
             "decisions": asked.to_dict("records")[::-1], "decisions_source": source, "memory": memory,
+            "interviews": [{k: r[k] for k in ("step", "question", "answer", "basis", "error")} for r in answers],
         })
+
+    async def ask(self, agent: int, question: str, step: int | None) -> dict[str, Any]:
+        """Ask one agent ``question`` as of the dashboard's ``step`` (after it; default: the last
+        recorded), from the checkpoint at or before it; the answer is recorded in the run."""
+        from populace.operations.interview import ainterview
+
+        done = int(self.run.manifest().get("steps_done") or 0)
+        at = done if step is None else max(0, min(done, step + 1))
+        found = await ainterview(self.path, question, at=at, agents=[agent])
+        return _plain({"agent": agent, "at": found.at, "step": found.step, "question": found.question,
+                       **{k: v for k, v in asdict(found.answers[0]).items() if k != "agent"}})
 
     def _latest(self, table: str, agent: int, step: int | None, limit: int) -> pd.DataFrame:
         """``agent``'s last ``limit`` rows of ``table`` up to ``step``, newest first (as recorded)."""
@@ -363,8 +381,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: the addresses of a client on this machine, the only one that may ask agents questions
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 def create_app(run_path: Path | str) -> Any:
-    """The dashboard's FastAPI app for one run (read-only: every route is a GET)."""
+    """The dashboard's FastAPI app for one run (every route reads, but the ask box's POST)."""
+    from urllib.parse import urlsplit
+
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import HTMLResponse
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -400,5 +424,28 @@ def create_app(run_path: Path | str) -> Any:
             return view.agent(agent, step)
         except PopulaceError as exc:
             raise HTTPException(404, str(exc)) from None
+
+    @app.post("/api/agents/{agent}/ask")
+    async def ask(agent: int, request: Request) -> dict[str, Any]:
+        """``{"question": ..., "step": ...}`` -> the agent's answer. Only from this machine, and only
+        as JSON, so that no other web page a browser shows can make it spend model calls."""
+        if request.client is None or request.client.host not in LOOPBACK:
+            raise HTTPException(403, "questions are taken only from this machine")
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).hostname not in LOOPBACK:
+            raise HTTPException(403, "questions are taken only from the dashboard's own page")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise HTTPException(415, "send the question as JSON: {\"question\": ...}")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "the body is not JSON") from None
+        question, step = (body.get("question"), body.get("step")) if isinstance(body, dict) else (None, None)
+        if not isinstance(question, str) or (step is not None and not isinstance(step, int)):
+            raise HTTPException(400, 'send {"question": "...", "step": N}')
+        try:
+            return await view.ask(agent, question, step)
+        except PopulaceError as exc:
+            raise HTTPException(400, str(exc)) from None
 
     return app

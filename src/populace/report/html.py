@@ -24,9 +24,11 @@ from markupsafe import Markup
 from populace import analysis
 from populace.errors import PopulaceError
 from populace.outputs import write_output
+from populace.report.budget import budget_section
 from populace.report.decisions import decisions
 from populace.report.feed import most_engaged, trace_has_feed, trace_injected_texts
 from populace.report.fidelity import fidelity_rows
+from populace.report.interviews import interview_section
 from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, line_svg
 from populace.runs import Run
 
@@ -278,6 +280,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
         cascade_tree=tree,
         decisions=sample.to_dict("records"), decisions_source=source,
         changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
+        budget=budget_section(run, this.steps), interviews=interview_section(run),
     )
 
 
