@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from populace import analysis
 from populace.cli import app
-from populace.operations.experiment import Experiment, Results, finished
+from populace.operations.experiment import Experiment, Results
+from populace.operations.jobs import finished
 from populace.runs import Run
 
 SMALL = ["population.size=100", "steps=12"]

@@ -55,7 +55,7 @@ def run_experiment(experiment: "Experiment", quiet: bool = False, report: bool =
 
     from populace.cli import _warn, console, err
     from populace.operations.compare import of_experiment
-    from populace.operations.experiment import finished
+    from populace.operations.jobs import finished
     from populace.progress import progress
 
     _warn(experiment.warnings)

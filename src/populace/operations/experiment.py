@@ -25,9 +25,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from populace.analysis.ensembles import differences, summarise
 from populace.errors import PopulaceError, RunError, ScenarioError
-from populace.runs import MANIFEST, Run, default_runs_dir
+from populace.operations.jobs import SKIPPED, Job, execute, finished
+from populace.runs import Run, default_runs_dir
 from populace.scenario import load_scenario
 
 MANIFEST_FILE = "experiment.json"
 RESULTS, SUMMARY, COMPARISON, REPORT = "results.parquet", "summary.parquet", "comparison.parquet", "report.html"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"
 
-#: what happened to a run: run to its end here, resumed from a checkpoint, already finished
-DONE, RESUMED, SKIPPED = "done", "resumed", "skipped"
 #: ``progress(finished, total, note)``: called once before the first run and after every run
 Progress = Callable[[int, int, str], None]
 
@@ -111,20 +107,6 @@ class Cell:
         return f"{self.prefix}seed{seed}"
 
 
-@dataclass(frozen=True)
-class Job:
-    """One run of an experiment, as a worker process or Ray task needs it (plain, picklable values)."""
-
-    folder: str
-    run_id: str
-    seed: int
-    overrides: tuple[str, ...]
-    scenario: str = ""  # a new run of this scenario, with ``seed``
-    parent: str = ""  # or a fork of this run at ``at``, drawing afresh with ``seed``
-    at: int = 0
-    interventions: tuple[str, ...] = ()
-
-
 @dataclass
 class Results:
     """An experiment's tables (see the module's notes) and where they are."""
@@ -141,66 +123,6 @@ class Results:
         """The runs that failed in this call, with the reason (running the experiment again resumes them)."""
         return {run: outcome.removeprefix("failed: ") for run, outcome in self.outcomes.items()
                 if outcome.startswith("failed")}
-
-
-def finished(run_path: Path) -> bool:
-    """Whether a run directory holds a completed run."""
-    if not (run_path / MANIFEST).is_file():
-        return False
-    try:
-        manifest = Run(run_path).manifest()
-    except RunError:
-        return False
-    return manifest.get("status") == "completed" and int(manifest.get("steps_done") or 0) >= int(
-        manifest.get("steps") or 0)
-
-
-def run_job(job: Job) -> tuple[str, str]:
-    """Run one run of an experiment in this process: skip it when finished, resume it when begun,
-    else start it. Returns its id and what happened (:data:`DONE`, :data:`RESUMED`, :data:`SKIPPED`,
-    or ``failed: <reason>``); a PopulaceError is returned, not raised, as it must cross processes."""
-    from populace.report.fork import fork, resume_branch
-    from populace.simulation import Simulation
-
-    path = Path(job.folder) / job.run_id
-    try:
-        if finished(path):
-            return job.run_id, SKIPPED
-        begun = (path / MANIFEST).is_file() and Run(path).manifest().get("status") != "created"
-        if begun:
-            sim = resume_branch(path) if job.parent else Simulation.resume(path)
-            outcome = RESUMED
-        else:  # nothing recorded yet (or a fork killed while being made): start afresh
-            shutil.rmtree(path, ignore_errors=True)
-            if job.parent:
-                sim = fork(job.parent, job.at, job.overrides, job.interventions, Path(job.folder), reseed=job.seed,
-                           name=job.run_id)
-            else:
-                sim = Simulation.from_scenario(job.scenario, [*job.overrides, f"seed={job.seed}"], Path(job.folder),
-                                               name=job.run_id)
-            outcome = DONE
-        sim.run()
-    except PopulaceError as exc:
-        lines = str(exc).strip().splitlines()
-        return job.run_id, f"failed: {lines[0] if lines else type(exc).__name__}"
-    return job.run_id, outcome
-
-
-def _follow_parent(parent: int) -> None:
-    """In a worker process: exit when the experiment's process is gone (killed), so that no orphan
-    goes on writing a run that a rerun resumes."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="populace-follow-parent", daemon=True).start()
-
-
-def _said(exc: BaseException) -> str:
-    """An exception in one line: its type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _text(value: Any) -> str:
@@ -387,7 +309,7 @@ class Experiment:
             outcomes = {job.run_id: SKIPPED for job in jobs if job not in todo}
             if progress is not None:
                 progress(done, len(jobs), f"{done} finished before" if done else "")
-            for run_id, outcome in self._execute(todo):
+            for run_id, outcome in execute(todo, self.executor, self.jobs, self.address):
                 done += 1
                 outcomes[run_id] = outcome
                 if progress is not None:
@@ -438,63 +360,6 @@ class Experiment:
         tmp = self.path / f".{MANIFEST_FILE}.tmp"
         tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, file)
-
-    def _workers(self, count: int) -> int:
-        return max(1, min(self.jobs or os.cpu_count() or 1, count))
-
-    def _execute(self, jobs: list[Job]) -> Iterator[tuple[str, str]]:
-        """Each job's (run id, outcome) as it finishes."""
-        if not jobs:
-            return
-        workers = self._workers(len(jobs))
-        if self.executor == "ray":
-            yield from self._execute_ray(jobs, workers)
-        elif workers == 1:
-            for job in jobs:
-                yield run_job(job)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            # spawn, not fork: this process may hold threads (DuckDB, a trace writer) a fork would copy
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_follow_parent, initargs=(os.getpid(),)) as pool:
-                futures = {pool.submit(run_job, job): job for job in jobs}
-                for future in as_completed(futures):
-                    try:
-                        yield future.result()
-                    except Exception as exc:  # the worker died (a crash in native code, killed): the run resumes later
-                        yield futures[future].run_id, f"failed: its worker process died ({_said(exc)})"
-
-    def _execute_ray(self, jobs: list[Job], workers: int) -> Iterator[tuple[str, str]]:
-        """One Ray task per run, at most ``workers`` at a time."""
-        from populace.execution.raycluster import _ray
-
-        ray = _ray()
-        started = not ray.is_initialized()
-        if started:
-            try:
-                ray.init(address=self.address, num_cpus=workers if self.address is None else None,
-                         include_dashboard=False, log_to_driver=False, configure_logging=False)
-            except Exception as exc:  # ConnectionError and Ray's own errors for a bad address
-                raise PopulaceError(f"cannot reach the Ray cluster at {self.address or 'local'}: {exc}") from None
-        try:
-            task = ray.remote(num_cpus=1)(run_job)
-            waiting = list(jobs)
-            running: dict[Any, Job] = {}  # Ray object ref -> its job
-            while waiting or running:
-                while waiting and len(running) < workers:
-                    job = waiting.pop(0)
-                    running[task.remote(job)] = job
-                (ready,), _ = ray.wait(list(running), num_returns=1)
-                job = running.pop(ready)
-                try:
-                    yield ray.get(ready)
-                except Exception as exc:  # the task's worker died (after Ray's retries): the run resumes later
-                    yield job.run_id, f"failed: its Ray task died ({_said(exc)})"
-        finally:
-            if started:
-                ray.shutdown()
 
     # -- tables ------------------------------------------------------------------------------------------
     def tables(self) -> Results:
