@@ -176,8 +176,9 @@ def test_dashboard_serves_hostile_text_only_as_json(hostile_run: Path) -> None:
 # -- (b) stored byte-exact -------------------------------------------------------------------------
 def test_trace_stores_written_and_seeded_text_byte_exact(hostile_run: Path) -> None:
     rows = events(hostile_run)
-    written = {json.loads(r["args"])["content"] for r in rows if r["action"] == "create_post" and r["outcome"] == "ok"}
-    assert written == set(WRITTEN)  # every hostile text an agent wrote, exactly
+    # every hostile text an agent wrote, exactly: posted, or held back by the generative mind's originality check
+    written = {json.loads(r["args"])["content"] for r in rows if r["action"] == "create_post"}
+    assert written == set(WRITTEN)
     seeded = [json.loads(r["data"])["content"].encode() for r in rows if r["action"] == "seed_post"]
     # the posts file's rows, exactly: step 0's (recorded at step 0), then step 1's
     assert seeded == [t.encode() for t in (HTML, INJECTION, HUGE, SQL, CONTROL, DECODED)]

@@ -7,33 +7,42 @@ Per agent and step:
 2. **retrieve** — the top-``k`` memories by recency, importance and relevance to what the agent
    sees now (see :mod:`populace.minds.memory`);
 3. **act** — one ``complete`` call whose output is constrained to the world's action schema and
-   parsed into actions; output that does not parse is a failed decision, never a crash;
-4. **remember** — the observation and the action join the memory stream, with an importance
-   rated by the model (``choose`` over 1..10, expectation) or, in ``rule`` mode, by kind;
+   parsed into actions; output that does not parse is a failed decision, never a crash. A text the
+   agent writes must be its own words (:func:`populace.originality.judge`): one that copies its
+   persona, its earlier texts or what it sees, loops, or carries escapes or prompt text is asked
+   for once more with a note saying why, and if the second answer is no better, held back (a
+   rejected event with the reason) instead of reaching the world;
+4. **remember** — what the agent saw and did, in plain words (``I saw: …``, ``I did create_post:
+   “…”``), join the memory stream, with an importance rated by the model (``choose`` over 1..10,
+   expectation) or, in ``rule`` mode, by kind;
 5. **reflect** — once the importance gathered since the last reflection passes ``reflect_at``
    (150 in the paper), up to three insights drawn from recent memories become memories too.
 
 The prompt holds the persona, the latest reflections, the current plan, the top-``k`` memories
-and the observation, each cut to a fixed length, so it is bounded however long the run.
+and the observation, each cut to a fixed length, so it is bounded however long the run. Retrieval
+leaves out the agent's own texts (``writing`` memories: a small model copies what it is shown);
+they are kept for reflection and for the check that a new text is not a repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from populace import originality
 from populace.actions import Actions
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, ModelUnavailableError, Sampling
 from populace.minds.base import Decisions, minds
 from populace.minds.language import EncodingMind, LanguageMind, LanguageMindConfig
 from populace.minds.memory import MemoryStream
-from populace.minds.prompting import PromptTemplate, fence, plain
+from populace.minds.prompting import PromptTemplate, fence, plain, quote
 from populace.world import Observations
 
 NOTHING = "nothing"
@@ -52,7 +61,13 @@ INSIGHTS_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["insights"], "additionalProperties": False,
     "properties": {"insights": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 160}}},
 }
-RULE_IMPORTANCE = {"observation": 2.0, "action": 3.0, "plan": 4.0, "reflection": 8.0}
+RULE_IMPORTANCE = {"observation": 2.0, "action": 3.0, "writing": 3.0, "plan": 4.0, "reflection": 8.0}
+#: the memories retrieved into a decision prompt: all but the agent's own texts
+RECALLED = ("observation", "action", "reflection", "plan")
+#: the most characters of an observation in a prompt (a feed of five posts fits)
+OBSERVATION_CHARS = 800
+#: the note that asks once more for a text that was not the agent's own words
+REWRITE = "Your answer was held back: it {reason}. Write something new, in your own words."
 
 
 class GenerativeConfig(LanguageMindConfig):
@@ -69,7 +84,9 @@ class GenerativeConfig(LanguageMindConfig):
     plan: bool = Field(True, description="make daily and hourly plans")
     memory_chars: int = Field(200, ge=20, description="cut for each memory in a prompt")
     max_tokens: int = Field(128, ge=8, description="output budget of a decision")
-    temperature: float = Field(0.0, ge=0)
+    temperature: float = Field(1.0, ge=0, description="decision sampling; each decision draws its seed from the run's")
+    originality: bool = Field(True, description="ask once more for a text that is not the agent's own words, "
+                                                "then hold it back")
 
 
 class GenerativeMind(EncodingMind, LanguageMind):
@@ -82,8 +99,11 @@ class GenerativeMind(EncodingMind, LanguageMind):
         super().__init__(*args, **kwargs)
         cfg = self.cfg
         self.persona_template = PromptTemplate(cfg.persona) if cfg.persona else None
-        self.observation_template = PromptTemplate(cfg.observation) if cfg.observation else None
+        self.observation_template = PromptTemplate(cfg.observation, max_field_chars=OBSERVATION_CHARS,
+                                                   readable=True) if cfg.observation else None
         self.memory = MemoryStream(self.encoder.dim)
+        self.writing = originality.writing_args(self.action_space)
+        self.written: dict[int, list[str]] = {}  # each agent's latest texts, newest last
         self.plans: dict[int, tuple[date, dict[int, str]]] = {}
         self.gathered: dict[int, float] = {}  # importance since the last reflection, per agent
         self.origin: Any = None
@@ -103,35 +123,37 @@ class GenerativeMind(EncodingMind, LanguageMind):
             return self.persona_template.render(row, {})
         return "; ".join(f"{k}: {fence(str(v), 60)}" for k, v in list(row.items())[:12])
 
-    def note(self, observations: Observations, i: int) -> str:
-        """What agent ``observations.agents[i]`` notes about this step, bounded."""
+    def note(self, observations: Observations, i: int, fenced: bool = False) -> str:
+        """What agent ``observations.agents[i]`` notes about this step, bounded: in plain text (to
+        remember), or ``fenced`` as it enters a prompt (a template quotes each field, a plain note
+        is quoted whole)."""
         row = observations.row(i)
         if self.observation_template is not None:
             persona = self.population.row(int(observations.agents[i]))
-            return self.observation_template.render(persona, row)
-        return "; ".join(f"{k}: {str(plain(v))[:80]}" for k, v in list(row.items())[:12])
-
-    def seen(self, note: str) -> str:
-        """A note as it enters a prompt: a template fenced its own fields; plain notes are fenced whole."""
-        return note if self.observation_template is not None else fence(note, 12 * 90)
+            return self.observation_template.render(persona, row, fenced=fenced)
+        text = "; ".join(f"{k}: {str(plain(v))[:80]}" for k, v in list(row.items())[:12])
+        return quote(text, OBSERVATION_CHARS) if fenced else text
 
     def prompt(self, agent: int, seen: str, plan: str | None, memories: np.ndarray) -> str:
-        """The decision prompt: persona, reflections, plan, retrieved memories, observation, actions."""
+        """The decision prompt: persona, reflections, plan, retrieved memories, ``seen`` (the fenced
+        observation), actions."""
         cap = self.cfg.memory_chars
         reflections = self.memory.recent(agent, self.cfg.reflections_shown, "reflection")
-        lines = [f"You are agent {agent}. {self.describe(agent)}"]
+        who = self.describe(agent)
+        lines = [f"You are agent {agent}." + (f" {who}" if who.strip('" ') else "")]
         if len(reflections):
-            lines.append("What you have concluded: " + " ".join(fence(self.memory.text[r], cap) for r in reflections))
+            lines.append("What you have concluded: " + " ".join(quote(self.memory.text[r], cap) for r in reflections))
         if plan:
-            lines.append(f"Your plan for this hour: {fence(plan, 80)}")
+            lines.append(f"Your plan for this hour: {quote(plan, 80)}")
         if len(memories):
             lines.append("You remember:")
-            lines.extend(f"- {fence(self.memory.text[r], cap)}" for r in memories)
-        lines.append(f"Now you see: {self.seen(seen)}")
+            lines.extend(f"- {quote(self.memory.text[r], cap)}" for r in memories)
+        lines.append(f"Now you see: {seen}")
         lines.append("Actions: " + "; ".join(
             f"{spec.name}({', '.join(spec.args)}): {spec.description}" for spec in self.action_space
         ) + f"; {NOTHING}: do nothing.")
-        lines.append('Answer with JSON {"action": ..., "args": {...}}.')
+        lines.append('Answer with JSON {"action": ..., "args": {...}}. Say what you think of what you see, '
+                     "in your own words.")
         return "\n".join(lines)
 
     # -- the step ----------------------------------------------------------------------------
@@ -150,40 +172,68 @@ class GenerativeMind(EncodingMind, LanguageMind):
         hour = self.hour(observations)
         agents = [int(a) for a in observations.agents]
         seen = [self.note(observations, i) for i in range(n)]
+        shown = [self.note(observations, i, fenced=True) for i in range(n)]
         if self.cfg.plan and observations.time is not None:
             await asyncio.gather(*(self._plan(a, observations) for a in agents))
         plans = [self._current_plan(a, observations) for a in agents]
         queries = self.encoder.encode([s if p is None else f"{p}. {s}" for s, p in zip(seen, plans, strict=True)])
         prompts = []
         for i, agent in enumerate(agents):
-            best = self.memory.retrieve(agent, queries[i], hour, self.cfg.top_k, self.cfg.decay, self.cfg.weights)
-            prompts.append(self.prompt(agent, seen[i], plans[i], best))
-        sampling = Sampling(max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature)
-        answers = await asyncio.gather(
-            *(self.complete(p, sampling=sampling, schema=self.schema) for p in prompts), return_exceptions=True
-        )
-        self.count(generative_calls=len(prompts), generative_agents=n)
+            best = self.memory.retrieve(agent, queries[i], hour, self.cfg.top_k, self.cfg.decay, self.cfg.weights,
+                                        kinds=RECALLED)
+            prompts.append(self.prompt(agent, shown[i], plans[i], best))
+        seeds = self.rng.integers(0, 2**31 - 1, size=n)  # one per decision: varied, and the same on a rerun
+        samplings = [Sampling(max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, seed=int(seed))
+                     for seed in seeds]
+        answers = await self._ask(prompts, samplings)
+        self.count(generative_agents=n)
+        parsed = [_parse(answer, self.action_space.names) for answer in answers]
+        verdicts = [self.judge(*decision) for decision in zip(agents, parsed, prompts, strict=True)]
+        again = [i for i, verdict in enumerate(verdicts) if verdict is not None]
+        if again:  # once more, saying why; another seed
+            asked = [f"{prompts[i]}\n{REWRITE.format(reason=verdicts[i])}" for i in again]
+            retried = await self._ask(asked, [replace(samplings[i], seed=samplings[i].seed + 1) for i in again])
+            for i, prompt, answer in zip(again, asked, retried, strict=True):
+                answers[i], parsed[i] = answer, _parse(answer, self.action_space.names)
+                verdicts[i] = self.judge(agents[i], parsed[i], prompt)
+            self.count(generative_rewrites=len(again))
         records: list[tuple[int, str, dict[str, Any], str | None]] = []
+        withheld: list[tuple[int, str, dict[str, Any], str | None]] = []
+        reasons: list[str] = []
         failed: list[tuple[int, str, str | None]] = []
         done: list[str] = []
-        for agent, answer in zip(agents, answers, strict=True):
-            if isinstance(answer, BaseException) and not _decision_failure(answer):
-                raise answer  # a bug, or a model that cannot be used at all: the run stops
-            parsed = _parse(answer, self.action_space.names)
-            if isinstance(parsed, str):
-                failed.append((agent, parsed, getattr(answer, "request_id", None)))
+        kinds: list[str] = []
+        for agent, answer, decided, verdict in zip(agents, answers, parsed, verdicts, strict=True):
+            request = getattr(answer, "request_id", None)
+            kinds.append("action")
+            if isinstance(decided, str):
+                failed.append((agent, decided, request))
                 done.append("I could not decide what to do.")
                 continue
-            action, args = parsed
-            assert isinstance(answer, Completion)
+            action, args = decided
+            if verdict is not None:  # not the agent's own words: recorded, never posted, not remembered
+                withheld.append((agent, action, args, request))
+                reasons.append(verdict)
+                done.append("I had nothing new to say.")
+                continue
             if action != NOTHING:
-                records.append((agent, action, args, answer.request_id))
-            done.append(f"I chose to {action} {json.dumps(args, default=str)[:120]}".strip())
-        await self._remember(agents, ["observation"] * n, seen, hour)
-        await self._remember(agents, ["action"] * n, done, hour)
+                records.append((agent, action, args, request))
+            texts = self.texts(action, args)
+            if texts:
+                kinds[-1] = "writing"
+                self.written[agent] = [*self.written.get(agent, []), *texts][-originality.EARLIER:]
+            done.append(recount(action, args, self.writing.get(action, ())))
+        await self._remember(agents, ["observation"] * n, [f"I saw: {s}" for s in seen], hour)
+        await self._remember(agents, kinds, done, hour)
         due = [a for a in agents if self.gathered.get(a, 0.0) >= self.cfg.reflect_at]
         await asyncio.gather(*(self._reflect(a, hour) for a in due))
         decisions = Decisions(Actions.from_records(records))
+        for batch in Actions.from_records(withheld):
+            why = np.asarray([r for (_, name, _, _), r in zip(withheld, reasons, strict=True) if name == batch.name],
+                             dtype=object)
+            decisions.failures.append(Events.rejected(batch, np.ones(len(batch), dtype=bool), why))
+        if withheld:
+            self.count(generative_withheld=len(withheld))
         if failed:
             decisions.failures.append(Events.failed(
                 np.asarray([f[0] for f in failed]), np.asarray([f[1] for f in failed], dtype=object),
@@ -191,6 +241,37 @@ class GenerativeMind(EncodingMind, LanguageMind):
             ))
             self.count(generative_failed=len(failed))
         return decisions
+
+    async def _ask(self, prompts: list[str], samplings: list[Sampling]) -> list[Completion | BaseException]:
+        """One decision call per prompt, concurrently; a failed call in its place as its error. An
+        error that is not one decision's (a bug, a model that cannot be used at all) stops the run."""
+        answers = await asyncio.gather(
+            *(self.complete(p, sampling=s, schema=self.schema) for p, s in zip(prompts, samplings, strict=True)),
+            return_exceptions=True)
+        self.count(generative_calls=len(prompts))
+        for answer in answers:
+            if isinstance(answer, BaseException) and not _decision_failure(answer):
+                raise answer
+        return list(answers)
+
+    def texts(self, action: str, args: dict[str, Any]) -> list[str]:
+        """The texts an action writes (its writing arguments that hold text)."""
+        return [args[name] for name in self.writing.get(action, ()) if isinstance(args.get(name), str)
+                and args[name].strip()]
+
+    def judge(self, agent: int, decided: tuple[str, dict[str, Any]] | str, prompt: str) -> str | None:
+        """Why a decision's text is not the agent's own words (see :func:`populace.originality.judge`;
+        ``prompt``, all the agent was shown, stands for what it saw), or None: it writes none, or all
+        of it is."""
+        if isinstance(decided, str) or not self.cfg.originality:
+            return None
+        persona = originality.persona_texts(self.population.row(agent))
+        earlier = self.written.get(agent, [])
+        for text in self.texts(*decided):
+            reason = originality.judge(text, persona, earlier, [prompt])
+            if reason is not None:
+                return reason
+        return None
 
     # -- memory, importance, reflection, plans --------------------------------------------------
     async def rate(self, texts: list[str], kinds: list[str]) -> np.ndarray:
@@ -200,7 +281,7 @@ class GenerativeMind(EncodingMind, LanguageMind):
         options = [str(i) for i in range(1, 11)]
         prompts = [
             "On a scale of 1 to 10, where 1 is purely mundane (e.g. brushing teeth) and 10 is extremely "
-            f"poignant (e.g. a break up), rate the likely poignancy of this memory: {fence(t, 200)}\nRating:"
+            f"poignant (e.g. a break up), rate the likely poignancy of this memory: {quote(t, 200)}\nRating:"
             for t in texts
         ]
         answers = await asyncio.gather(*(self.choose(p, options) for p in prompts), return_exceptions=True)
@@ -226,7 +307,7 @@ class GenerativeMind(EncodingMind, LanguageMind):
         self.gathered[agent] = 0.0
         recent = self.memory.recent(agent, 20)
         prompt = (f"You are agent {agent}. {self.describe(agent)}\nStatements:\n"
-                  + "\n".join(f"- {fence(self.memory.text[r], self.cfg.memory_chars)}" for r in recent)
+                  + "\n".join(f"- {quote(self.memory.text[r], self.cfg.memory_chars)}" for r in recent)
                   + '\nWhat at most 3 high-level insights can you infer? JSON {"insights": [...]}')
         try:
             answer = await self.complete(prompt, sampling=Sampling(max_tokens=160), schema=INSIGHTS_SCHEMA)
@@ -281,6 +362,17 @@ class GenerativeMind(EncodingMind, LanguageMind):
         if agent not in self.plans or observations.time is None:
             return None
         return self.plans[agent][1].get(observations.time.hour)
+
+
+def recount(action: str, args: dict[str, Any], writing: tuple[str, ...] = ()) -> str:
+    """What an agent did, in plain words, as it remembers it: ``I did like_post (post_id 3).``,
+    ``I did create_post: “Le Monde…”`` (the ``writing`` arguments' text, as written)."""
+    if action == NOTHING:
+        return "I did nothing."
+    said = ", ".join(f"{name} {plain(value)}" for name, value in args.items() if name not in writing)
+    text = " ".join(str(args[name]) for name in writing if isinstance(args.get(name), str))
+    out = f"I did {action}" + (f" ({said})" if said else "")
+    return f"{out}: “{text}”" if text else f"{out}."
 
 
 def _with_nothing(schema: dict[str, Any]) -> dict[str, Any]:

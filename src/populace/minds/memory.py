@@ -1,6 +1,6 @@
 """A memory stream (Park et al. 2023, "Generative Agents"), stored as columns for many agents at once.
 
-Each memory is a row: agent, kind (observation, action, reflection, plan), text, embedding,
+Each memory is a row: agent, kind (observation, action, writing, reflection, plan), text, embedding,
 importance (1-10), the simulated hour it was made and the hour it was last retrieved.
 Retrieval scores an agent's memories against a query as
 
@@ -10,15 +10,18 @@ Retrieval scores an agent's memories against a query as
 
 where ``norm`` is min-max normalisation over that agent's memories (a constant column becomes
 0.5, as in the authors' implementation), and returns the top ``k``, marking them accessed.
+Retrieval may be limited to some kinds: the generative mind leaves out the agent's own ``writing``
+(what it posted, in its words), which a small model copies when it is shown it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = ("observation", "action", "reflection", "plan")
+KINDS = ("observation", "action", "reflection", "plan", "writing")
 
 
 @dataclass
@@ -87,17 +90,20 @@ class MemoryStream:
         self.size += n
         return rows
 
-    def of(self, agent: int, kind: str | None = None) -> np.ndarray:
-        """Row numbers of one agent's memories (of one kind), oldest first."""
+    def of(self, agent: int, kind: str | Sequence[str] | None = None) -> np.ndarray:
+        """Row numbers of one agent's memories (of one kind, or of several), oldest first."""
         mask = self.agent[: self.size] == agent
-        if kind is not None:
+        if isinstance(kind, str):
             mask &= self.kind[: self.size] == KINDS.index(kind)
+        elif kind is not None:
+            mask &= np.isin(self.kind[: self.size], [KINDS.index(k) for k in kind])
         return np.flatnonzero(mask)
 
     def scores(self, agent: int, query: np.ndarray, hour: float, decay: float = 0.995,
-               weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Scores:
-        """Recency, importance and relevance of every memory of ``agent`` for ``query``, and their sum."""
-        index = self.of(agent)
+               weights: tuple[float, float, float] = (1.0, 1.0, 1.0), kinds: Sequence[str] | None = None) -> Scores:
+        """Recency, importance and relevance of every memory of ``agent`` (of ``kinds``, default all)
+        for ``query``, and their sum."""
+        index = self.of(agent, kinds)
         recency = decay ** np.maximum(hour - self.accessed[index], 0.0)
         importance = self.importance[index].astype(np.float64)
         relevance = self.vectors[index] @ np.asarray(query, dtype=np.float32)
@@ -106,9 +112,11 @@ class MemoryStream:
         return Scores(index, recency, importance, relevance.astype(np.float64), score)
 
     def retrieve(self, agent: int, query: np.ndarray, hour: float, k: int, decay: float = 0.995,
-                 weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
-        """The rows of the ``k`` best memories, best first; they count as accessed at ``hour``."""
-        s = self.scores(agent, query, hour, decay, weights)
+                 weights: tuple[float, float, float] = (1.0, 1.0, 1.0), kinds: Sequence[str] | None = None,
+                 ) -> np.ndarray:
+        """The rows of the ``k`` best memories (of ``kinds``, default all), best first; they count as
+        accessed at ``hour``."""
+        s = self.scores(agent, query, hour, decay, weights, kinds)
         order = np.argsort(-s.score, kind="stable")[:k]
         best = s.index[order]
         self.accessed[best] = hour

@@ -18,6 +18,7 @@ escaped and it cannot pose as instructions; a rendered prompt is therefore never
 from __future__ import annotations
 
 import json
+import math
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,8 @@ from populace.errors import PopulaceError
 _FIELD = re.compile(r"^(?:(persona|obs)\.)?([A-Za-z][A-Za-z0-9_]*)$")
 _SPEC = re.compile(r"^[<>^=+\- #0-9,_.a-zA-Z%]*$")
 ELLIPSIS = "…"
+#: what a straight double quote inside quoted text becomes in :func:`quote`, so that it needs no escape
+INNER_QUOTE = "\u201d"
 #: line and paragraph separators and bidirectional controls: JSON leaves them raw, a reader sees a break
 _INVISIBLE = re.compile("[\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -51,6 +54,20 @@ def fence(text: str, limit: int) -> str:
     return _INVISIBLE.sub(_escape, json.dumps(text, ensure_ascii=False))
 
 
+def quote(text: str, limit: int, *, lines: bool = False) -> str:
+    """Untrusted text fenced as by :func:`fence`, written so that ordinary text needs no escape:
+    straight double quotes become typographic ones, and line breaks either start a new fenced line
+    (``lines``: one per post of a feed) or become `` / ``. A small model copies the escapes it is
+    shown (``\\"``, ``\\n``) into what it writes."""
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)] + ELLIPSIS
+    parts = [part.strip() for part in text.replace('"', INNER_QUOTE).splitlines() if part.strip()]
+    if lines and parts:
+        return "\n".join(fence(part, len(part)) for part in parts)
+    joined = " / ".join(parts)
+    return fence(joined, len(joined))
+
+
 def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
@@ -65,12 +82,14 @@ class PromptTemplate:
 
     ``extras`` are values the mind itself supplies (the option labels, retrieved memories); they
     are inserted as they are, so the mind is responsible for bounding them (``max_extra_chars``
-    cuts each one as a last resort).
+    cuts each one as a last resort). ``readable`` fences text with :func:`quote` instead of
+    :func:`fence`, for prompts whose model writes text of its own.
     """
 
     def __init__(self, text: str, *, extras: Iterable[str] = (), max_field_chars: int = 280,
-                 max_extra_chars: int = 4000) -> None:
+                 max_extra_chars: int = 4000, readable: bool = False) -> None:
         self.text = text
+        self.readable = readable
         self.max_field_chars = max_field_chars
         self.max_extra_chars = max_extra_chars
         allowed_extras = set(extras)
@@ -145,14 +164,19 @@ class PromptTemplate:
         if isinstance(value, Trusted):
             return str(value)
         if isinstance(value, str):
-            return fence(value, self.max_field_chars)
-        if isinstance(value, bool | np.bool_) or value is None:
-            return "yes" if value else "no" if value is not None else "unknown"
+            return self._text(value)
+        if value is None or (isinstance(value, float) and math.isnan(value)):  # a missing value
+            return "unknown"
+        if isinstance(value, bool | np.bool_):
+            return "yes" if value else "no"
         if isinstance(value, int | float):
             try:
                 return format(value, spec)[: self.max_field_chars]
             except ValueError:
                 raise PromptError(f"prompt template: format {spec!r} does not apply to {value!r}") from None
         if isinstance(value, list | tuple | np.ndarray):
-            return fence(", ".join(str(plain(v)) for v in list(value)[:50]), self.max_field_chars)
-        return fence(str(value), self.max_field_chars)
+            return self._text(", ".join(str(plain(v)) for v in list(value)[:50]))
+        return self._text(str(value))
+
+    def _text(self, text: str) -> str:
+        return quote(text, self.max_field_chars, lines=True) if self.readable else fence(text, self.max_field_chars)

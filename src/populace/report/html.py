@@ -30,6 +30,7 @@ from populace.report.feed import most_engaged, trace_has_feed, trace_injected_te
 from populace.report.fidelity import fidelity_rows
 from populace.report.interviews import interview_section
 from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, line_svg
+from populace.report.writing import writing_section
 from populace.runs import Run
 
 REPORT_FILE = "report.html"
@@ -280,6 +281,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
         cascade_tree=tree,
         decisions=sample.to_dict("records"), decisions_source=source,
         changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
+        writing=writing_section(run),
         budget=budget_section(run, this.steps), interviews=interview_section(run),
     )
 
