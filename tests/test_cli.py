@@ -102,9 +102,10 @@ def test_an_out_path_that_cannot_be_written_is_a_one_line_error(command: list[st
 
 def test_calibrating_a_world_without_case_counts_names_its_metrics(tmp_path: Path) -> None:
     cases = tmp_path / "cases.csv"
-    cases.write_text("cases\n10\n20\n")
-    done = populace("calibrate", "opinion", str(cases), "--fit", "minds.0.params.threshold=0.1:0.3",
-                    "--set", "population.size=50")
+    cases.write_text("week,cases\n1,10\n2,20\n")
+    done = populace("calibrate", "opinion", "--target", str(cases), "--metric", "new_cases", "--column", "cases",
+                    "--aggregate", "sum", "--param", "minds.0.params.threshold=0.1:0.3", "--set", "population.size=50",
+                    "--study", str(tmp_path / "study"))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "the 'opinion' world reports no 'new_cases' metric to fit (its metrics: clusters, largest_cluster, " \

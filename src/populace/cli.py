@@ -492,9 +492,8 @@ def _load(scenario: str, overrides: list[str] | None) -> Any:
 COMMAND_MODULES = (
     "populace.llm.commands",      # replay, eval-model
     "populace.report.commands",   # report, dashboard, fork
-    "populace.operations.commands",  # experiment, compare
+    "populace.operations.commands",  # experiment, compare, calibrate
     "populace.bench.commands",    # bench
-    "populace.worlds.epidemic.commands",  # calibrate
 )
 
 

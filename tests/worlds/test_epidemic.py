@@ -13,9 +13,8 @@ from populace.minds.rules import RulesMind
 from populace.simulation import StepResult
 from populace.testing import check_world
 from populace.worlds.epidemic import EpidemicWorld
-from populace.worlds.epidemic.calibration import calibrate, fit_error, read_weekly_cases, weekly_cases
 from populace.worlds.epidemic.census import AGE_GROUPS, CensusConfig, synthesize
-from populace.worlds.epidemic.disease import DEAD, INFECTIOUS, RECOVERED
+from populace.worlds.epidemic.disease import DEAD, INFECTIOUS
 from populace.worlds.epidemic.world import EpidemicConfig
 
 
@@ -160,52 +159,6 @@ def test_operations_reject_bad_arguments_with_one_line() -> None:
         w.lockdown(close=["farms"])
     with pytest.raises(ScenarioError, match="expected 'adults' or 'unemployed'"):
         w.stimulus(10, to="everyone")
-
-
-def test_calibration_recovers_a_known_r0() -> None:
-    base = ["population.size=10000", "minds.0.params.caution=0.05", "steps=70"]
-    observed = weekly_cases("covid", 9, [*base, "world.params.disease.r0=2.2"])
-    # fitted on a different seed: the model's own noise, not a replay of the same draws
-    result = calibrate(observed, "covid", {"world.params.disease.r0": (1.4, 3.4)}, points=5, rounds=2,
-                       overrides=[*base, "seed=5"])
-    assert abs(result.best["world.params.disease.r0"] - 2.2) <= 0.25
-    assert result.error == min(e for _, e in result.tried) < 0.8
-    assert max(e for _, e in result.tried) > 2 * result.error
-    # R0 and the behavioural parameter together (a coarse 3 x 3 grid, one round)
-    both = calibrate(observed, "covid", {"world.params.disease.r0": (1.4, 3.4), "minds.0.params.caution": (0.0, 0.3)},
-                     points=3, rounds=1, overrides=[*base, "seed=5"])
-    assert len(both.tried) == 9 and abs(both.best["world.params.disease.r0"] - 2.2) <= 0.5
-
-
-def test_weekly_case_file_is_read_and_bad_files_get_one_line(tmp_path: object) -> None:
-    from pathlib import Path
-
-    good = Path(str(tmp_path)) / "cases.csv"
-    good.write_text("week,cases\n1,10\n2,30\n")
-    assert read_weekly_cases(good).tolist() == [10.0, 30.0]
-    bad = Path(str(tmp_path)) / "bad.csv"
-    bad.write_text("week,count\n1,10\n")
-    with pytest.raises(ScenarioError, match="needs a 'cases' column"):
-        read_weekly_cases(bad)
-    assert fit_error(np.array([10.0, 30.0]), np.array([10.0, 30.0])) == 0.0
-    assert RECOVERED == 3
-
-
-def test_calibrate_command_fits_and_reports_the_error(tmp_path: object) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    cases = Path(str(tmp_path)) / "cases.csv"
-    cases.write_text("week,cases\n1,15\n2,46\n3,65\n4,85\n")
-    run = [sys.executable, "-m", "populace", "calibrate", "covid", str(cases), "--points", "3", "--rounds", "1",
-           "--set", "population.size=3000"]
-    done = subprocess.run([*run, "--fit", "world.params.disease.r0=2:3"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "world.params.disease.r0 = " in done.stdout and "fit error (normalised RMSE) = " in done.stdout
-    bad = subprocess.run([*run, "--fit", "r0"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "must look like key.path=LOW:HIGH" in bad.stderr
-    assert "Traceback" not in bad.stderr
 
 
 ARCHETYPE_PROMPT = (

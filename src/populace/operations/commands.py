@@ -1,5 +1,5 @@
-"""CLI commands ``populace experiment`` and ``populace compare``, and the experiment behind
-``populace run --seeds N --sweep key=v1,v2`` and ``populace fork --seeds N``."""
+"""CLI commands ``populace experiment``, ``populace compare`` and ``populace calibrate``, and the
+experiment behind ``populace run --seeds N --sweep key=v1,v2`` and ``populace fork --seeds N``."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from populace.operations.calibrate import Fit
     from populace.operations.compare import Comparison
     from populace.operations.experiment import Experiment
 
@@ -117,9 +118,85 @@ def print_comparison(comparison: "Comparison") -> None:
                       highlight=False, soft_wrap=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the experiment and compare commands to the ``populace`` app."""
+def print_fit(fit: "Fit", rows: int = 12) -> None:
+    """The fitted values, the errors per window, and the fit against the target at up to ``rows`` rows."""
+    import math
+
+    from rich import box
+    from rich.table import Table
+
     from populace.cli import console
+
+    held = "" if math.isnan(fit.holdout_error) else f", {fit.holdout_error:.4f} held out"
+    console.print(f"best of {fit.trials} trials ({fit.failed} failed): NRMSE {fit.train_error:.4f} on the fit "
+                  f"window{held}", highlight=False, soft_wrap=True)
+    for key, value in fit.best.items():
+        console.print(f"  {key} = {value:.6g}", highlight=False, soft_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD)
+    for name in ("time", "target", "simulated", "seeds' range", "window"):
+        table.add_column(name, justify="left" if name in ("time", "window") else "right")
+    frame = fit.table
+    picked = sorted(set(range(0, len(frame), max(1, -(-len(frame) // rows)))) | {len(frame) - 1})
+    for i in picked:
+        r = frame.iloc[i]
+        table.add_row(str(r["time"]), f"{r['target']:.4g}", f"{r['simulated']:.4g}",
+                      f"{r['low']:.4g}-{r['high']:.4g}", str(r["window"]))
+    console.print(table)
+    for note in fit.notes:
+        console.print(note, highlight=False, soft_wrap=True)
+    console.print(f"study: {fit.folder} (calibrated.yaml, fit.csv, fit.svg, trials.json)", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the experiment, compare and calibrate commands to the ``populace`` app."""
+    from populace.cli import console
+
+    @app.command()
+    def calibrate(
+        scenario: Annotated[str, typer.Argument(help="built-in name or YAML file")],
+        param: Annotated[list[str], typer.Option("--param", help="a field to fit, PATH=LOW:HIGH[:log][:int] "
+                                                                 "(bounds with units fit a duration); repeat")],
+        target: Annotated[Path, typer.Option("--target", help="CSV of the observed series")],
+        metric: Annotated[str | None, typer.Option("--metric", help="compare the target with this metric")] = None,
+        cascade: Annotated[str | None, typer.Option("--cascade", help="or with the largest cascade's scale, "
+                                                                      "depth or breadth")] = None,
+        column: Annotated[str | None, typer.Option("--column", help="the target's values (default: the metric's "
+                                                                    "or the measure's name)")] = None,
+        time_column: Annotated[str | None, typer.Option("--time-column", help="the target's simulated time "
+                                                                              "(default: the first column)")] = None,
+        time_unit: Annotated[str | None, typer.Option("--time-unit", help="the unit of a numeric time column, "
+                                                                          "e.g. 1m (default: from its name)")] = None,
+        aggregate: Annotated[str, typer.Option("--aggregate", help="last: the metric at each row's time; sum: "
+                                                                   "summed since the row before")] = "last",
+        train: Annotated[str | None, typer.Option("--train", help="the fit window ends here: a duration from the "
+                                                                  "start or a time-column value")] = None,
+        holdout: Annotated[str | None, typer.Option("--holdout", help="the held-out window ends here "
+                                                                      "(default: the target's end)")] = None,
+        seeds: Annotated[int, typer.Option("--seeds", help="runs per candidate; their mean is compared")] = 1,
+        trials: Annotated[int, typer.Option("--trials", help="candidates to try, those of a resumed study "
+                                                             "included")] = 30,
+        sampler_seed: Annotated[int, typer.Option("--sampler-seed", help="the seed of the TPE sampler")] = 0,
+        study: Annotated[Path | None, typer.Option("--study", help="the study folder; again, it resumes "
+                                                                   "(default: calibration-SCENARIO)")] = None,
+        jobs: Annotated[int, typer.Option("--jobs", "-j", help="candidates at a time")] = 1,
+        executor: Annotated[str, typer.Option("--executor", help="local processes or ray tasks")] = "local",
+        address: Address = None,
+        overrides: Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
+        = None,
+        quiet: Quiet = False,
+    ) -> None:
+        """Fit numeric fields of a scenario to an observed series (Optuna TPE; fit and held-out windows)."""
+        from populace.operations.calibrate import calibrate as fit_scenario
+        from populace.progress import progress
+
+        folder = study or Path(f"calibration-{Path(scenario).stem}")
+        with progress(console, f"calibrate {Path(scenario).stem}", trials, unit="trial", quiet=quiet) as advance:
+            fit = fit_scenario(scenario, param, target, folder, metric=metric, cascade=cascade, column=column,
+                               time_column=time_column, time_unit=time_unit, aggregate=aggregate,
+                               train=train, holdout=holdout, seeds=seeds, trials=trials, seed=sampler_seed,
+                               jobs=jobs, executor=executor, address=address, overrides=overrides or [],
+                               progress=lambda done, total, note: advance(done, note))
+        print_fit(fit)
 
     @app.command()
     def experiment(
