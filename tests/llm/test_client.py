@@ -349,3 +349,38 @@ def test_a_live_client_is_not_checkpointed() -> None:
 
     with pytest.raises(TypeError, match="from_spec"):
         pickle.dumps(fast(ScriptedBackend()))
+
+
+def test_a_request_queued_behind_a_one_at_a_time_backend_is_not_timed_while_it_waits() -> None:
+    """The embedded model answers one request at a time: five requests that each take 0.2 s all
+    succeed under a 0.5 s timeout, because each is timed only once the backend works on it."""
+    import threading
+    import time as clock
+
+    class OneAtATime(Backend):
+        name = "slow:1"
+        parallel = 1
+
+        def __init__(self) -> None:
+            self.busy = threading.Lock()
+            self.overlaps = 0
+
+        async def complete(self, prompt, sampling, schema):  # type: ignore[no-untyped-def]
+            if not self.busy.acquire(blocking=False):
+                self.overlaps += 1
+                self.busy.acquire()
+            try:
+                await asyncio.sleep(0.2)
+            finally:
+                self.busy.release()
+            return Completion(text="ok", request_id="", tokens_in=1, tokens_out=1)
+
+        async def choose(self, prompt, options):  # type: ignore[no-untyped-def]
+            return Choice(options=list(options), probabilities=np.ones(len(options)) / len(options), request_id="")
+
+    backend = OneAtATime()
+    lm = LanguageModel(backend, timeout=0.5, retries=0, concurrency=8)
+    started = clock.perf_counter()
+    answers = asyncio.run(lm.complete_many([f"q{i}" for i in range(5)]))
+    assert [a.text for a in answers] == ["ok"] * 5 and backend.overlaps == 0
+    assert clock.perf_counter() - started >= 0.9  # they did run one after another

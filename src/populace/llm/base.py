@@ -112,6 +112,9 @@ class Backend(ABC):
 
     #: identifies the backend and model in cache keys, e.g. ``"openai:qwen2.5-7b"``
     name: str = ""
+    #: requests the backend can work on at once (``None``: no limit of its own). The client never
+    #: sends more, so a request's timeout runs while it is being answered, not while it queues.
+    parallel: int | None = None
 
     async def start(self) -> None:
         """Check the model can be used; raise :class:`ModelUnavailableError` with one clear line."""

@@ -159,7 +159,7 @@ class LanguageModel:
         self.backend = backend
         self.cache = cache
         self.replay = replay
-        self.concurrency = concurrency
+        self.concurrency = min(concurrency, backend.parallel) if backend.parallel else concurrency
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -170,7 +170,7 @@ class LanguageModel:
         self.misses: list[str] = []
         self._rng = random.Random(seed)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._semaphore = asyncio.Semaphore(self.concurrency)
         self._start_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._started = False

@@ -104,6 +104,9 @@ def default_threads() -> int:
 class EmbeddedBackend(Backend):
     """A GGUF model in this process; loaded by :meth:`start` (or on first use)."""
 
+    #: one llama.cpp context answers one request at a time (see the module docstring)
+    parallel = 1
+
     def __init__(self, model: str | None = None, *, threads: int | None = None, context_size: int = 2048) -> None:
         self.model = model or DEFAULT_MODEL
         self.threads = threads or default_threads()
