@@ -66,8 +66,8 @@ class PlayerMind(LanguageMind):
         spec = speech_action(self.action_space)
         if spec is None:
             raise ScenarioError(f"the player mind needs an action with one text argument, and this world's are "
-                                f"{', '.join(self.action_space.names) or 'none'}; put players under a translator "
-                                "(type: translator) to act in this world")
+                                f"{', '.join(self.action_space.names) or 'none'}; give them as the players of a "
+                                "game_master (narrative world) or a translator (any other world)")
         self.speech = spec
         self.argument, arg = next(iter(spec.args.items()))
         self.limit = arg.max_length or 280
