@@ -195,7 +195,7 @@ def test_version_list_and_every_scenario_problem_on_its_own_line(tmp_path: Path)
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: bad\nsteps: 5\npopulaton: {size: 10}\nworld: {type: opinion}\n"
                     "minds: [{select: all, policy: bounded_confidence}, {select: 'index < 3', policy: bounded_confidence}]\n"
-                    "interventions: [{at: 9, call: broadcast, args: {value: high}}]\n"
+                    "interventions: [{at: 9h, call: broadcast, args: {value: high}}]\n"
                     "model: {backend: openai, base_url: 'http://127.0.0.1:9/v1', threads: 2}\n", encoding="utf-8")
     done = populace("validate", str(spec))
     assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -54,13 +54,24 @@ def test_overrides_apply_before_validation() -> None:
         ({"minds": [{"type": "telepathy"}]}, "minds.0.type: unknown mind 'telepathy'"),
         ({"population": {"size": 5, "attributes": {"age": {"dist": "gaussian"}}}}, "population.attributes.age.dist: 'gaussian' is not accepted; expected one of 'constant', 'normal'"),
         ({"clock": {"step": "3 fortnights"}}, "clock.step: '3 fortnights' is not accepted"),
-        ({"interventions": [{"at": 1, "call": "tax_and_redistrbute", "args": {"rate": 0.1}}]}, "did you mean 'tax_and_redistribute'"),
-        ({"interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rat": 0.1}}]},
+        ({"interventions": [{"at_step": 1, "call": "tax_and_redistrbute", "args": {"rate": 0.1}}]}, "did you mean 'tax_and_redistribute'"),
+        ({"interventions": [{"at_step": 1, "call": "tax_and_redistribute", "args": {"rat": 0.1}}]},
          "interventions.0.args.rat: unknown parameter; did you mean 'rate'? (accepted: rate); 'rate' is required"),
-        ({"interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rate": "high"}}]},
+        ({"interventions": [{"at_step": 1, "call": "tax_and_redistribute", "args": {"rate": "high"}}]},
          "interventions.0.args.rate: 'high' is not accepted: Input should be a valid number"),
-        ({"interventions": [{"at": 3, "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
-         "interventions.0.at: 'tax_and_redistribute' at step 3 never runs: the run's last step is 2 (steps: 3)"),
+        ({"interventions": [{"at_step": 3, "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0.at_step: 'tax_and_redistribute' at step 3 never runs: the run's last step is 2 (steps: 3)"),
+        ({"interventions": [{"at": "150m", "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0.at: 'tax_and_redistribute' at 150m (step 3 at 1h steps) never runs: the run's last step is 2"),
+        ({"interventions": [{"at": 2, "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0.at: 2 is not accepted: 2 has no unit; write a time from the start"),
+        ({"interventions": [{"at": "2024-12-31T23:00:00", "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0.at: 2024-12-31T23:00:00 is before the run starts (2025-01-01T08:00:00)"),
+        ({"interventions": [{"at": "1h", "at_step": 1, "call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0: give at or at_step, not both"),
+        ({"interventions": [{"call": "tax_and_redistribute", "args": {"rate": 0.1}}]},
+         "interventions.0: give when it runs: at (a time from the start"),
+        ({"clock": {"step": 15}}, "clock.step: 15 is not accepted: 15 has no unit"),
         ({"minds": [{"select": "all", "type": "rules", "policy": "random_gift"},
                     {"select": "age > 30", "type": "rules", "policy": "random_gift"}]},
          "minds.1: never runs: minds.0 (select: all) takes every agent first; put minds.1 before it"),
@@ -273,7 +284,7 @@ def test_every_problem_is_listed_one_line_each(tmp_path: Path) -> None:
         "s.yaml: seedz: unknown field; did you mean 'seed'? (check the spelling; see `populace schema`)"]
     checked = {**copy.deepcopy(VALID), "world": {"type": "wealth", "params": {"colour": 1}},
                "minds": [{"type": "rules", "policy": "random_gfit"}],
-               "interventions": [{"at": 1, "call": "tax_and_redistribute", "args": {"rate": "x"}}]}
+               "interventions": [{"at_step": 1, "call": "tax_and_redistribute", "args": {"rate": "x"}}]}
     with pytest.raises(ScenarioError) as names:
         load_scenario(write(tmp_path, checked))
     lines = str(names.value).split("\n")
@@ -300,12 +311,13 @@ def test_intervention_arguments_are_typed_at_load() -> None:
 
 
 def test_an_intervention_past_a_shortened_run_is_a_warning_and_a_recorded_one_passes() -> None:
-    late = "opinion.yaml: interventions.0.at: 'broadcast' at step 60 never runs: the run's last step is 9 (steps: 10)"
+    late = ("opinion.yaml: interventions.0.at: 'broadcast' at 60h (step 60 at 1h steps) never runs: the run's last "
+            "step is 9 (steps: 10)")
     assert load_scenario("opinion", ["steps=10"]).warnings == [late]
     assert load_scenario("opinion").warnings == []
     steps = load_scenario("opinion").steps
-    with pytest.raises(ScenarioError, match=f"'broadcast' at step {steps} never runs"):  # the file's own steps
-        load_scenario("opinion", [f"interventions.0.at={steps}"])
+    with pytest.raises(ScenarioError, match=f"'broadcast' at 30d \\(step {steps} at 1h steps\\) never runs"):
+        load_scenario("opinion", [f"interventions.0.at={steps}h"])  # the file's own steps: an error, not a warning
     recorded = load_scenario("opinion", ["steps=10"]).to_yaml()
     assert load_scenario(yaml.safe_load(recorded), recorded=True).steps == 10
 

@@ -67,7 +67,7 @@ def test_sequential_order_lets_later_agents_see_earlier_actions() -> None:
 
 def test_interventions_run_at_their_step_and_are_recorded() -> None:
     sim = Simulation.from_scenario("wealth", [
-        "population.size=500", "steps=30", "interventions=[{at: 20, call: tax_and_redistribute, args: {rate: 1.0}}]",
+        "population.size=500", "steps=30", "interventions=[{at_step: 20, call: tax_and_redistribute, args: {rate: 1.0}}]",
     ]).run()
     events = sim.events().to_pandas()
     iv = events[events.action == "tax_and_redistribute"]

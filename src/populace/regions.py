@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from populace.clock import Clock
 from populace.errors import ScenarioError
 from populace.events import NO_AGENT, Events, count_outcomes
 from populace.execution.base import summed
@@ -178,7 +179,8 @@ class Region:
 
 
 def build_regions(world_cls: type[RegionalWorld], population: Population, params: Mapping[str, Any],
-                  actions: list[str] | None, parts: int, seed: np.random.SeedSequence) -> list[Region]:
+                  actions: list[str] | None, parts: int, seed: np.random.SeedSequence,
+                  clock: Clock | None = None) -> list[Region]:
     """Cut the population into regions and give each its part of the world, reset with its own stream.
 
     Columns a region's world adds to its population (e.g. the epidemic's age groups, for mind
@@ -191,7 +193,7 @@ def build_regions(world_cls: type[RegionalWorld], population: Population, params
     regions = []
     configs = world_cls.region_params(params, [len(ids) for ids in cuts])
     for index, (ids, region_params, region_seed) in enumerate(zip(cuts, configs, seed.spawn(parts), strict=True)):
-        world = world_cls(population.take(ids), region_params, available=actions)
+        world = world_cls(population.take(ids), region_params, available=actions, clock=clock)
         world.agent_ids = ids
         world.reset(region_seed)
         regions.append(Region(index, ids, world, [], np.full(len(ids), -1, dtype=np.int32)))

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticSerializationError
 
-from populace.clock import Clock, parse_duration
+from populace.clock import Clock, Duration, Instant, duration_text, instant_text
 from populace.errors import PopulaceError, PopulationError, ScenarioError, UnknownNameError
 from populace.parameters import signature_params, validate_params
 from populace.persona import KINDS as DISTRIBUTION_KINDS
@@ -62,16 +62,10 @@ class PopulationSpec(_Strict):
 
 class ClockSpec(_Strict):
     start: datetime = datetime(2025, 1, 1, 8, 0)
-    step: str = Field("1h", description="simulated time per step, e.g. 3m, 1h, 1d")
-
-    @field_validator("step")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    step: Duration = Field(timedelta(hours=1), description="simulated time per step, e.g. 3m, 1h, 1d")
 
     def clock(self) -> Clock:
-        return Clock(self.start, parse_duration(self.step))
+        return Clock(self.start, self.step)
 
 
 class ScheduleSpec(_Strict):
@@ -129,9 +123,35 @@ class MindSpec(BaseModel):
 
 
 class InterventionSpec(_Strict):
-    at: int = Field(ge=0, description="step at whose start the operation runs")
+    """A world operation run at a moment of the run, given in simulated time (``at``) or, where a
+    step index is meant whatever the step length, as ``at_step``."""
+
+    at: Instant | None = Field(None, description="when the operation runs: simulated time from the start (0h, 6h, "
+                                                  "90m) or a timestamp; at the start of the first step that "
+                                                  "begins then or later")
+    at_step: int | None = Field(None, ge=0, description="instead of at: the index of the step at whose start it runs")
     call: str = Field(description="a world operation")
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_moment(self) -> InterventionSpec:
+        if self.at is not None and self.at_step is not None:
+            raise ValueError("give at or at_step, not both")
+        if self.at is None and self.at_step is None:
+            raise ValueError("give when it runs: at (a time from the start, e.g. 6h, or a timestamp) or at_step "
+                             "(a step index)")
+        return self
+
+    def step(self, clock: Clock) -> int:
+        """The index of the step at whose start it runs (``at`` rounded up to a step; see :meth:`Clock.step_at`)."""
+        if self.at_step is not None:
+            return self.at_step
+        assert self.at is not None
+        return clock.step_at(self.at)
+
+    def when(self) -> str:
+        """When it runs, as the scenario says it (``6h``, a timestamp or ``step 6``)."""
+        return f"step {self.at_step}" if self.at is None else instant_text(self.at)
 
 
 class TraceSpec(_Strict):
@@ -269,7 +289,7 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
     except ScenarioError as exc:
         raise _error(label, [str(exc)]) from None
     problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario),
-                *_budget_problems(scenario)]
+                *_budget_problems(scenario), *_early_interventions(scenario)]
     late = [] if recorded else _late_interventions(scenario)
     if any(item.partition("=")[0].strip() == "steps" for item in overrides):
         scenario._warnings = [_flat(f"{label}: {line}") for line in late]
@@ -461,15 +481,6 @@ def _partition_problems(scenario: Scenario, world_cls: type) -> list[str]:
             for i, spec in enumerate(scenario.minds) if spec.shards > 1]
 
 
-def _duration_text(step: timedelta) -> str:
-    """A clock step as a scenario writes it (1d, 1h, 30s)."""
-    seconds = int(step.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def check_names(scenario: Scenario) -> None:
     """Check the names and parameters that only the registries know: world, minds, operations
     (every problem, one line each)."""
@@ -495,11 +506,10 @@ def _name_problems(scenario: Scenario) -> list[str]:
     problems += [f"world.actions: {UnknownNameError('action', name, world_cls.actions.names)}"
                  for name in scenario.world.actions or [] if name not in world_cls.actions]
     problems += _partition_problems(scenario, world_cls)
-    step = parse_duration(scenario.clock.step)
-    if world_cls.step_length is not None and step != world_cls.step_length:
-        length = _duration_text(world_cls.step_length)
+    if world_cls.step_length is not None and scenario.clock.step != world_cls.step_length:
+        length = duration_text(world_cls.step_length)
         problems.append(f"clock.step: the {scenario.world.type!r} world steps {length} at a time "
-                        f"(its rates are per step); got {scenario.clock.step}")
+                        f"(its rates are per step); got {duration_text(scenario.clock.step)}")
     return [*problems, *_mind_problems(scenario), *_intervention_problems(scenario, world_cls)]
 
 
@@ -575,11 +585,31 @@ def _intervention_problems(scenario: Scenario, world_cls: type[World]) -> list[s
     return problems
 
 
+def _early_interventions(scenario: Scenario) -> list[str]:
+    """Interventions timed before the run starts."""
+    clock, problems = scenario.clock.clock(), []
+    for i, iv in enumerate(scenario.interventions):
+        try:
+            iv.step(clock)
+        except ValueError as exc:
+            problems.append(f"interventions.{i}.at: {exc}")
+    return problems
+
+
 def _late_interventions(scenario: Scenario) -> list[str]:
     """Interventions at or after the last step: they would never run."""
-    last = scenario.steps - 1
-    return [f"interventions.{i}.at: {iv.call!r} at step {iv.at} never runs: the run's last step is {last} "
-            f"(steps: {scenario.steps})" for i, iv in enumerate(scenario.interventions) if iv.at > last]
+    last, clock, problems = scenario.steps - 1, scenario.clock.clock(), []
+    for i, iv in enumerate(scenario.interventions):
+        try:
+            step = iv.step(clock)
+        except ValueError:
+            continue  # said by _early_interventions
+        if step > last:
+            field = "at" if iv.at is not None else "at_step"
+            at = "" if iv.at is None else f" (step {step} at {duration_text(clock.step)} steps)"
+            problems.append(f"interventions.{i}.{field}: {iv.call!r} at {iv.when()}{at} never runs: the run's last "
+                            f"step is {last} (steps: {scenario.steps})")
+    return problems
 
 
 def _shadow_problems(scenario: Scenario) -> list[str]:

@@ -1,19 +1,21 @@
 """Who acts in a step: per-agent, per-hour activity probabilities, and in what order.
 
 An activity profile holds 24 probabilities, one per hour of the day, that an agent acts at
-least once during that hour (the form OASIS measured from real platforms). For a step of
-``dt`` hours the per-step probability is ``1 - (1 - p_hour) ** dt``, so changing the step length
-does not change how active agents are per hour. Each agent's probability is its profile value
-times its own ``activity`` scale (a population column, 1 by default), capped at 1.
+least once during that hour (the form OASIS measured from real platforms). Each agent's
+probability is its profile value times its own ``activity`` scale (a population column, 1 by
+default), capped at 1. As a Poisson process of sessions, the hour's probability ``p`` is the
+rate ``-ln(1 - p)`` an hour, and a step of ``dt`` holds a session with chance
+``1 - exp(-rate * dt)`` (:mod:`populace.clock`): ``p`` for an hour-long step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
+from populace.clock import hourly_rate, per_step_probability
 from populace.population import Population
 
 #: Built-in profiles. ``always``: every agent every step. ``diurnal``: a daytime-heavy shape
@@ -32,14 +34,14 @@ class Scheduler:
 
     def __init__(
         self, population: Population, profile: Sequence[float] | str = "always",
-        hours_per_step: float = 1.0, order: str = "simultaneous",
+        step: timedelta = timedelta(hours=1), order: str = "simultaneous",
     ) -> None:
         values = PROFILES[profile] if isinstance(profile, str) else tuple(profile)
         if len(values) != 24 or not all(0.0 <= v <= 1.0 for v in values):
             raise ValueError("an activity profile needs 24 probabilities between 0 and 1")
         self.profile = np.asarray(values, dtype=np.float64)
         self.population = population
-        self.hours_per_step = hours_per_step
+        self.step = step
         self.order = order
         self._always = bool(np.all(self.profile == 1.0)) and "activity" not in population
 
@@ -48,7 +50,7 @@ class Scheduler:
         p_hour = self.profile[time.hour]
         if "activity" in self.population:
             p_hour = np.minimum(1.0, p_hour * self.population["activity"])
-        return 1.0 - np.power(1.0 - p_hour, self.hours_per_step)
+        return per_step_probability(hourly_rate(p_hour), self.step)
 
     def active(self, time: datetime, rng: np.random.Generator) -> np.ndarray:
         """Ids of the agents who act in this step, in the order they act."""

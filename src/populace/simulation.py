@@ -83,7 +83,8 @@ class Simulation:
         self.population = build_population(scenario, np.random.default_rng(pop_seq))
         world_cls = worlds.get(scenario.world.type)
         spec = scenario.world
-        self.world: World = world_cls(self.population, spec.params, available=spec.actions)
+        self.clock = scenario.clock.clock()
+        self.world: World = world_cls(self.population, spec.params, available=spec.actions, clock=self.clock)
         self.regions: list[Region] = []  # a partitioned world's regions; empty where the world is whole
         self.shared: dict[str, float] = {}  # the regions' tallies summed after the last step
         self.minds: list[Mind] = []  # one entry per shard; mind_of[agent] indexes it
@@ -93,13 +94,12 @@ class Simulation:
         if spec.partitions > 1:
             assert issubclass(world_cls, RegionalWorld)
             self.regions = build_regions(world_cls, self.population, spec.params, spec.actions, spec.partitions,
-                                         world_seq)
+                                         world_seq, self.clock)
             self.region_of = np.concatenate([np.full(len(r.agents), r.index, dtype=np.int32) for r in self.regions])
         else:
             self.world.reset(world_seq)
-        self.clock = scenario.clock.clock()
         self.scheduler = Scheduler(
-            self.population, scenario.schedule.activity, self.clock.hours_per_step, scenario.schedule.order
+            self.population, scenario.schedule.activity, self.clock.step, scenario.schedule.order
         )
         self.scheduler_rng = np.random.default_rng(sched_seq)
         unassigned = np.ones(self.population.size, dtype=bool)
@@ -144,7 +144,7 @@ class Simulation:
         self.trace = TraceStore(run.path if run else None, scenario.trace.events)
         self._interventions: dict[int, list[Any]] = {}
         for iv in scenario.interventions:
-            self._interventions.setdefault(iv.at, []).append(iv)
+            self._interventions.setdefault(iv.step(self.clock), []).append(iv)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -230,6 +230,8 @@ class Simulation:
         self.mind_of = state["mind_of"]
         self._last_stats = state.get("last_stats", {})
         self.scheduler.population = self.population
+        for world in [self.world, *(region.world for region in self.regions)]:
+            world.clock = self.clock  # the run's, also for a world checkpointed before worlds kept one
         self.degraded = state.get("degraded")
         self.degraded_at = state.get("degraded_at")
         self._mark_model_agents()

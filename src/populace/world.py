@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from populace.actions import Actions, ActionSpace
+from populace.clock import Clock
 from populace.errors import UnknownNameError, WorldError
 from populace.events import Events
 from populace.population import Population
@@ -85,9 +86,12 @@ class World(ABC):
 
     def __init__(
         self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
-        *, available: Iterable[str] | None = None,
+        *, available: Iterable[str] | None = None, clock: Clock | None = None,
     ) -> None:
         self.population = population
+        #: the run's clock: its durations (half-lives, windows, rates) become per-step values with
+        #: :mod:`populace.clock`; without one, step 0 is 2025-01-01 00:00 and a step is an hour
+        self.clock = clock if clock is not None else Clock(datetime(2025, 1, 1), timedelta(hours=1))
         self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
         self.action_space = type(self).actions.subset(available)
         self.rng = np.random.default_rng(0)

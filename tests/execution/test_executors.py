@@ -18,7 +18,7 @@ SHARDED = ["population.size=3000", "steps=30", "minds.0.shards=3", "minds.1.shar
            "trace.checkpoint_every=10", "schedule.activity=always"]
 #: an epidemic split into 3 regions: each region's part of the world and its minds live in one actor
 REGIONS = ["population.size=6000", "steps=30", "world.partitions=3", "trace.checkpoint_every=10",
-           "trace.events=all", "interventions=[{at: 5, call: lockdown}, {at: 12, call: import_cases, args: {count: 9}}]"]
+           "trace.events=all", "interventions=[{at: 5d, call: lockdown}, {at: 12d, call: import_cases, args: {count: 9}}]"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_a_refused_operation_in_a_region_surfaces_as_itself(cluster: None) -> No
     from populace.errors import ScenarioError
     from populace.execution.raycluster import RayExecutor
 
-    overrides = [*REGIONS, "steps=3", "interventions=[{at: 1, call: stimulus, args: {amount: 5, to: pets}}]"]
+    overrides = [*REGIONS, "steps=3", "interventions=[{at: 1d, call: stimulus, args: {amount: 5, to: pets}}]"]
     sim = Simulation.from_scenario("covid", overrides, executor=RayExecutor())
     with pytest.raises(ScenarioError, match="stimulus: to='pets' is not accepted"):
         sim.run()

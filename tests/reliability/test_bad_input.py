@@ -247,7 +247,7 @@ def test_fuzzed_intervention_arguments_fail_at_load_or_run(tmp_path: Path, args:
     """Before arguments were typed, broadcast with value 'high' passed validate and the run died of a TypeError."""
     spec = {"name": "bad-args", "steps": 2, "population": {"size": 20}, "world": {"type": "opinion"},
             "minds": [{"select": "all", "type": "rules", "policy": "bounded_confidence"}],
-            "interventions": [{"at": 1, "call": "broadcast", "args": args}]}
+            "interventions": [{"at": "1h", "call": "broadcast", "args": args}]}
     try:
         scenario_ = load_scenario(spec)
     except PopulaceError as exc:

@@ -249,7 +249,7 @@ def test_memory_of_a_run_with_many_huge_posts_stays_bounded(tmp_path: Path) -> N
     rows = "".join(f"{i % 10},{step}-{i} {'B' * 100_000},{step}\n" for step in range(4) for i in range(HUGE_POSTS // 4))
     (tmp_path / "huge.csv").write_text("author,content,step\n" + rows)
     spec["world"]["params"]["posts_file"] = str(tmp_path / "huge.csv")
-    spec["interventions"] = [{"at": 1, "call": "inject_post", "args": {"author": 0, "content": "C" * 100_000}}]
+    spec["interventions"] = [{"at_step": 1, "call": "inject_post", "args": {"author": 0, "content": "C" * 100_000}}]
     loaded = load_scenario(spec)
     PROMPTS.clear()
     tracemalloc.start()

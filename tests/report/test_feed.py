@@ -25,8 +25,8 @@ EVENTS = _events([
 
 
 def test_injected_post_text_comes_from_the_scenario_intervention() -> None:
-    texts = injected_texts(EVENTS, [{"at": 0, "call": "inject_post", "args": {"author": 32, "content": "a rumour"}},
-                                    {"at": 6, "call": "inject_post", "args": {"author": 1, "content": "later"}}])
+    texts = injected_texts(EVENTS, [{"step": 0, "call": "inject_post", "args": {"author": 32, "content": "a rumour"}},
+                                    {"step": 6, "call": "inject_post", "args": {"author": 1, "content": "later"}}])
     assert texts == {0: "a rumour"}
     posts = {p["id"]: p for p in build_feed(EVENTS, texts=texts)}
     assert posts[0]["content"] == "a rumour" and posts[0]["likes"] == 1 and posts[0]["reposts"] == 1
@@ -44,13 +44,13 @@ def test_moderation_and_step_filter() -> None:
 def test_the_trace_feed_matches_the_feed_folded_from_every_event(tmp_path_factory: pytest.TempPathFactory) -> None:
     """most_engaged and feed_at read only the chosen posts' events, yet show what build_feed shows."""
     from populace import Simulation, analysis
-    from populace.report.feed import feed_at, most_engaged, trace_has_feed, trace_injected_texts
+    from populace.report.feed import feed_at, most_engaged, timed_interventions, trace_has_feed, trace_injected_texts
 
     sim = Simulation.from_scenario("misinformation", ["steps=16", "trace.flush_every=3"],
                                    tmp_path_factory.mktemp("runs")).run()
     assert sim.path is not None
     events = analysis.events(sim.path)
-    interventions = [iv.model_dump() for iv in sim.scenario.interventions]
+    interventions = timed_interventions(sim.scenario)
     texts = injected_texts(events, interventions)
     assert trace_has_feed(sim.path) and trace_injected_texts(sim.path, interventions) == texts and texts
     every = build_feed(events, limit=len(events), texts=texts)

@@ -81,7 +81,7 @@ def test_fork_errors_are_one_line(opinion_run: Path) -> None:
         fork(opinion_run, 30, interventions=["broadcast value=1"])
     assert parse_intervention("ban_account agent=7 reason='spam here'", 4)["args"] == {"agent": 7, "reason": "spam here"}
     assert parse_intervention("broadcast value=0.9 share=0.1", 4) == {
-        "at": 4, "call": "broadcast", "args": {"value": 0.9, "share": 0.1}}
+        "at_step": 4, "call": "broadcast", "args": {"value": 0.9, "share": 0.1}}
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_fork_errors_are_one_line(opinion_run: Path) -> None:
         ("seed=3", "seed: a fork continues its parent's random streams"),
         ("minds.0.select=age > 30", "minds.0.select: a fork keeps its parent's mind tiers"),
         ("minds.1.shards=2", "minds.1.shards: a fork keeps its parent's mind tiers"),
-        ("interventions=[{at: 3, call: broadcast, args: {value: 1.0}}]",
+        ("interventions=[{at: 3h, call: broadcast, args: {value: 1.0}}]",
          "interventions: 'broadcast' at step 3 is before the fork step 10, so it would never run"),
     ],
 )
@@ -104,7 +104,7 @@ def test_fork_refuses_changes_it_cannot_apply(opinion_run: Path, tmp_path: Path,
 
 def test_fork_accepts_what_it_applies(opinion_run: Path, tmp_path: Path) -> None:
     overrides = ["population.size=150", "seed=11", "steps=40", "world.params.mu=0.3", "minds.0.params.threshold=0.4",
-                 "interventions=[{at: 12, call: broadcast, args: {value: 1.0}}]", "trace.checkpoint_every=5"]
+                 "interventions=[{at: 12h, call: broadcast, args: {value: 1.0}}]", "trace.checkpoint_every=5"]
     branch = fork(opinion_run, 10, overrides, runs_dir=tmp_path)  # size and seed as the parent's: unchanged
     assert branch.scenario.steps == 40 and branch.minds[0].params == {"threshold": 0.4}
 

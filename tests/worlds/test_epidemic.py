@@ -92,10 +92,10 @@ def test_the_policy_response_delays_and_lowers_the_peak_within_the_horizon_and_c
 
 def test_testing_lowers_the_peak_and_the_lockdown_delays_it(free: Any) -> None:
     testing_only = Simulation.from_scenario("covid-lockdown", [
-        *SIZE, "interventions=[{at: 25, call: testing, args: {rate: 0.1}}]"]).run().metrics()["infectious"]
+        *SIZE, "interventions=[{at: 25d, call: testing, args: {rate: 0.1}}]"]).run().metrics()["infectious"]
     lockdown_only = Simulation.from_scenario("covid-lockdown", [
-        *SIZE, "interventions=[{at: 20, call: lockdown, args: {close: [office, service], community: 0.5}},"
-        " {at: 80, call: reopen}]"]).run().metrics()["infectious"]
+        *SIZE, "interventions=[{at: 20d, call: lockdown, args: {close: [office, service], community: 0.5}},"
+        " {at: 80d, call: reopen}]"]).run().metrics()["infectious"]
     peak, peak_day = free["infectious"].max(), free["infectious"].idxmax()
     assert testing_only.max() < 0.5 * peak < 0.75 * peak < lockdown_only.max()
     assert lockdown_only.idxmax() > peak_day + 40

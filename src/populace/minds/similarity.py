@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from populace.actions import Actions
+from populace.clock import DurationHours, hours
 from populace.errors import PopulaceError
 from populace.minds.archetype import OptionSpec
 from populace.minds.base import Decisions, MindConfig, minds
@@ -60,8 +62,10 @@ class SimilarityConfig(MindConfig):
     text_key: str = Field("text", description="the text field of dict items")
     popularity: str | None = Field(None, description="item key (or obs column for text content) of popularity")
     age: str | None = Field(None, description="item key (or obs column for text content) of age in hours")
-    half_life: float = Field(24.0, gt=0, description="hours after which recency is 1/2")
-    max_actions: int = Field(1, ge=1, description="most actions per agent per step (feed order)")
+    half_life: DurationHours = Field(timedelta(hours=24), description="age at which recency is 1/2 (simulated "
+                                                                     "time, e.g. 6h; a bare number is hours)")
+    max_actions: int = Field(1, ge=1, description="most actions per agent per session, i.e. per step it is "
+                                                  "active (feed order)")
     encoder: str = Field("minilm", description="sentence encoder (minilm, hashing, ...)")
     cache_size: int = Field(100_000, ge=1, description="texts whose embeddings are kept")
 
@@ -213,7 +217,7 @@ class SimilarityMind(EncodingMind):
         person = self.embed(interests)
         content = self.embed([self._text(e) for e in items])
         similarity = np.einsum("ij,ij->i", person[owner], content)
-        p = probabilities(features(similarity, popularity, age, self.cfg.half_life), self.weights)
+        p = probabilities(features(similarity, popularity, age, hours(self.cfg.half_life)), self.weights)
         draws = self.rng.random(len(items))  # one per item in feed order: independent of everything else
         chosen = (draws[:, None] >= np.cumsum(p, axis=1)[:, :-1]).sum(axis=1)  # 0 = nothing
         acting = np.flatnonzero(chosen > 0)

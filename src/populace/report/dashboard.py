@@ -29,7 +29,7 @@ from populace.analysis.tables import parse_json_column
 from populace.errors import PopulaceError, RunError
 from populace.report.decisions import COLUMNS as DECISION_COLUMNS
 from populace.report.decisions import NO_MODEL, decisions
-from populace.report.feed import POST_KINDS, feed_at, injected_events, injected_texts
+from populace.report.feed import POST_KINDS, feed_at, injected_events, injected_texts, timed_interventions
 from populace.report.interviews import latest_answers
 from populace.runs import Run
 
@@ -243,7 +243,7 @@ class RunView:
 
     def _interventions(self) -> list[dict[str, Any]]:
         try:
-            return [iv.model_dump() for iv in self.run.scenario().interventions]
+            return timed_interventions(self.run.scenario())
         except PopulaceError:
             return []
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from populace.analysis.tables import RunLike, parse_json_column, query, sql_strings
+
+if TYPE_CHECKING:
+    from populace.scenario import Scenario
 
 ORIGINALS = ("create_post", "inject_post")
 POST_KINDS = (*ORIGINALS, "quote_post", "repost")
@@ -40,12 +43,19 @@ def has_feed(events: pd.DataFrame) -> bool:
     return bool(len(events)) and bool(events["action"].isin(POST_KINDS).any())
 
 
+def timed_interventions(scenario: Scenario) -> list[dict[str, Any]]:
+    """A scenario's interventions as dicts, each with the ``step`` it runs at under the scenario's clock."""
+    clock = scenario.clock.clock()
+    return [{**iv.model_dump(), "step": iv.step(clock)} for iv in scenario.interventions]
+
+
 def injected_texts(events: pd.DataFrame, interventions: list[dict[str, Any]]) -> dict[Any, str]:
-    """Texts of posts published by ``inject_post`` interventions (their events carry only the id)."""
+    """Texts of posts published by ``inject_post`` interventions (their events carry only the id);
+    ``interventions`` as :func:`timed_interventions` gives them."""
     texts: dict[Any, str] = {}
     injected = events[(events["action"] == "inject_post") & (events["outcome"] == "ok")]
     for step, group in injected.groupby("step"):
-        calls = [iv for iv in interventions if iv.get("call") == "inject_post" and iv.get("at") == step]
+        calls = [iv for iv in interventions if iv.get("call") == "inject_post" and iv.get("step") == step]
         for data, iv in zip(group["data"], calls, strict=False):
             texts[_key(data.get("post_id"))] = str(iv.get("args", {}).get("content", ""))
     return texts

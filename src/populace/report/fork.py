@@ -79,7 +79,7 @@ def parse_intervention(text: str, at: int) -> dict[str, Any]:
             args[key] = yaml.safe_load(raw)
         except yaml.YAMLError:
             args[key] = raw
-    return {"at": at, "call": call, "args": args}
+    return {"at_step": at, "call": call, "args": args}
 
 
 def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventions: Sequence[str]) -> Scenario:
@@ -105,12 +105,14 @@ def _check_changes(original: Scenario, changed: Scenario, at: int) -> None:
         for pattern, reason in FIXED:
             if pattern.match(path):
                 raise ScenarioError(f"{path}: {reason}")
+    clock = changed.clock.clock()
     for iv in changed.interventions:
-        if iv.at < at and iv not in original.interventions:
-            raise ScenarioError(f"interventions: {iv.call!r} at step {iv.at} is before the fork step {at}, "
+        step = iv.step(clock)
+        if step < at and iv not in original.interventions:
+            raise ScenarioError(f"interventions: {iv.call!r} at step {step} is before the fork step {at}, "
                                 "so it would never run")
-        if iv.at >= changed.steps and iv not in original.interventions:
-            raise ScenarioError(f"interventions: {iv.call!r} at step {iv.at} never runs: the branch's last step is "
+        if step >= changed.steps and iv not in original.interventions:
+            raise ScenarioError(f"interventions: {iv.call!r} at step {step} never runs: the branch's last step is "
                                 f"{changed.steps - 1} (steps: {changed.steps})")
 
 
@@ -136,7 +138,8 @@ def _setter_interventions(original: Scenario, changed: Scenario, at: int) -> lis
     out = []
     for key, value in changed.world.params.items():
         if original.world.params.get(key) != value and f"set_{key}" in operations:
-            out.append({"at": at, "call": f"set_{key}", "args": value if isinstance(value, dict) else {"value": value}})
+            out.append({"at_step": at, "call": f"set_{key}",
+                        "args": value if isinstance(value, dict) else {"value": value}})
     return out
 
 

@@ -26,7 +26,7 @@ from populace.errors import PopulaceError
 from populace.outputs import write_output
 from populace.report.budget import budget_section
 from populace.report.decisions import decisions
-from populace.report.feed import most_engaged, trace_has_feed, trace_injected_texts
+from populace.report.feed import most_engaged, timed_interventions, trace_has_feed, trace_injected_texts
 from populace.report.fidelity import fidelity_rows
 from populace.report.interviews import interview_section
 from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, line_svg
@@ -123,7 +123,7 @@ def _network_section(run: Run) -> dict[str, Any] | None:
 
 def _interventions(run: Run) -> list[dict[str, Any]]:
     try:
-        return [iv.model_dump() for iv in run.scenario().interventions]
+        return timed_interventions(run.scenario())
     except PopulaceError:
         return []
 

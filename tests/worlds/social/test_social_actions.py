@@ -126,7 +126,7 @@ def test_trend_lists_the_most_engaged_posts(world: SocialWorld) -> None:
 
 
 def test_refresh_recomputes_a_cached_feed() -> None:
-    world = make_world(feed={"refresh_every": 100})
+    world = make_world(feed={"refresh_every": "100h"})
     assert world.observe(np.array([0]))["feed_post"][0, 0] == -1
     post(world, 1)
     assert world.observe(np.array([0]))["feed_post"][0, 0] == -1  # cached

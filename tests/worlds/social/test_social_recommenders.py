@@ -65,10 +65,10 @@ def test_interest_is_cosine_times_recency_times_popularity() -> None:
     s.post_embedding[ids[1], :2] = [0.0, 1.0]          # cos 0, age 2 -> 0.5
     s.post_embedding[ids[2], :2] = [0.6, 0.8]          # cos 0.6, age 0 -> 1.6
     view = world.view()
-    rec = recommenders.get("interest")({"half_life": 2})
+    rec = recommenders.get("interest")({"half_life": "2h"})
     assert rec.recommend(np.array([0]), 3, view).tolist() == [[ids[2], ids[0], ids[1]]]
     act(world, "like_post", [0, 2], post_id=[ids[1]] * 2)  # popularity (1 + log1p(2)) ** 2 = 4.41 -> 2.2
-    popular = recommenders.get("interest")({"half_life": 2, "popularity": 2})
+    popular = recommenders.get("interest")({"half_life": "2h", "popularity": 2})
     assert popular.recommend(np.array([0]), 3, world.view()).tolist() == [[ids[1], ids[2], ids[0]]]
 
 
@@ -95,7 +95,7 @@ def test_interest_folding_shared_texts_gives_the_exact_top_k(popularity: float) 
     act(world, "create_post", [0], content=["a text of its own"])
     act(world, "like_post", list(range(30)), post_id=list(rng.integers(0, 150, 30)))
     view, users, k = world.view(), np.arange(60), 7
-    got = recommenders.get("interest")({"half_life": 3, "popularity": popularity}).recommend(users, k, view)
+    got = recommenders.get("interest")({"half_life": "3h", "popularity": popularity}).recommend(users, k, view)
     posts = view.candidates()
     state = view.state
     weight = np.power(0.5, (view.step - state.posts["step"][posts]) / 3)
@@ -138,7 +138,7 @@ def test_stance_pruning_gives_the_exact_top_k(prefer: str, k: int, size: int, se
     class Small(StanceRecommender):
         block = size
 
-    rec = Small({"prefer": prefer, "half_life": 2})
+    rec = Small({"prefer": prefer, "half_life": "2h"})
     assert np.array_equal(rec.recommend(users, k, view), Recommender.recommend(rec, users, k, view))
 
 

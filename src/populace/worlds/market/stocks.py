@@ -1,12 +1,13 @@
 """A stock market after TwinMarket (Yang et al. 2025): traders with portfolios read a social feed
 and trade one stock in a daily call auction.
 
-Each step is a trading day. A trader sees its cash and shares, the price and its recent
-returns, a noisy news signal of the stock's fundamental value, and a feed of other traders'
-posts (bullish or bearish, with a stance in [-1, 1]). It may ``buy`` or ``sell`` shares at a
-limit price and ``post`` its view. The feed is the social world's machinery (its post table,
-follow graph, feed assembly and recommenders), not a copy: traders follow a small-world graph
-and the feed mixes followees' newest posts with a recommender's picks.
+Each step is a trading day (the world refuses other clock steps). A trader sees its cash and
+shares, the price and its recent returns, a noisy news signal of the stock's fundamental value,
+and a feed of other traders' posts (bullish or bearish, with a stance in [-1, 1]). It may
+``buy`` or ``sell`` shares at a limit price and ``post`` its view. The feed is the social
+world's machinery (its post table, follow graph, feed assembly and recommenders), not a copy:
+traders follow a small-world graph and the feed mixes followees' newest posts with a
+recommender's picks.
 
 The call auction: all of the day's limit orders are matched at the single price that maximises
 the traded volume (ties: the smallest imbalance, then the price closest to the last one).
@@ -21,12 +22,14 @@ A *bubble* day is one on which the price exceeds the fundamental value by more t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.clock import Duration
 from populace.events import Events
 from populace.measures import gini
 from populace.network import small_world
@@ -43,7 +46,7 @@ class FeedConfig(WorldConfig):
     followed_share: float = Field(0.6, ge=0, le=1, description="share of the feed from followed traders")
     recommender: str = Field("hot", description="a social-world recommender for the rest of the feed")
     degree: int = Field(8, ge=2, description="mean number of traders each follows (small world)")
-    window: int = Field(3, ge=1, description="days a post stays in feeds")
+    window: Duration = Field(timedelta(days=3), description="how long a post stays in feeds (e.g. 3d)")
 
 
 class StockConfig(WorldConfig):
@@ -86,6 +89,7 @@ def _fill(qty: np.ndarray, key: np.ndarray, bound: float, traded: int) -> np.nda
 class StockMarket(World):
     name = "stock_market"
     Config = StockConfig
+    step_length = timedelta(days=1)  # one call auction a day; volatility and news are daily
     actions = ActionSpace(
         ActionSpec("buy", {"shares": Arg.integer(ge=1), "limit": Arg.number(ge=0.01, description="highest price")},
                    "bid for shares in today's auction"),

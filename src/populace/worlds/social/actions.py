@@ -8,6 +8,7 @@ a post that does not exist, writing to a group one is not in, ...).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import numpy as np
 
@@ -325,10 +326,11 @@ class PlatformActions:
         self._show_results(actions, verdict.ok, "users", results)
         return Events.outcomes(actions, verdict.ok, verdict.reason, results=results)
 
-    def trending(self, k: int = 5, window: int = 24) -> np.ndarray:
-        """The ``k`` visible posts of the last ``window`` steps with the most likes and reposts."""
+    def trending(self, k: int = 5, window: timedelta = timedelta(hours=24)) -> np.ndarray:
+        """The ``k`` visible original posts of the last ``window`` of simulated time with the most likes and reposts."""
         p = self.state.posts
-        recent = np.flatnonzero(~p["hidden"] & (p["step"] >= self.step - window) & (p["kind"] == ORIGINAL))
+        recent = np.flatnonzero(~p["hidden"] & (p["created_s"] >= self.now_s() - window.total_seconds())
+                                & (p["kind"] == ORIGINAL))
         engagement = p["likes"][recent] + p["reposts"][recent] + p["quotes"][recent]
         return recent[np.lexsort((recent, -engagement))[:k]]
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from populace.clock import Duration, half_life_weight
 from populace.errors import ScenarioError
 from populace.registry import Registry
 from populace.worlds.social.state import SocialState
@@ -43,13 +45,14 @@ class RecommenderParams(BaseModel):
 
 @dataclass
 class FeedView:
-    """What a recommender may read: the state, the current step and time (seconds), and a generator."""
+    """What a recommender may read: the state, the current step and simulated time (seconds), a
+    generator, and how far back posts are recommended (simulated time; None: all of them)."""
 
     state: SocialState
     step: int
     now_s: float
     rng: np.random.Generator
-    window: int | None = None
+    window: timedelta | None = None
 
     def candidates(self, reposts: bool = False) -> np.ndarray:
         """Ids of the posts that may be recommended: originals and quotes (reposts too if asked),
@@ -60,8 +63,12 @@ class FeedView:
         if not reposts:
             ok &= posts["source"] == ids
         if self.window is not None:
-            ok &= posts["step"] >= self.step - self.window
+            ok &= posts["created_s"] >= self.now_s - self.window.total_seconds()
         return np.flatnonzero(ok)
+
+    def age_s(self, posts: np.ndarray) -> np.ndarray:
+        """How long ago each post was published, in simulated seconds."""
+        return self.now_s - self.state.posts["created_s"][posts]
 
 
 class Recommender:
@@ -76,7 +83,8 @@ class Recommender:
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise ScenarioError(f"recommender {self.name or type(self).__name__}: {where}: {error['msg']}") from None
+            message = error["msg"].removeprefix("Value error, ")
+            raise ScenarioError(f"recommender {self.name or type(self).__name__}: {where}: {message}") from None
 
     #: users scored per batch, so that a score matrix stays small at any scale
     chunk: ClassVar[int] = 1024
@@ -95,9 +103,9 @@ class Recommender:
         raise NotImplementedError(f"{type(self).__name__} must implement recommend() or scores()")
 
 
-def recency(posts: np.ndarray, view: FeedView, half_life: float) -> np.ndarray:
-    """Each post's recency weight: halved every ``half_life`` steps of age."""
-    return np.power(0.5, (view.step - view.state.posts["step"][posts]) / half_life)
+def recency(posts: np.ndarray, view: FeedView, half_life: timedelta) -> np.ndarray:
+    """Each post's recency weight: halved every ``half_life`` of simulated age."""
+    return half_life_weight(view.age_s(posts), half_life)
 
 
 def top_k(scores: np.ndarray, posts: np.ndarray, k: int) -> np.ndarray:
@@ -172,7 +180,8 @@ class HotRecommender(Recommender):
 
 
 class InterestParams(RecommenderParams):
-    half_life: float = Field(24.0, gt=0, description="steps after which a post's recency weight halves")
+    half_life: Duration = Field(timedelta(hours=24), description="age at which a post's recency weight halves "
+                                                                 "(simulated time, e.g. 12h)")
     popularity: float = Field(0.0, ge=0, description="exponent of (1 + log1p(likes + reposts)); 0 = off")
     chunk: int = Field(2048, ge=1, description="users per matrix-product batch")
 
@@ -249,7 +258,8 @@ class StanceParams(RecommenderParams):
     prefer: Literal["close", "far", "aligned", "opposed"] = Field(
         "close", description="close/far: by stance distance; aligned/opposed: by stance product "
                              "(same side and strongest first, or the other side's strongest first)")
-    half_life: float = Field(24.0, gt=0, description="steps after which a post's recency weight halves")
+    half_life: Duration = Field(timedelta(hours=24), description="age at which a post's recency weight halves "
+                                                                 "(simulated time, e.g. 12h)")
 
 
 class StanceRecommender(Recommender):

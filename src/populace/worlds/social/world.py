@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from populace.clock import Duration, steps_for
 from populace.embedding import Encoder, encoders
 from populace.errors import PopulaceError
 from populace.events import Events
@@ -36,9 +38,6 @@ from populace.worlds.social.seeding import (
     numbers,
 )
 from populace.worlds.social.state import SocialState
-
-#: 2025-01-01 00:00 UTC: the time of step 0 when the world runs without a clock
-EPOCH_S = 1735689600.0
 
 
 class RecommenderSpec(WorldConfig):
@@ -69,10 +68,13 @@ class EncoderSpec(WorldConfig):
 
 
 class FeedConfig(WorldConfig):
-    size: int = Field(10, ge=1, le=200, description="posts per feed")
+    size: int = Field(10, ge=1, le=200, description="posts per feed, read in one session")
     followed_share: float | None = Field(None, ge=0, le=1, description="share from followees (mode default)")
-    refresh_every: int = Field(1, ge=1, description="steps a computed feed is reused (until a refresh)")
-    window: int | None = Field(72, ge=1, description="only posts of the last `window` steps are recommended")
+    refresh_every: Duration | None = Field(
+        None, description="simulated time a computed feed is reused (until a refresh); default: a fresh feed "
+                          "every session")
+    window: Duration | None = Field(timedelta(hours=72),
+                                    description="only posts younger than this are recommended (simulated time)")
 
 
 class FollowsConfig(WorldConfig):
@@ -98,7 +100,7 @@ class SocialConfig(WorldConfig):
     influence: float = Field(0.0, ge=0, le=1, description="how far an endorsement moves a user's stance")
     expression: float = Field(0.0, ge=0, description="posts state the author's stance times (1 + expression)")
     report_threshold: int = Field(5, ge=1, description="reports that hide a post")
-    notification_window: int = Field(24, ge=1, description="steps notifications stay shown")
+    notification_window: Duration = Field(timedelta(hours=24), description="how long notifications stay shown")
     text: bool = Field(True, description="render text columns (persona, feed, ...) for language-model minds")
     dilemma: str = Field("", description="the question stances are about, shown in personas")
     cascade_topic: str = Field("rumour", description="the topic whose cascades are measured")
@@ -164,7 +166,7 @@ class SocialWorld(PlatformActions, World):
         if self.scheduled is not None and (self.scheduled["step"] <= 0).any():
             self.seeded.append(self._inject_scheduled(self.scheduled["step"] <= 0))
         self.feed_cache = np.full((n, cfg.feed.size), -1, dtype=np.int64)
-        self.cached_at = np.full(n, -(10**9), dtype=np.int64)
+        self.cached_at = np.full(n, -np.inf)  # when each user's feed was computed (simulated seconds)
         self.stale = np.zeros(n, dtype=bool)
         self.herd: tuple[float, float] | None = None
         self.treated_upto = 0
@@ -174,23 +176,24 @@ class SocialWorld(PlatformActions, World):
         return self.population.size
 
     def now_s(self) -> float:
-        if self.time is not None:
-            return float(calendar.timegm(self.time.utctimetuple())) + self.time.microsecond / 1e6
-        return EPOCH_S + 3600.0 * self.step
+        """The simulated time now, in seconds since 1970 (UTC)."""
+        time = self.time if self.time is not None else self.clock.time(self.step)
+        return float(calendar.timegm(time.utctimetuple())) + time.microsecond / 1e6
 
     def view(self) -> FeedView:
         """What recommenders read now."""
         return FeedView(self.state, self.step, self.now_s(), self.rng, self.cfg.feed.window)
 
     def feeds(self, users: np.ndarray) -> np.ndarray:
-        """The current feed of each user (recomputed when older than ``refresh_every`` or refreshed)."""
-        feed = self.cfg.feed
-        due = self.stale[users] | (self.step - self.cached_at[users] >= feed.refresh_every)
+        """The current feed of each user (recomputed when as old as ``refresh_every`` or refreshed)."""
+        feed, now = self.cfg.feed, self.now_s()
+        reuse = feed.refresh_every.total_seconds() if feed.refresh_every is not None else 0.0
+        due = self.stale[users] | (now - self.cached_at[users] >= reuse)
         todo = np.unique(users[due])
         if len(todo):
             self.feed_cache[todo] = assemble_feeds(todo, self.view(), self.recommender, feed.size,
                                                    self.followed_share)
-            self.cached_at[todo] = self.step
+            self.cached_at[todo] = now
             self.stale[todo] = False
         return self.feed_cache[users]
 
@@ -216,7 +219,8 @@ class SocialWorld(PlatformActions, World):
             "feed_post": feed, "feed_author": author, "feed_likes": column(p["likes"]),
             "feed_dislikes": column(p["dislikes"]), "feed_reposts": column(p["reposts"]),
             "feed_comments": column(p["comments"]), "feed_score": column(p["likes"]) - column(p["dislikes"]),
-            "feed_age": np.where(has, self.step - column(p["step"]), 0), "feed_kind": column(p["kind"], -1),
+            "feed_age": np.where(has, (self.now_s() - column(p["created_s"], 0.0)) / 3600.0, 0.0),
+            "feed_kind": column(p["kind"], -1),
             "feed_similarity": np.where(has, sims, 0.0), "feed_stance": column(p["stance"], 0.0),
             "feed_topic": column(p["topic"], "").astype(str), "feed_followed": following,
             "feed_liked": s.post_likes.contains(viewer, post.ravel()).reshape(feed.shape) & has,
@@ -264,7 +268,7 @@ class SocialWorld(PlatformActions, World):
         return out
 
     def _notifications(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s, window = self.state, self.cfg.notification_window
+        s, window = self.state, steps_for(self.cfg.notification_window, self.clock.step)
         note = s.notifications
         start = int(np.searchsorted(note["step"], self.step - window))
         user, kind, step = note["user"][start:], note["kind"][start:], note["step"][start:]
