@@ -67,6 +67,36 @@ def test_every_injected_fault_is_seen_by_the_client_and_counted_exactly() -> Non
     asyncio.run(main())
 
 
+def test_an_answer_after_the_client_left_is_late_and_a_delay_it_left_is_not_forwarded() -> None:
+    async def main() -> None:
+        asked = 0
+
+        async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal asked
+            asked += 1
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.6)  # past the client's 0.3 s
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            writer.close()
+
+        server = await asyncio.start_server(slow, "127.0.0.1", 0)
+        upstream = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as client:
+            for rates in ({}, {"delay": 1.0}):
+                proxy = FaultProxy(upstream, rates, seed=1, delay=0.5)
+                await proxy.start()
+                with pytest.raises(httpx.TimeoutException):
+                    await client.post(proxy.url + "/v1/chat/completions", json={"messages": []})
+                await asyncio.sleep(1.0)  # the proxy finishes with the request
+                await proxy.stop()
+                late = dict(proxy.late)
+                assert late == ({"forwarded": 1} if not rates else {}), late
+        server.close()
+        assert asked == 1  # the delayed request was not sent on: its client had gone
+
+    asyncio.run(main())
+
+
 def test_bad_rates_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         FaultProxy("http://127.0.0.1:1", {"explode": 0.5})

@@ -3,12 +3,16 @@
 It forwards each request to the real server and, at configured rates, injects instead: a dropped
 connection, a delay past the client's timeout, an HTTP 429 or 500, a truncated JSON body, a valid
 JSON answer naming an action that does not exist, or a response that never ends. It keeps an exact
-count of what it injected, so a test can compare those counts with the failures in a run's trace.
+count of what it injected, so a test can compare those counts with the failures in a run's trace,
+and of the answers that came too late: a client that gave up before the proxy had an answer saw a
+timeout, whatever was drawn for it. A delayed request whose client has gone is not forwarded (it
+would only keep a single-threaded model server from the requests after it).
 
     proxy = FaultProxy("http://127.0.0.1:8080", rates={"http_500": 0.1, "drop": 0.05}, seed=1)
     await proxy.start()            # proxy.url -> http://127.0.0.1:<port>
     ...
     proxy.counts                   # {"forwarded": 91, "http_500": 6, "drop": 3, ...}
+    proxy.late                     # {"forwarded": 2}: answers the client no longer waited for
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class FaultProxy:
         self.delay = delay
         self.host, self.port = host, port
         self.counts: Counter[str] = Counter()
+        #: requests (by what was drawn) whose client had left before their answer: it saw a timeout
+        self.late: Counter[str] = Counter()
         self._server: asyncio.AbstractServer | None = None
         self._client: Any = None
 
@@ -84,7 +90,7 @@ class FaultProxy:
         fault = self._pick() if path.startswith("/v1/") and method == "POST" else "forwarded"
         self.counts[fault] += 1
         try:
-            await self._respond(fault, method, path, headers, body, writer)
+            await self._respond(fault, method, path, headers, body, reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -92,7 +98,7 @@ class FaultProxy:
                 writer.close()
 
     async def _respond(self, fault: str, method: str, path: str, headers: dict[str, str], body: bytes,
-                       writer: asyncio.StreamWriter) -> None:
+                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if fault == "drop":
             writer.transport.abort()
             return
@@ -108,8 +114,13 @@ class FaultProxy:
                 await asyncio.sleep(0.05)
         if fault == "delay":
             await asyncio.sleep(self.delay)
+            if reader.at_eof():  # the client gave up: the delay did its work, the model need not answer
+                return
         forward = {k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")}
         response = await self._client.request(method, self.upstream + path, content=body, headers=forward)
+        if reader.at_eof():  # the client closed the connection while the model answered: it timed out
+            self.late[fault] += 1
+            return
         payload = response.content
         if fault == "truncated_json":
             payload = payload[: max(1, len(payload) // 2)]

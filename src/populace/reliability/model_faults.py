@@ -1,8 +1,9 @@
 """A social run whose generative agents ask a real model through a :class:`FaultProxy`, and the
 reconciliation of the faults the proxy injected with the failures the run's trace recorded.
 
-Retries and re-asks are off and the client's timeout sits between a real answer's time and the
-proxy's delay, so each injected fault ends exactly one request, with one cause:
+Retries and re-asks are off, the client sends one request at a time and its timeout sits between
+a real answer's time and the proxy's delay, so each injected fault ends exactly one request, with
+one cause:
 
 ==================  =========================================
 proxy fault         failed decision's cause in the trace
@@ -15,6 +16,10 @@ http_500            ``http_500``
 truncated_json      ``invalid_response``
 invalid_action      ``schema_mismatch`` (an action the world does not have)
 ==================  =========================================
+
+A request the model answers only after the client's timeout (a busy machine) is a ``timeout`` in
+the trace whatever the proxy drew for it; the proxy counts those (``late``) and the reconciliation
+expects them as timeouts, so every request is accounted for however slow the model is.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import numpy as np
 import yaml
 
 from populace.errors import RunFailedError
+from populace.health import MODEL_DECISIONS
 from populace.reliability.faultproxy import FaultProxy
 from populace.scenario import load_scenario, scenarios_dir
 from populace.simulation import Simulation
@@ -50,6 +56,7 @@ class FaultReport:
 
     steps: int
     requests: int  # model requests the proxy saw (POSTs)
+    decisions: int  # model decisions in the step table (one request each)
     events: int  # events of the generative agents in the trace (ok + rejected + failed)
     injected: dict[str, int]  # proxy fault -> count
     recorded: dict[str, int]  # trace cause -> failed decisions
@@ -57,6 +64,7 @@ class FaultReport:
     lost: dict[str, int]  # trace cause -> expected - recorded (must be 0)
     other_failures: dict[str, int]  # failed decisions with a cause no fault explains (the model's own)
     forwarded: int
+    late: dict[str, int]  # requests (by what was drawn) answered after the client's timeout: timeouts
     rejected: int  # actions the world rejected
     completed: bool
     seconds: float
@@ -105,6 +113,7 @@ def fault_scenario(model: Mapping[str, Any], steps: int, agents: int, seed: int 
     # and llama-cpp-python's server crashes on the long text fields of create_post
     base["world"]["actions"] = ["like_post", "repost", "do_nothing"]
     base["population"]["file"] = str((scenarios_dir() / base["population"]["file"]).resolve())
+    base["interventions"] = base["interventions"][:1]  # the rumour at the start; its correction comes after the run
     return {**base, "name": "model-faults", "seed": seed, "steps": steps, "model": dict(model),
             "minds": [generative, crowd], "schedule": {}, "trace": {"flush_every": 4, "checkpoint_every": steps}}
 
@@ -118,26 +127,30 @@ def run_with_faults(upstream: str, model_name: str, runs_dir: Path, *, rates: Ma
         model = {"backend": "openai", "base_url": proxy.url + "/v1", "model": model_name,
                  "schema_mode": "json_object", "retries": 0, "repairs": 0, "timeout": timeout,
                  "concurrency": 1, "cache": False}
-        scenario = load_scenario(fault_scenario(model, steps, agents))
+        spec = fault_scenario(model, steps, agents)
+        # rounds: every agent decides once a step (an activity scale below 1 draws 0, 1 or more sessions)
+        spec["population"].get("attributes", {}).pop("activity", None)
+        scenario = load_scenario(spec)
         sim = Simulation.from_scenario(scenario, runs_dir=runs_dir)
         with contextlib.suppress(RunFailedError):  # most decisions may fail here: the faults are the point
             sim.run()
-        counts = Counter(proxy.counts)
+        counts, late = Counter(proxy.counts), Counter(proxy.late)
     events = sim.events().to_pandas()
     names = np.asarray(sim.population["name"])
     mine = events[(events["agent"] >= 0) & np.isin(names[events["agent"].clip(lower=0)], GENERATIVE[:agents])]
     failed = mine[mine["outcome"] == "failed"]
     recorded = {str(k): int(v) for k, v in failed["reason"].value_counts().items()}
-    expected: Counter[str] = Counter()
+    expected: Counter[str] = Counter({"timeout": sum(late.values())})  # the model's slowness, whatever was drawn
     for fault, cause in CAUSES.items():
-        expected[cause] += counts.get(fault, 0)
+        expected[cause] += counts.get(fault, 0) - late.get(fault, 0)
     lost = {cause: expected[cause] - recorded.get(cause, 0) for cause in sorted(set(CAUSES.values()))}
     other = {k: v for k, v in recorded.items() if k not in expected}
     requests = sum(counts.values()) - 1  # the GET /models check at start
+    decisions = sum(int(n or 0) for n in sim.trace.read("steps").column(MODEL_DECISIONS).to_pylist())
     return FaultReport(
-        steps=steps, requests=requests, events=len(mine),
+        steps=steps, requests=requests, decisions=decisions, events=len(mine),
         injected={k: int(counts.get(k, 0)) for k in CAUSES}, recorded=recorded, expected=dict(expected), lost=lost,
-        other_failures=other, forwarded=int(counts.get("forwarded", 0)) - 1,
+        other_failures=other, forwarded=int(counts.get("forwarded", 0)) - 1, late=dict(late),
         rejected=int((mine["outcome"] == "rejected").sum()),
         completed=sim.steps_done >= steps,
         seconds=time.monotonic() - started,
