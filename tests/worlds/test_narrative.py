@@ -186,16 +186,16 @@ def test_village_market_trades_and_the_ledger_keeps_everyone_honest(tmp_path: Pa
     sim = Simulation.from_scenario(load_scenario("village-market", [SCRIPTED]), runs_dir=tmp_path)
     sim.run()
     metrics = sim.metrics().iloc[-1]
-    assert metrics["transfers"] >= 4  # Mara and Tobin each sold, twice over six turns where they could
+    assert metrics["transfers"] == 4  # Mara sold apples to Ilse, Tobin bread to Pell
     assert (metrics["total_coins"], metrics["total_apples"], metrics["total_bread"]) == (19, 6, 4)
-    assert metrics["rulings"] == 6 and metrics["rulings_rejected"] >= 1
+    assert metrics["rulings"] == 4 and metrics["rulings_rejected"] == 1 and metrics["contradiction_share"] == 0.25
     events = sim.events().to_pandas()
     refused = events[(events.action == "act") & (events.outcome == "rejected")]
-    assert refused.reason.str.contains("Ilse has only").all() and len(refused) >= 1
+    assert refused.reason.tolist() == ["transfer 20 coins from Ilse to Mara: Ilse has only 4 coins"]
     assert isinstance(sim.world, NarrativeWorld)
     holdings = sim.world.ledger.values
     assert holdings["coins"].min() >= 0 and holdings["apples"].min() >= 0 and holdings["bread"].min() >= 0
-    assert holdings["apples"][sim.world.ledger.index["Ilse"]] >= 2
+    assert holdings["coins"].tolist() == [4, 4, 4, 7] and holdings["apples"].tolist() == [4, 0, 2, 0]
 
 
 def test_town_meeting_ends_in_a_vote_with_a_winner(tmp_path: Path) -> None:
