@@ -207,3 +207,16 @@ def test_town_meeting_ends_in_a_vote_with_a_winner(tmp_path: Path) -> None:
     assert metrics["rechecks"] == 2 and metrics["divergence_share"] == 0  # every fourth ruling, asked again
     speakers = sim.events().to_pandas().query("action == 'act'").groupby("step").agent.count().tolist()
     assert speakers == [1, 1, 1, 1, 4]  # the debate in turn, then everyone votes at once
+
+
+def test_a_paused_meeting_resumes_to_the_same_outcome(tmp_path: Path) -> None:
+    whole = Simulation.from_scenario(load_scenario("town-meeting", [SCRIPTED]), runs_dir=tmp_path / "whole")
+    whole.run()
+    paused = Simulation.from_scenario(load_scenario("town-meeting", [SCRIPTED]), runs_dir=tmp_path / "paused")
+    paused.run(steps=3)
+    assert paused.path is not None
+    resumed = Simulation.resume(paused.path)
+    resumed.run()
+    columns = ["step", "agent", "action", "outcome", "args"]
+    assert resumed.events().to_pandas()[columns].equals(whole.events().to_pandas()[columns])
+    assert resumed.metrics().equals(whole.metrics())
