@@ -49,7 +49,7 @@ def signature_params(function: Callable[..., Any]) -> type[BaseModel]:
     is its type (``Any`` where it has none or it cannot be resolved), a parameter without a default
     is required, and other keys are errors unless the method takes ``**kwargs``."""
     try:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(function, include_extras=True)  # keeps Annotated bounds
     except Exception:  # an annotation naming something only a type checker imports
         hints = {}
     fields: dict[str, Any] = {}
@@ -64,7 +64,7 @@ def signature_params(function: Callable[..., Any]) -> type[BaseModel]:
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (hints.get(name, Any), default)
-    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=(), allow_inf_nan=False)
     with warnings.catch_warnings():  # a parameter called json or copy shadows a BaseModel method: harmless here
         warnings.simplefilter("ignore", UserWarning)
         model: type[BaseModel] = create_model(

@@ -17,7 +17,7 @@ times the *mean* of its differences, so no agent overshoots.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -105,10 +105,11 @@ class OpinionWorld(World):
         }
 
     @operation
-    def broadcast(self, value: float, share: float = 0.05) -> Events:
+    def broadcast(self, value: Annotated[float, Field(ge=0, le=1)],
+                  share: Annotated[float, Field(ge=0, le=1)] = 0.05) -> Events:
         """A campaign: a random ``share`` of agents adopt opinion ``value``."""
         chosen = self.rng.permutation(self.n_agents)[: round(share * self.n_agents)]
-        self.opinion[chosen] = min(1.0, max(0.0, value))
+        self.opinion[chosen] = value
         return Events.world("broadcast", chosen, value=value)
 
 
