@@ -39,15 +39,17 @@ import pandas as pd
 
 from populace.clock import parse_duration
 from populace.errors import PopulaceError, ScenarioError
-from populace.operations.targets import TIME_UNITS, Target, nrmse, per_step, read_target
+from populace.operations.targets import TIME_UNITS, Measure, Target, nrmse, per_step, read_target
 from populace.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
     import optuna
 
+#: candidates drawn at random before the TPE sampler models the ones that scored well
+STARTUP = 8
 #: the files of a study folder
 DEFINITION, JOURNAL, TRIALS, FIT_TABLE, FIT_PLOT, CALIBRATED = (
-    "calibration.json", "study.journal", "trials.json", "fit.csv", "fit.svg", "calibrated.yaml")
+    "calibration.json", "study.journal", "trials.json", "fit.csv", "fit-{measure}.svg", "calibrated.yaml")
 
 
 # -- what is fitted -------------------------------------------------------------------------------
@@ -124,30 +126,35 @@ class Candidate:
     overrides: tuple[str, ...]
     seeds: tuple[int, ...]
     steps: int
-    kind: str
-    name: str
+    measures: tuple[tuple[str, str], ...]  # (kind, name) of each measure compared
     row_steps: tuple[int, ...]  # the last step ended by each row's time
     aggregate: str = "last"
 
 
-def simulate(candidate: Candidate) -> list[list[float]]:
-    """A candidate's prediction per seed at each target row (a list per seed)."""
+#: a candidate's prediction: per seed, per measure, per target row
+Runs = list[list[list[float]]]
+
+
+def simulate(candidate: Candidate) -> Runs:
+    """A candidate's prediction per seed, per measure, at each target row."""
     out = []
+    rows = np.asarray(candidate.row_steps, dtype=np.int64)
+    # a cascade is read from the events; metrics need none kept (the dynamics are the same)
+    events = "all" if any(kind == "cascade" for kind, _ in candidate.measures) else "none"
     for seed in candidate.seeds:
         scenario = load_scenario(candidate.scenario, [*candidate.overrides, f"steps={candidate.steps}",
-                                                      f"seed={seed}"])
-        curve = per_step(scenario, candidate.kind, candidate.name)
-        rows = np.asarray(candidate.row_steps, dtype=np.int64)
+                                                      f"seed={seed}", f"trace.events={events}"])
+        curves = per_step(scenario, candidate.measures)
         if candidate.aggregate == "sum":
-            totals = np.concatenate([[0.0], np.cumsum(curve)])
+            totals = np.concatenate([np.zeros((len(curves), 1)), np.cumsum(curves, axis=1)], axis=1)
             before = np.concatenate([[-1], rows[:-1]])
-            out.append((totals[rows + 1] - totals[before + 1]).tolist())
+            out.append((totals[:, rows + 1] - totals[:, before + 1]).tolist())
         else:
-            out.append(curve[rows].tolist())
+            out.append(curves[:, rows].tolist())
     return out
 
 
-def _simulate_or_fail(candidate: Candidate) -> tuple[list[list[float]] | None, str]:
+def _simulate_or_fail(candidate: Candidate) -> tuple[Runs | None, str]:
     """:func:`simulate`, its error returned as one line (an exception might not cross processes)."""
     try:
         return simulate(candidate), ""
@@ -159,12 +166,14 @@ def _simulate_or_fail(candidate: Candidate) -> tuple[list[list[float]] | None, s
 # -- the study ------------------------------------------------------------------------------------
 @dataclass
 class Fit:
-    """The best candidate: its values, its errors on the fit and held-out windows, and the table
-    of its prediction against the target (``time, target, simulated, low, high, window``)."""
+    """The best candidate: its values, its errors on the fit and held-out windows (the mean over
+    the measures, and each measure's), and the table of its prediction against the target
+    (``measure, time, seconds, target, simulated, low, high, window``)."""
 
     best: dict[str, float]
     train_error: float
     holdout_error: float
+    errors: dict[str, tuple[float, float]]  # each measure's (fit, held-out) error
     table: pd.DataFrame
     trials: int
     failed: int
@@ -224,8 +233,8 @@ class Calibration:
         used = self.train_rows | self.holdout_rows
         overrides = (*self.overrides, *(p.override(values[p.path]) for p in self.parameters))
         return Candidate(self.scenario, overrides, tuple(self.base_seed + i for i in range(self.seeds)), self.steps,
-                         self.target.kind, self.target.name, tuple(int(s) for s in self.row_steps[used]),
-                         self.target.aggregate)
+                         tuple((m.kind, m.name) for m in self.target.measures),
+                         tuple(int(s) for s in self.row_steps[used]), self.target.aggregate)
 
     def record(self) -> dict[str, Any]:
         """The definition as JSON (what a resumed study must match)."""
@@ -233,12 +242,16 @@ class Calibration:
                 "parameters": [asdict(p) for p in self.parameters], "target": asdict(self.target),
                 "train": self.fit_end, "holdout": self.holdout_end, "seeds": self.seeds, "seed": self.seed}
 
-    def errors(self, prediction: np.ndarray) -> tuple[float, float]:
-        """NRMSE of a mean prediction (over the used rows) on the fit and held-out windows."""
+    def errors(self, prediction: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Each measure's NRMSE on the fit and held-out windows, of a mean prediction
+        ``(measures, used rows)``."""
         used = self.train_rows | self.holdout_rows
-        observed = np.asarray(self.target.values)[used]
         train = self.train_rows[used]
-        return nrmse(prediction[train], observed[train]), nrmse(prediction[~train], observed[~train])
+        out = {}
+        for measure, predicted in zip(self.target.measures, prediction, strict=True):
+            observed = np.asarray(measure.values)[used]
+            out[measure.name] = (nrmse(predicted[train], observed[train]), nrmse(predicted[~train], observed[~train]))
+        return out
 
     # -- running --------------------------------------------------------------------------------
     def run(self, folder: str | Path, trials: int, *, jobs: int = 1, executor: str = "local",
@@ -289,12 +302,12 @@ class Calibration:
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         storage = journal(folder)
         sampler = optuna.samplers.TPESampler(seed=self.seed, multivariate=True, constant_liar=jobs > 1,
-                                             n_startup_trials=10)
+                                             n_startup_trials=STARTUP)
         study = optuna.create_study(study_name="calibration", storage=storage, sampler=sampler,
                                     direction="minimize", load_if_exists=True)
         return study, storage
 
-    def _tell(self, study: optuna.Study, trial: Any, runs: list[list[float]] | None, error: str) -> None:
+    def _tell(self, study: optuna.Study, trial: Any, runs: Runs | None, error: str) -> None:
         from optuna.trial import TrialState
 
         trial.set_user_attr("seconds", round(time.time() - float(trial.user_attrs.get("started", time.time())), 3))
@@ -302,14 +315,16 @@ class Calibration:
             trial.set_user_attr("error", error)
             study.tell(trial, state=TrialState.FAIL)
             return
-        prediction = np.asarray(runs, dtype=np.float64)
+        prediction = np.asarray(runs, dtype=np.float64)  # (seeds, measures, rows)
         mean = prediction.mean(axis=0)
-        train, holdout = self.errors(mean)
-        trial.set_user_attr("holdout_nrmse", None if math.isnan(holdout) else holdout)
-        trial.set_user_attr("prediction", mean.round(6).tolist())
-        trial.set_user_attr("low", prediction.min(axis=0).round(6).tolist())
-        trial.set_user_attr("high", prediction.max(axis=0).round(6).tolist())
-        study.tell(trial, train)
+        errors = self.errors(mean)
+        holdout = _mean(e for _, e in errors.values())
+        names = [m.name for m in self.target.measures]
+        trial.set_user_attr("errors", {k: [_json_number(a), _json_number(b)] for k, (a, b) in errors.items()})
+        trial.set_user_attr("holdout_nrmse", _json_number(holdout))
+        for key, values in (("prediction", mean), ("low", prediction.min(axis=0)), ("high", prediction.max(axis=0))):
+            trial.set_user_attr(key, dict(zip(names, values.round(6).tolist(), strict=True)))
+        study.tell(trial, _mean(e for e, _ in errors.values()))
 
     @staticmethod
     def _best_note(study: optuna.Study) -> str:
@@ -326,7 +341,7 @@ class Calibration:
         trials = study.get_trials(deepcopy=False)
         listed = [{"number": t.number, "state": t.state.name.lower(), "params": t.params,
                    "train_nrmse": t.value, "holdout_nrmse": t.user_attrs.get("holdout_nrmse"),
-                   "seconds": t.user_attrs.get("seconds"),
+                   "errors": t.user_attrs.get("errors"), "seconds": t.user_attrs.get("seconds"),
                    "error": "interrupted" if t.user_attrs.get("interrupted") else t.user_attrs.get("error"),
                    "prediction": t.user_attrs.get("prediction")} for t in trials]
         (folder / TRIALS).write_text(json.dumps(listed, indent=1) + "\n", encoding="utf-8")
@@ -337,24 +352,27 @@ class Calibration:
             raise PopulaceError(f"calibrate: no trial finished ({len(failed)} failed; the last: {reason})")
         best = study.best_trial
         used = self.train_rows | self.holdout_rows
-        table = pd.DataFrame({
-            "time": np.asarray(self.target.labels)[used], "seconds": np.asarray(self.target.seconds)[used],
-            "target": np.asarray(self.target.values)[used], "simulated": best.user_attrs["prediction"],
-            "low": best.user_attrs["low"], "high": best.user_attrs["high"],
+        frames = [pd.DataFrame({
+            "measure": m.name, "time": np.asarray(self.target.labels)[used],
+            "seconds": np.asarray(self.target.seconds)[used], "target": np.asarray(m.values)[used],
+            **{key: best.user_attrs[key][m.name] for key in ("prediction", "low", "high")},
             "window": np.where(self.train_rows[used], "fit", "held-out"),
-        })
+        }).rename(columns={"prediction": "simulated"}) for m in self.target.measures]
+        table = pd.concat(frames, ignore_index=True)
         table.to_csv(folder / FIT_TABLE, index=False)
-        train = float(best.value if best.value is not None else math.nan)
-        held = best.user_attrs.get("holdout_nrmse")
-        holdout = math.nan if held is None else float(held)
-        (folder / FIT_PLOT).write_text(self._plot(table, train, holdout), encoding="utf-8")
+        errors = {k: (_number(a), _number(b)) for k, (a, b) in best.user_attrs["errors"].items()}
+        for measure in self.target.measures:
+            plot = folder / FIT_PLOT.format(measure=measure.name)
+            plot.write_text(self._plot(table[table["measure"] == measure.name], measure, errors[measure.name]),
+                            encoding="utf-8")
         values = {p.path: float(best.params[p.path]) for p in self.parameters}
-        self.write_scenario(folder / CALIBRATED, values, train, holdout)
+        self.write_scenario(folder / CALIBRATED, values, errors)
         left_out = int(np.count_nonzero(self.row_steps < 0))
         notes = [f"{left_out} target row(s) before the first step ends are left out"] if left_out else []
-        return Fit(values, train, holdout, table, len(complete), len(failed), folder, resumed, notes)
+        return Fit(values, _number(best.value), _number(best.user_attrs.get("holdout_nrmse")), errors, table,
+                   len(complete), len(failed), folder, resumed, notes)
 
-    def _plot(self, table: pd.DataFrame, train: float, holdout: float) -> str:
+    def _plot(self, table: pd.DataFrame, measure: Measure, errors: tuple[float, float]) -> str:
         from populace.report.plots import band_svg
 
         unit, size = _unit(float(table["seconds"].max()))
@@ -363,19 +381,24 @@ class Calibration:
         bands = {"target": (x, table["target"], nan, nan),
                  f"calibrated (mean of {self.seeds} seed{'s' * (self.seeds > 1)}, range)":
                      (x, table["simulated"], table["low"], table["high"])}
-        title = f"{self.target.describe}: NRMSE {train:.3f} on the fit window"
-        if not math.isnan(holdout):
-            title += f", {holdout:.3f} held out"
+        title = f"{measure.describe}: NRMSE {errors[0]:.3f} on the fit window"
+        if not math.isnan(errors[1]):
+            title += f", {errors[1]:.3f} held out"
         mark = self.fit_end / size if (table["window"] == "held-out").any() else None
         return band_svg(bands, title, xlabel=f"simulated {unit} since the start", mark=mark)
 
-    def write_scenario(self, path: Path, values: Mapping[str, float], train: float, holdout: float) -> None:
+    def write_scenario(self, path: Path, values: Mapping[str, float],
+                       errors: Mapping[str, tuple[float, float]]) -> None:
         """The scenario with the fitted values, its description saying what was fitted and how well."""
         scenario = self.load([p.override(values[p.path]) for p in self.parameters])
         fitted = ", ".join(f"{p.path}={p.text(values[p.path])}" for p in self.parameters)
+        fit = ", ".join(f"{name} {a:.3f}" for name, (a, _) in errors.items())
         note = (f"Calibrated: {fitted}, fitted to {self.target.describe} of {Path(self.target.source).name} over "
-                f"the first {_time(self.fit_end)} (NRMSE {train:.3f}")
-        note += f"; held out to {_time(self.holdout_end)}: {holdout:.3f})." if not math.isnan(holdout) else ")."
+                f"the first {_time(self.fit_end)} (NRMSE {fit}")
+        if any(not math.isnan(b) for _, b in errors.values()):
+            held = ", ".join(f"{name} {b:.3f}" for name, (_, b) in errors.items())
+            note += f"; held out to {_time(self.holdout_end)}: {held}"
+        note += ")."
         data = json.loads(scenario.model_dump_json())
         data["description"] = f"{scenario.description.strip()} {note}".strip()
         if scenario.population.file and not Path(scenario.population.file).is_absolute():
@@ -386,6 +409,20 @@ class Calibration:
 
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         path.write_text(yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def _mean(values: Any) -> float:
+    """The mean of the finite values (NaN where there are none: no held-out rows)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def journal(folder: str | Path) -> Any:
@@ -412,7 +449,7 @@ def _time(seconds: float) -> str:
     return f"{seconds / size:g} {unit}"
 
 
-Outcome = tuple[list[list[float]] | None, str]  # a candidate's runs, or why it failed
+Outcome = tuple[Runs | None, str]  # a candidate's runs, or why it failed
 Submit = Callable[[Candidate], Any]
 Wait = Callable[[list[Any]], tuple[Any, Outcome]]
 
@@ -488,20 +525,25 @@ class _pool:
 
 
 def calibrate(scenario: str | Path | Mapping[str, Any], parameters: Sequence[str | Parameter], target: str | Path,
-              folder: str | Path, *, metric: str | None = None, cascade: str | None = None, column: str | None = None,
+              folder: str | Path, *, metric: str | Sequence[str] = (), cascade: str | Sequence[str] = (),
+              column: str | None = None,
               time_column: str | None = None, time_unit: str | None = None, aggregate: str = "last",
               train: str | float | None = None, holdout: str | float | None = None, seeds: int = 1,
               trials: int = 30, seed: int = 0, jobs: int = 1, executor: str = "local", address: str | None = None,
               overrides: Sequence[str] = (), progress: Callable[[int, int, str], None] | None = None) -> Fit:
     """Fit ``parameters`` (``path=LOW:HIGH[:log][:int]``) of ``scenario`` to the series in the CSV
-    ``target`` (see :func:`read_target`), in the study folder ``folder``; ``train`` and
-    ``holdout`` end the windows (durations such as ``40m``, or values of the time column)."""
+    ``target``: one or more metrics (``NAME`` or ``NAME=COLUMN``) and cascade measures (see
+    :func:`read_target`), the mean of their errors minimised; in the study folder ``folder``.
+    ``train`` and ``holdout`` end the windows (durations such as ``40m``, or values of the time
+    column)."""
     if aggregate not in ("last", "sum"):
         raise ScenarioError(f"--aggregate {aggregate!r}: expected last or sum")
     source: str | dict[str, Any] = dict(scenario) if isinstance(scenario, Mapping) else str(scenario)
     start = load_scenario(source, overrides).clock.start
-    series = read_target(target, metric=metric, cascade=cascade, column=column, time_column=time_column,
-                         time_unit=time_unit, start=start, aggregate="sum" if aggregate == "sum" else "last")
+    series = read_target(target, metrics=[metric] if isinstance(metric, str) else metric,
+                         cascades=[cascade] if isinstance(cascade, str) else cascade, column=column,
+                         time_column=time_column, time_unit=time_unit, start=start,
+                         aggregate="sum" if aggregate == "sum" else "last")
     params = [p if isinstance(p, Parameter) else Parameter.parse(p) for p in parameters]
     unit = _row_unit(series, time_unit, time_column, target)
     calibration = Calibration(source, params, series, _until(train, unit, "--train"),
@@ -545,8 +587,8 @@ def _check_measure(calibration: Calibration) -> None:
     """Run one step at the lower bounds, so that a metric the world does not report is one line now."""
     lows = {p.path: p.low for p in calibration.parameters}
     first = calibration.candidate(lows)
-    scenario = load_scenario(first.scenario, [*first.overrides, "steps=1"])
-    per_step(scenario, first.kind, first.name)
+    events = "all" if any(kind == "cascade" for kind, _ in first.measures) else "none"
+    per_step(load_scenario(first.scenario, [*first.overrides, "steps=1", f"trace.events={events}"]), first.measures)
 
 
 __all__ = ["Calibration", "Candidate", "Fit", "Parameter", "calibrate", "journal", "simulate"]

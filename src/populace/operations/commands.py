@@ -130,21 +130,26 @@ def print_fit(fit: "Fit", rows: int = 12) -> None:
     held = "" if math.isnan(fit.holdout_error) else f", {fit.holdout_error:.4f} held out"
     console.print(f"best of {fit.trials} trials ({fit.failed} failed): NRMSE {fit.train_error:.4f} on the fit "
                   f"window{held}", highlight=False, soft_wrap=True)
+    if len(fit.errors) > 1:
+        for name, (train, holdout) in fit.errors.items():
+            said = "" if math.isnan(holdout) else f", {holdout:.4f} held out"
+            console.print(f"  {name}: {train:.4f}{said}", highlight=False, soft_wrap=True)
     for key, value in fit.best.items():
         console.print(f"  {key} = {value:.6g}", highlight=False, soft_wrap=True)
-    table = Table(box=box.SIMPLE_HEAD)
-    for name in ("time", "target", "simulated", "seeds' range", "window"):
-        table.add_column(name, justify="left" if name in ("time", "window") else "right")
-    frame = fit.table
-    picked = sorted(set(range(0, len(frame), max(1, -(-len(frame) // rows)))) | {len(frame) - 1})
-    for i in picked:
-        r = frame.iloc[i]
-        table.add_row(str(r["time"]), f"{r['target']:.4g}", f"{r['simulated']:.4g}",
-                      f"{r['low']:.4g}-{r['high']:.4g}", str(r["window"]))
-    console.print(table)
+    for name, frame in fit.table.groupby("measure", sort=False):
+        table = Table(title=str(name) if len(fit.errors) > 1 else None, box=box.SIMPLE_HEAD, title_justify="left")
+        for column in ("time", "target", "simulated", "seeds' range", "window"):
+            table.add_column(column, justify="left" if column in ("time", "window") else "right")
+        picked = sorted(set(range(0, len(frame), max(1, -(-len(frame) // rows)))) | {len(frame) - 1})
+        for i in picked:
+            r = frame.iloc[i]
+            table.add_row(str(r["time"]), f"{r['target']:.4g}", f"{r['simulated']:.4g}",
+                          f"{r['low']:.4g}-{r['high']:.4g}", str(r["window"]))
+        console.print(table)
     for note in fit.notes:
         console.print(note, highlight=False, soft_wrap=True)
-    console.print(f"study: {fit.folder} (calibrated.yaml, fit.csv, fit.svg, trials.json)", soft_wrap=True)
+    plots = ", ".join(f"fit-{name}.svg" for name in fit.errors)
+    console.print(f"study: {fit.folder} (calibrated.yaml, fit.csv, {plots}, trials.json)", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -157,11 +162,13 @@ def register(app: typer.Typer) -> None:
         param: Annotated[list[str], typer.Option("--param", help="a field to fit, PATH=LOW:HIGH[:log][:int] "
                                                                  "(bounds with units fit a duration); repeat")],
         target: Annotated[Path, typer.Option("--target", help="CSV of the observed series")],
-        metric: Annotated[str | None, typer.Option("--metric", help="compare the target with this metric")] = None,
-        cascade: Annotated[str | None, typer.Option("--cascade", help="or with the largest cascade's scale, "
-                                                                      "depth or breadth")] = None,
-        column: Annotated[str | None, typer.Option("--column", help="the target's values (default: the metric's "
-                                                                    "or the measure's name)")] = None,
+        metric: Annotated[list[str] | None, typer.Option("--metric", help="compare the target with this metric "
+                                                                          "(NAME or NAME=COLUMN); repeat")] = None,
+        cascade: Annotated[list[str] | None, typer.Option("--cascade", help="or with the largest cascade's scale, "
+                                                                            "depth or breadth; repeat")] = None,
+        column: Annotated[str | None, typer.Option("--column", help="the target's values, for one measure "
+                                                                    "(default: the metric's or measure's name)")]
+        = None,
         time_column: Annotated[str | None, typer.Option("--time-column", help="the target's simulated time "
                                                                               "(default: the first column)")] = None,
         time_unit: Annotated[str | None, typer.Option("--time-unit", help="the unit of a numeric time column, "
@@ -191,8 +198,8 @@ def register(app: typer.Typer) -> None:
 
         folder = study or Path(f"calibration-{Path(scenario).stem}")
         with progress(console, f"calibrate {Path(scenario).stem}", trials, unit="trial", quiet=quiet) as advance:
-            fit = fit_scenario(scenario, param, target, folder, metric=metric, cascade=cascade, column=column,
-                               time_column=time_column, time_unit=time_unit, aggregate=aggregate,
+            fit = fit_scenario(scenario, param, target, folder, metric=metric or [], cascade=cascade or [],
+                               column=column, time_column=time_column, time_unit=time_unit, aggregate=aggregate,
                                train=train, holdout=holdout, seeds=seeds, trials=trials, seed=sampler_seed,
                                jobs=jobs, executor=executor, address=address, overrides=overrides or [],
                                progress=lambda done, total, note: advance(done, note))

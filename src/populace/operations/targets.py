@@ -1,9 +1,9 @@
 """The observed series a calibration fits, and what of a run it is compared with.
 
-A :class:`Target` is a CSV column on simulated time (a numeric time column in a unit, or
-timestamps), compared with a metric of the run or with a measure of its largest cascade
-(:func:`populace.analysis.cascade_growth`); :func:`per_step` gives that measure after each step
-of a run, and :func:`nrmse` scores a prediction as OASIS scores a simulated cascade.
+A :class:`Target` is one or more CSV columns on simulated time (a numeric time column in a unit,
+or timestamps), each a :class:`Measure` compared with a metric of the run or with a measure of its
+largest cascade (:func:`populace.analysis.cascade_growth`); :func:`per_step` gives those measures
+after each step of a run, and :func:`nrmse` scores a prediction as OASIS scores a simulated cascade.
 """
 
 from __future__ import annotations
@@ -32,35 +32,51 @@ Aggregate = Literal["last", "sum"]
 
 
 @dataclass(frozen=True)
-class Target:
-    """An observed series on simulated time, and what of a run it is compared with: a metric
-    (``kind="metric"``) or a measure of the run's largest cascade (``kind="cascade"``: scale,
-    depth or breadth)."""
+class Measure:
+    """One observed series, and what of a run it is compared with: a metric (``kind="metric"``)
+    or a measure of the run's largest cascade (``kind="cascade"``: scale, depth or breadth)."""
 
     kind: Literal["metric", "cascade"]
     name: str
-    seconds: tuple[float, ...]  # each row's time since the clock's start, in simulated seconds
+    column: str  # the target file's column holding it
     values: tuple[float, ...]
+
+    @property
+    def describe(self) -> str:
+        return f"cascade {self.name}" if self.kind == "cascade" else f"metric {self.name!r}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Observed series on simulated time: one or more :class:`Measure` at the same rows."""
+
+    seconds: tuple[float, ...]  # each row's time since the clock's start, in simulated seconds
     labels: tuple[str, ...]  # each row's time as the file gives it
+    measures: tuple[Measure, ...]
     source: str = ""
     aggregate: Aggregate = "last"
 
     @property
     def describe(self) -> str:
-        what = f"cascade {self.name}" if self.kind == "cascade" else f"metric {self.name!r}"
+        what = " and ".join(m.describe for m in self.measures)
         return what + (" summed per row" if self.aggregate == "sum" else "")
 
 
-def read_target(path: str | Path, *, metric: str | None = None, cascade: str | None = None,
+def read_target(path: str | Path, *, metrics: Sequence[str] = (), cascades: Sequence[str] = (),
                 column: str | None = None, time_column: str | None = None, time_unit: str | None = None,
                 start: datetime | None = None, aggregate: Aggregate = "last") -> Target:
-    """Read the observed series from a CSV: ``time_column`` (default: the first) on simulated
-    time, in ``time_unit`` (implied by its name: minute, hour, day...) or as timestamps (since
-    ``start``), and the values in ``column`` (default: the metric's or the cascade measure's name)."""
-    if (metric is None) == (cascade is None):
+    """Read observed series from a CSV: ``time_column`` (default: the first) on simulated time, in
+    ``time_unit`` (implied by its name: minute, hour, day...) or as timestamps (since ``start``).
+    Each of ``metrics`` (``NAME`` or ``NAME=COLUMN``) and ``cascades`` (scale, depth, breadth) is
+    read from its column: the one named, ``column`` where there is one measure, else its name."""
+    if not metrics and not cascades:
         raise ScenarioError("give the target's measure: --metric NAME or --cascade scale|depth|breadth")
-    if cascade is not None and cascade not in CASCADE_MEASURES:
-        raise ScenarioError(f"--cascade {cascade!r}: expected one of {', '.join(CASCADE_MEASURES)}")
+    for name in cascades:
+        if name not in CASCADE_MEASURES:
+            raise ScenarioError(f"--cascade {name!r}: expected one of {', '.join(CASCADE_MEASURES)}")
+    if column is not None and len(metrics) + len(cascades) > 1:
+        raise ScenarioError("--column names the values of one measure; with several, write --metric NAME=COLUMN "
+                            "or name the columns after them")
     label = str(path)
     try:
         frame = pd.read_csv(path)
@@ -72,24 +88,34 @@ def read_target(path: str | Path, *, metric: str | None = None, cascade: str | N
         raise ScenarioError(f"target file {label!r} has no rows")
     columns = [str(c) for c in frame.columns]
     time_column = time_column or columns[0]
-    name = metric if metric is not None else str(cascade)
-    wanted = column or (CASCADE_MEASURES[name] if cascade is not None else name)
-    if cascade is not None and column is None and wanted not in columns and name in columns:
-        wanted = name
-    for role, col in (("time column", time_column), ("value column", wanted)):
+    if time_column not in columns:
+        raise ScenarioError(f"target file {label!r} has no time column {time_column!r} (name it with "
+                            f"--time-column); its columns: {', '.join(columns)}")
+    wanted: list[tuple[Literal["metric", "cascade"], str, str]] = []
+    for spec in metrics:
+        name, _, named = spec.partition("=")
+        wanted.append(("metric", name.strip(), named.strip() or column or name.strip()))
+    for name in cascades:
+        own = CASCADE_MEASURES[name] if CASCADE_MEASURES[name] in columns or name not in columns else name
+        wanted.append(("cascade", name, column or own))
+    measures = []
+    for kind, name, col in wanted:
         if col not in columns:
-            hint = " (name it with --column)" if role == "value column" else " (name it with --time-column)"
-            raise ScenarioError(f"target file {label!r} has no {role} {col!r}{hint}; its columns: {', '.join(columns)}")
-    values = pd.to_numeric(frame[wanted], errors="coerce")
-    if values.isna().any():
-        row = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise ScenarioError(f"target file {label!r}: column {wanted!r} row {row + 1}: "
-                            f"{frame[wanted].iloc[row]!r} is not a number")
+            raise ScenarioError(f"target file {label!r} has no value column {col!r} (name it with --column or "
+                                f"--metric NAME=COLUMN); its columns: {', '.join(columns)}")
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise ScenarioError(f"target file {label!r}: column {col!r} row {row + 1}: "
+                                f"{frame[col].iloc[row]!r} is not a number")
+        measures.append(Measure(kind, name, col, tuple(float(v) for v in values)))
+    if len({m.name for m in measures}) != len(measures):
+        raise ScenarioError("a measure is given twice")
     seconds = _seconds(frame[time_column], time_column, time_unit, start, label)
     if np.any(np.diff(seconds) <= 0):
         raise ScenarioError(f"target file {label!r}: the times in {time_column!r} must increase row by row")
-    return Target("cascade" if cascade is not None else "metric", name, tuple(float(s) for s in seconds),
-                  tuple(float(v) for v in values), tuple(str(v) for v in frame[time_column]), label, aggregate)
+    return Target(tuple(float(s) for s in seconds), tuple(str(v) for v in frame[time_column]), tuple(measures),
+                  label, aggregate)
 
 
 def _seconds(times: pd.Series, column: str, unit: str | None, start: datetime | None, label: str) -> np.ndarray:
@@ -121,19 +147,26 @@ def nrmse(simulated: Sequence[float] | np.ndarray, observed: Sequence[float] | n
     return float(np.sqrt(np.mean((s - o) ** 2)) / max(float(np.max(np.abs(o))), 1e-12))
 
 
-def per_step(scenario: Scenario, kind: str, name: str) -> np.ndarray:
-    """Run ``scenario`` and return its ``name`` metric (or largest cascade's measure) after each step."""
+def per_step(scenario: Scenario, measures: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Run ``scenario`` once and return each ``(kind, name)`` measure after each step, as
+    ``(measures, steps)``: a metric, or a measure of the run's largest cascade."""
     from populace.simulation import Simulation
 
     sim = Simulation(scenario).run()
     steps = scenario.steps
-    if kind == "cascade":
-        return _cascade_curve(sim.events(), CASCADE_MEASURES[name], steps)
-    metrics = sim.metrics()
-    if name not in metrics:
-        raise ScenarioError(f"the {scenario.world.type!r} world reports no {name!r} metric to fit "
-                            f"(its metrics: {', '.join(map(str, metrics.columns)) or 'none'})")
-    return metrics[name].reindex(range(steps)).ffill().fillna(0.0).to_numpy(dtype=np.float64)
+    metrics = sim.metrics() if any(kind == "metric" for kind, _ in measures) else None
+    events = sim.events() if any(kind == "cascade" for kind, _ in measures) else None
+    out = np.zeros((len(measures), steps))
+    for i, (kind, name) in enumerate(measures):
+        if kind == "cascade":
+            out[i] = _cascade_curve(events, CASCADE_MEASURES[name], steps)
+            continue
+        assert metrics is not None
+        if name not in metrics:
+            raise ScenarioError(f"the {scenario.world.type!r} world reports no {name!r} metric to fit "
+                                f"(its metrics: {', '.join(map(str, metrics.columns)) or 'none'})")
+        out[i] = metrics[name].reindex(range(steps)).ffill().fillna(0.0).to_numpy(dtype=np.float64)
+    return out
 
 
 def _cascade_curve(events: Any, measure: str, steps: int) -> np.ndarray:
@@ -154,4 +187,4 @@ def _cascade_curve(events: Any, measure: str, steps: int) -> np.ndarray:
     return curve.reindex(range(steps)).ffill().fillna(0.0).to_numpy(dtype=np.float64)
 
 
-__all__ = ["CASCADE_MEASURES", "TIME_UNITS", "Aggregate", "Target", "nrmse", "per_step", "read_target"]
+__all__ = ["CASCADE_MEASURES", "TIME_UNITS", "Aggregate", "Measure", "Target", "nrmse", "per_step", "read_target"]
