@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from populace.errors import PopulaceError, RunFailedError
@@ -271,7 +272,7 @@ def _describe_world(name: str) -> None:
     console.print(f"[bold]{name}[/]: " + " ".join(doc.strip().split("\n\n")[0].split()), soft_wrap=False)
     console.print("actions: " + ", ".join(cls.actions.names))
     operations = [f"{op}({_parameters(method)})" for op, method in cls.operations().items()]
-    console.print("operations (interventions): " + ("; ".join(operations) or "none"), highlight=False)
+    console.print("operations (interventions): " + escape("; ".join(operations) or "none"), highlight=False)
     if cls.metric_descriptions:
         metrics = Table("metric", "meaning")
         for metric, meaning in cls.metric_descriptions.items():
@@ -293,15 +294,37 @@ def _describe_world(name: str) -> None:
 def _parameters(method: Any) -> str:
     """An operation's parameters as a scenario writes them: ``value: float, share: float = 0.05``."""
     import inspect
+    import typing
 
+    try:
+        hints = typing.get_type_hints(method, include_extras=True)
+    except Exception:  # an annotation only a type checker can resolve: show it as written
+        hints = {}
     shown = []
     for name, parameter in list(inspect.signature(method).parameters.items())[1:]:
-        text = f"{name}: {inspect.formatannotation(parameter.annotation).strip(chr(39))}"
+        text = f"{name}: {_annotation(hints.get(name, parameter.annotation))}"
         if parameter.default is not inspect.Parameter.empty:
             default = parameter.default
             text += f" = {default:.3g}" if isinstance(default, float) else f" = {default!r}"
         shown.append(text)
     return ", ".join(shown)
+
+
+def _annotation(hint: Any) -> str:
+    """A parameter's type as a reader wants it: ``float in [0, 1]`` for an Annotated bound."""
+    import inspect
+    import typing
+
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        bounds = {type(m).__name__.lower(): getattr(m, type(m).__name__.lower())
+                  for extra in extras for m in getattr(extra, "metadata", [])}
+        low, high = bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))
+        text = _annotation(base)
+        if low is not None and high is not None:
+            return f"{text} in [{low:g}, {high:g}]"
+        return text + (f" >= {low:g}" if low is not None else "") + (f" <= {high:g}" if high is not None else "")
+    return inspect.formatannotation(hint).strip(chr(39))
 
 
 @app.command()
@@ -434,7 +457,6 @@ def interview(
 ) -> None:
     """Ask agents of a run what they think as of a step, without changing the run."""
     import yaml
-    from rich.markup import escape
 
     from populace.operations.interview import interview as ask
     from populace.operations.interview import summary
@@ -516,7 +538,6 @@ _register_commands()
 def main() -> None:
     """Entry point: user errors print one line each (a scenario may have several) and exit 2; nothing
     prints a traceback for them."""
-    from rich.markup import escape
 
     try:
         app()
