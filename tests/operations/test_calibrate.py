@@ -196,3 +196,19 @@ def test_a_bad_path_or_bound_is_one_line_naming_the_field(tmp_path: Path, param:
         calibrate("opinion", [param], target, tmp_path / "s", metric="mean", overrides=OPINION)
     assert said in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "s").exists()  # refused before anything is written
+
+
+def test_the_calibrated_scenario_finds_its_data_from_the_study_folder(tmp_path: Path) -> None:
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "people.csv").write_text("activity\n" + "1\n" * 60)
+    scenario = {"name": "mine", "steps": 4, "population": {"file": "people.csv"}, "world": {"type": "opinion"},
+                "minds": [{"type": "rules", "policy": "bounded_confidence"}]}
+    (own / "mine.yaml").write_text(yaml.safe_dump(scenario))
+    target = tmp_path / "t.csv"
+    target.write_text("hour,variance\n1,0.08\n2,0.07\n3,0.06\n4,0.05\n")
+    calibrate(own / "mine.yaml", ["minds.0.params.threshold=0.05:0.5"], target, tmp_path / "study" / "deep",
+              metric="variance", trials=1)
+    calibrated = yaml.safe_load((tmp_path / "study" / "deep" / "calibrated.yaml").read_text())
+    assert calibrated["population"]["file"] == "../../mine/people.csv"
+    assert load_scenario(tmp_path / "study" / "deep" / "calibrated.yaml").steps == 4

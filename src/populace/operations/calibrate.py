@@ -40,7 +40,7 @@ import pandas as pd
 from populace.clock import parse_duration
 from populace.errors import PopulaceError, ScenarioError
 from populace.operations.targets import TIME_UNITS, Measure, Target, nrmse, per_step, read_target
-from populace.scenario import Scenario, load_scenario
+from populace.scenario import Scenario, data_path, load_scenario
 
 if TYPE_CHECKING:
     import optuna
@@ -401,9 +401,10 @@ class Calibration:
         note += ")."
         data = json.loads(scenario.model_dump_json())
         data["description"] = f"{scenario.description.strip()} {note}".strip()
-        if scenario.population.file and not Path(scenario.population.file).is_absolute():
-            resolved = scenario.resolve(scenario.population.file).resolve()
-            if not (path.parent / scenario.population.file).exists() and resolved.exists():
+        file = scenario.population.file
+        if file and not Path(file).is_absolute():  # relative paths resolve from the new file's folder
+            resolved = scenario.resolve(file).resolve()
+            if resolved.exists() and data_path(file, path.parent).resolve() != resolved:
                 data["population"]["file"] = os.path.relpath(resolved, path.parent.resolve())
         import yaml
 
