@@ -203,17 +203,17 @@ def test_town_meeting_ends_in_a_vote_with_a_winner(tmp_path: Path) -> None:
     sim.run()
     metrics = sim.metrics().iloc[-1]
     assert (metrics["votes_yes"], metrics["votes_no"], metrics["vote_margin"]) == (3, 1, 2)
-    assert metrics["rulings"] == 8 and metrics["contradiction_share"] == 0
-    assert metrics["rechecks"] == 2 and metrics["divergence_share"] == 0  # every fourth ruling, asked again
-    speakers = sim.events().to_pandas().query("action == 'act'").groupby("step").agent.count().tolist()
-    assert speakers == [1, 1, 1, 1, 4]  # the debate in turn, then everyone votes at once
+    assert metrics["rulings"] == 6 and metrics["contradiction_share"] == 0
+    assert metrics["rechecks"] == 1 and metrics["divergence_share"] == 0  # every fourth ruling, asked again
+    acts = sim.events().to_pandas().query("action == 'act'")
+    assert acts.groupby("step").agent.apply(list).tolist() == [[0], [1], [0, 1, 2, 3]]  # Orla, Bram, then all
 
 
 def test_a_paused_meeting_resumes_to_the_same_outcome(tmp_path: Path) -> None:
     whole = Simulation.from_scenario(load_scenario("town-meeting", [SCRIPTED]), runs_dir=tmp_path / "whole")
     whole.run()
     paused = Simulation.from_scenario(load_scenario("town-meeting", [SCRIPTED]), runs_dir=tmp_path / "paused")
-    paused.run(steps=3)
+    paused.run(steps=2)
     assert paused.path is not None
     resumed = Simulation.resume(paused.path)
     resumed.run()
