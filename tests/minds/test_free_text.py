@@ -127,3 +127,24 @@ def test_a_player_says_one_line_within_the_limit_or_fails_with_its_cause() -> No
     assert said.args["text"].tolist() == ["I wave at everyone…", "I nod."] and said.agents.tolist() == [0, 2]
     (failed,) = decisions.failures
     assert failed.agents.tolist() == [1] and failed.reason.tolist() == ["empty_text"]
+
+
+def test_the_game_masters_rechecks_reach_the_worlds_divergence_share() -> None:
+    population = Population({"name": np.asarray(["Ann", "Bob"], dtype=object)})
+    world = worlds.get("narrative")(population, {"variables": {"coins": {"initial": 5, "conserved": True}}})
+    world.reset(0)
+
+    def by_seed(prompt: str, sampling: Sampling, schema: Any) -> str:  # the amount given depends on the seed
+        if schema is None:
+            return "I pay my neighbour."
+        giver, taker = ("Ann", "Bob") if '"Ann" does' in prompt else ("Bob", "Ann")
+        return json.dumps({"happened": "A payment.", "changes": [
+            {"op": "transfer", "from": giver, "to": taker, "variable": "coins", "amount": 1 + sampling.seed % 2}]})
+
+    mind = minds.get("game_master")(population, world.action_space, {"recheck": 1.0}, rng=np.random.default_rng(0))
+    mind.use_model(LanguageModel(ScriptedBackend(by_seed), retries=0, repairs=0))
+    (events,) = world.apply(asyncio.run(mind.decide(world.observe(np.arange(2)))).actions)
+    assert events.outcome.tolist() == ["ok", "ok"] and events.args["recheck"].tolist() == ["different"] * 2
+    metrics = world.metrics()
+    assert metrics["divergence_share"] == 1 and metrics["total_coins"] == 10 and metrics["transfers"] == 2
+    assert mind.stats()["game_master_divergent"] == 2
