@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -62,7 +63,8 @@ class PopulationSpec(_Strict):
 
 class ClockSpec(_Strict):
     start: datetime = datetime(2025, 1, 1, 8, 0)
-    step: Duration = Field(timedelta(hours=1), description="simulated time per step, e.g. 3m, 1h, 1d")
+    step: Duration = Field(timedelta(hours=1), description="simulated time per step, e.g. 3m, 1h, 1d",
+                           json_schema_extra={"default": "1h"})
 
     def clock(self) -> Clock:
         return Clock(self.start, self.step)
@@ -70,7 +72,9 @@ class ClockSpec(_Strict):
 
 class ScheduleSpec(_Strict):
     activity: str | list[float] = Field(
-        "always", description="24 hourly probabilities of acting, or a built-in profile name"
+        "always", description="24 rates, one per hour of the day: sessions an agent has in that hour on average "
+                              "(a Poisson process in simulated time); or a built-in profile: always (every step, "
+                              "for rounds), steady (one an hour), diurnal"
     )
     order: Literal["simultaneous", "sequential"] = "simultaneous"
     batch: int = Field(1, ge=1, description="agents per observe/decide/apply turn when sequential")
@@ -82,8 +86,8 @@ class ScheduleSpec(_Strict):
 
         if isinstance(value, str) and value not in PROFILES:
             raise ValueError(f"unknown profile {value!r}; expected one of {', '.join(PROFILES)} or 24 numbers")
-        if isinstance(value, list) and (len(value) != 24 or not all(0 <= v <= 1 for v in value)):
-            raise ValueError("needs exactly 24 probabilities between 0 and 1")
+        if isinstance(value, list) and (len(value) != 24 or not all(0 <= v < math.inf for v in value)):
+            raise ValueError("needs exactly 24 rates (sessions an hour), each 0 or more")
         return value
 
 

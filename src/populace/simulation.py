@@ -244,12 +244,13 @@ class Simulation:
         started = wallclock.perf_counter()
         step = self.steps_done
         now = self.clock.time(step)
-        active = self.scheduler.active(now, self.scheduler_rng)
+        rounds = self.scheduler.sessions(now, self.scheduler_rng)
+        active = rounds[0] if rounds else np.empty(0, dtype=np.int64)
         if self.scheduler.order == "sequential":
             size = self.scenario.schedule.batch
-            turns = [active[i:i + size] for i in range(0, len(active), size)]
+            turns = [ids[i:i + size] for ids in rounds for i in range(0, len(ids), size)]
         else:
-            turns = [active]
+            turns = rounds
         tables: list[pa.Table] | None = None
         if self.regions:
             tables, counts, metrics = await self._step_regions(step, now, turns)
@@ -260,7 +261,7 @@ class Simulation:
             counts = count_outcomes(events)
         summary: dict[str, Any] = {"active": len(active), **counts}
         if self._asks_model:
-            summary[MODEL_DECISIONS] = int(np.count_nonzero(self.model_agents[active]))
+            summary[MODEL_DECISIONS] = sum(int(np.count_nonzero(self.model_agents[ids])) for ids in rounds)
         stats = self.executor.stats()
         for key, value in stats.items():
             summary[key] = value - self._last_stats.get(key, 0)

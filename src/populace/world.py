@@ -55,6 +55,9 @@ class Observations:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     step: int = 0
     time: datetime | None = None
+    #: the simulated time a step covers (the run's clock step), for minds whose choices are rates
+    #: per simulated hour (see :func:`populace.clock.per_step_probability`); None outside a run
+    step_duration: timedelta | None = None
 
     def __len__(self) -> int:
         return len(self.agents)
@@ -65,7 +68,8 @@ class Observations:
     def take(self, index: np.ndarray) -> Observations:
         """The observations of the agents at ``index`` (positions or a boolean mask)."""
         return Observations(
-            self.agents[index], {k: v[index] for k, v in self.columns.items()}, self.step, self.time
+            self.agents[index], {k: v[index] for k, v in self.columns.items()}, self.step, self.time,
+            self.step_duration,
         )
 
     def row(self, i: int) -> dict[str, Any]:

@@ -67,7 +67,7 @@ async def take_turn(world: World, ids: np.ndarray, step: int, time: datetime | N
     executor; a region's through its own minds.
     """
     observations = world.observe(ids)
-    observations.step, observations.time = step, time
+    observations.step, observations.time, observations.step_duration = step, time, world.clock.step
     decisions = await decide(observations)
     return [*world.apply(decisions.actions), *decisions.failures, *decisions.notes]
 

@@ -105,12 +105,12 @@ def extrapolate(spent: Sequence[float], exposure: Sequence[float], skip: int = 0
 
 
 def exposure(sim: Simulation, owner: np.ndarray, tiers: int) -> np.ndarray:
-    """Expected active agents per step (rows) and mind tier (columns, ``-1``: none, left out): the
-    sum of the tier's agents' activity probabilities at each step's time."""
+    """Expected sessions (decisions) per step (rows) and mind tier (columns, ``-1``: none, left out):
+    the sum of the tier's agents' expected sessions at each step's time."""
     counts = np.bincount(owner[owner >= 0], minlength=tiers).astype(np.float64)
     out = np.zeros((sim.scenario.steps, tiers))
     for step in range(sim.scenario.steps):
-        p = sim.scheduler.probabilities(sim.clock.time(step))
+        p = sim.scheduler.expected_sessions(sim.clock.time(step))
         if np.ndim(p) == 0:
             out[step] = float(p) * counts
         else:

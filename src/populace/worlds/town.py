@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
+from populace.clock import per_step_chance
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.minds.rules import PolicyParams, RulesMind, policy
@@ -363,7 +364,8 @@ def _hash01(agents: np.ndarray, salt: int) -> np.ndarray:
 
 
 class RoutineParams(PolicyParams):
-    talk: float = Field(0.5, ge=0, le=1, description="chance of speaking to someone at one's place")
+    talk_rate: float = Field(1.0, ge=0, description="times an hour (simulated) an agent speaks to someone at its "
+                                                   "place (a half-hour step: a chat with chance 0.5)")
     tell: float = Field(0.5, ge=0, le=1, description="chance that a speaker mentions a fact it knows")
     attend: float = Field(0.5, ge=0, le=1, description="share of informed agents who go to an event")
     seed: int = Field(0, description="picks which informed agents attend")
@@ -373,12 +375,15 @@ class RoutineParams(PolicyParams):
 def town_routine(obs: Observations, mind: RulesMind) -> list[Actions]:
     """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
 
-    ``talk`` (0.5): chance of speaking to someone at one's place; ``tell`` (0.5): chance that a
-    speaker who knows a fact mentions it; ``attend`` (0.5): share of informed agents who go to
-    an event (fixed per agent).
+    ``talk_rate`` (1): times an hour (simulated) an agent speaks to someone at its place; a step of
+    ``dt`` holds one chat with chance ``min(1, talk_rate * dt)``, which keeps the number of chats
+    an hour at any step up to an hour / ``talk_rate``;
+    ``tell`` (0.5): chance that a speaker who knows a fact mentions it; ``attend`` (0.5): share
+    of informed agents who go to an event (fixed per agent).
     """
     prm = mind.settings(RoutineParams)
-    p_talk, p_tell, attend = prm.talk, prm.tell, prm.attend
+    dt = obs.step_duration or timedelta(minutes=30)  # bare, outside a run, the town steps half an hour
+    p_talk, p_tell, attend = per_step_chance(prm.talk_rate, dt), prm.tell, prm.attend
     agents, m = obs.agents, len(obs)
     travelling = obs["place_id"] < 0
     event = obs["event_place"]
