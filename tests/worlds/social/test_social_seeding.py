@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from populace import Population, load_scenario
+from populace.clock import Clock
 from populace.errors import ScenarioError
 from populace.scenario import scenarios_dir
 from populace.worlds.social import SocialWorld
@@ -50,6 +52,22 @@ def test_follows_and_posts_from_files(tmp_path: Path) -> None:
     assert injected.kind == "seed_post" and world.state.posts["topic"].tolist() == ["", "rumour"]
     world.set_clock(3, None)
     assert world.tick() == []  # nothing is due after the last post
+
+
+def test_a_posts_file_may_time_its_posts_in_simulated_time(tmp_path: Path) -> None:
+    """90 minutes and 10:30 (a timestamp) at half-hour steps from 08:00 are steps 3 and 5; the
+    same file at 20-minute steps puts them at steps 5 and 8, the same simulated times."""
+    pd.DataFrame({"author": [0, 1, 2], "content": ["now", "in 90 minutes", "at 10:30"],
+                  "time": ["0h", "90m", "2025-01-01T10:30:00"]}).to_csv(tmp_path / "posts.csv", index=False)
+    for minutes, due in ((30, [0, 3, 5]), (20, [0, 5, 8])):
+        clock = Clock(datetime(2025, 1, 1, 8, 0), timedelta(minutes=minutes))
+        world = SocialWorld(Population(size=3), {"follows": {"kind": "none"}, "posts_file": str(tmp_path / "posts.csv")},
+                            clock=clock)
+        world.reset(0)
+        assert world.scheduled is not None and world.scheduled["step"].tolist() == due
+    pd.DataFrame({"author": [0], "content": ["x"], "time": ["soon"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ScenarioError, match="posts_file: column time, row 1: 'soon' is neither a time"):
+        SocialWorld(Population(size=3), {"posts_file": str(tmp_path / "bad.csv")}).reset(0)
 
 
 def test_bad_seed_files_are_one_line_errors(tmp_path: Path) -> None:

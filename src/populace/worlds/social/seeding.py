@@ -7,7 +7,8 @@ Formats (CSV or Parquet; see ``docs/worlds/social.md``):
   OASIS's ``following_agentid_list`` (``"[3, 17]"``) and a column of earlier posts such as OASIS's
   ``previous_tweets`` (``"['text one', 'text two']"``).
 - follows: columns ``follower`` and ``followee`` (user ids, i.e. population rows).
-- posts: columns ``author`` and ``content``; optional ``step`` (when the post appears, default 0),
+- posts: columns ``author`` and ``content``; optional ``time`` (when the post appears: simulated
+  time from the start, ``90m``, or a timestamp) or ``step`` (a step index; default: the start),
   ``topic`` (e.g. ``rumour``) and ``stance``.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from populace.clock import Clock, parse_instant
 from populace.errors import ScenarioError
 from populace.network import random_network, small_world
 from populace.population import Population
@@ -166,17 +168,37 @@ def column_posts(population: Population, column: str) -> tuple[np.ndarray, np.nd
             np.asarray([t for _, t in rows], dtype=object))
 
 
-def file_posts(path: str, n_users: int) -> dict[str, np.ndarray]:
-    """Posts to inject, by step: author, content, step, topic, stance (NaN = the author's)."""
+def file_posts(path: str, n_users: int, clock: Clock) -> dict[str, np.ndarray]:
+    """Posts to inject, by step: author, content, step, topic, stance (NaN = the author's). A
+    ``time`` column becomes the first step that begins then or later on ``clock``."""
     table = read_table(path, ("author", "content"), "posts_file")
     n = len(table["author"])
+    if "time" in table and "step" in table:
+        raise ScenarioError("world.params.posts_file: give a time column or a step column, not both")
+    steps = _steps(table["time"], clock) if "time" in table else \
+        numbers(table.get("step", np.zeros(n)), "world.params.posts_file: column step", whole=True)
     author = numbers(table["author"], "world.params.posts_file: column author", whole=True)
     if ((author < 0) | (author >= n_users)).any():
         raise ScenarioError(f"world.params.posts_file: author ids must be users 0..{n_users - 1}")
     return {
         "author": author,
         "content": np.asarray([str(c) for c in table["content"]], dtype=object),
-        "step": numbers(table.get("step", np.zeros(n)), "world.params.posts_file: column step", whole=True),
+        "step": steps,
         "topic": np.asarray([str(t) for t in table.get("topic", np.full(n, ""))], dtype=object),
         "stance": numbers(table.get("stance", np.full(n, np.nan)), "world.params.posts_file: column stance"),
     }
+
+
+def _steps(times: Any, clock: Clock) -> np.ndarray:
+    """The step at which each post of a ``time`` column appears (see :meth:`Clock.step_at`)."""
+    out = np.zeros(len(times), dtype=np.int64)
+    for row, value in enumerate(times):
+        try:
+            if isinstance(value, np.datetime64):  # a CSV reader's timestamp
+                value = value.astype("datetime64[us]").item()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            out[row] = clock.step_at(parse_instant(value))
+        except ValueError as exc:
+            raise ScenarioError(f"world.params.posts_file: column time, row {row + 1}: {exc}") from None
+    return out

@@ -95,7 +95,8 @@ class SocialConfig(WorldConfig):
     encoder: EncoderSpec = Field(default_factory=EncoderSpec)
     follows: FollowsConfig = Field(default_factory=FollowsConfig)
     posts_column: str | None = Field(None, description="population column of earlier posts (OASIS format)")
-    posts_file: str | None = Field(None, description="CSV/Parquet of posts to inject: author, content, step, ...")
+    posts_file: str | None = Field(None, description="CSV/Parquet of posts to inject: author, content, time "
+                                                     "(90m, a timestamp) or step, ...")
     interest_rate: float = Field(0.1, ge=0, le=1, description="how far an engagement moves a user's interests")
     influence: float = Field(0.0, ge=0, le=1, description="how far an endorsement moves a user's stance")
     expression: float = Field(0.0, ge=0, description="posts state the author's stance times (1 + expression)")
@@ -162,7 +163,7 @@ class SocialWorld(PlatformActions, World):
             authors, content = column_posts(pop, cfg.posts_column)
             ids = self.add_posts(authors, content)
             self.seeded.append(Events.world("seed_post", authors, post_id=ids, content=content))
-        self.scheduled = file_posts(cfg.posts_file, n) if cfg.posts_file else None
+        self.scheduled = file_posts(cfg.posts_file, n, self.clock) if cfg.posts_file else None
         if self.scheduled is not None and (self.scheduled["step"] <= 0).any():
             self.seeded.append(self._inject_scheduled(self.scheduled["step"] <= 0))
         self.feed_cache = np.full((n, cfg.feed.size), -1, dtype=np.int64)
