@@ -71,8 +71,8 @@ def scenario(users: int, steps: int, active: float) -> dict[str, Any]:
                     "table": {t: {"dist": "constant", "value": f"I like {t}"} for t in TOPICS}},
         }},
         "world": {"type": "social_top_post", "actions": ["create_post", "like_post", "repost", "do_nothing"],
-                  "params": {"mode": "twitter", "recommender": {"type": "interest", "params": {"half_life": 12}},
-                             "follows": {"kind": "random", "degree": 10}, "feed": {"size": 10, "window": 24},
+                  "params": {"mode": "twitter", "recommender": {"type": "interest", "params": {"half_life": "12h"}},
+                             "follows": {"kind": "random", "degree": 10}, "feed": {"size": 10, "window": "24h"},
                              "text": False}},
         "model": {"backend": "embedded", "threads": THREADS, "cache": False, "retries": 0},
         "minds": [{

@@ -42,8 +42,8 @@ def population(n: int, rng: np.random.Generator) -> Population:
 def run_case(n: int, active_share: float, steps: int, warmup: int, text: bool) -> dict[str, float]:
     rng = np.random.default_rng(0)
     world = SocialWorld(population(n, rng), {
-        "mode": "twitter", "recommender": {"type": "interest", "params": {"half_life": 12}},
-        "follows": {"kind": "random", "degree": 20}, "feed": {"size": 10, "window": 24}, "text": text,
+        "mode": "twitter", "recommender": {"type": "interest", "params": {"half_life": "12h"}},
+        "follows": {"kind": "random", "degree": 20}, "feed": {"size": 10, "window": "24h"}, "text": text,
     })
     started = time.perf_counter()
     world.reset(0)
