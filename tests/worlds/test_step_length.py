@@ -2,7 +2,7 @@
 step 6-30 times finer, ends with the same outcome within seed noise.
 
 Every rate, half-life, delay and time in these scenarios is simulated time, and sessions are a
-Poisson process in it (``populace.clock``, ``populace.scheduler``), so what a run approximates is a
+rate in it (``populace.clock``, ``populace.scheduler``), so what a run approximates is one
 continuous-time model; a step only delays, to its end, what others see of a session. Before that,
 the ``misinformation`` rumour reached 41.8 users in a day at hourly steps and 9.7 at 2-minute ones.
 

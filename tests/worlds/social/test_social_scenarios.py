@@ -17,11 +17,7 @@ def test_misinformation_cascades_and_a_correction_lowers_belief() -> None:
     with_correction = Simulation.from_scenario("misinformation").run()
     m = with_correction.metrics()
     assert m["cascade_scale"].iloc[0] < m["cascade_scale"].iloc[-1]
-    assert m["cascade_depth"].iloc[-1] >= 1 and m["cascade_max_breadth"].iloc[-1] >= 5
-    # reposts of reposts: the cascade is 1.65 deep on average over seeds 0-19 (1 or 2 at a given seed)
-    deepest = max(final(Simulation.from_scenario("misinformation", [f"seed={seed}", "world.params.text=false"]).run())
-                  ["cascade_depth"] for seed in range(8, 12))
-    assert deepest >= 2
+    assert m["cascade_depth"].iloc[-1] >= 2 and m["cascade_max_breadth"].iloc[-1] >= 5
     assert m["debunked"].iloc[-1] > 0.05 and m["correction_scale"].iloc[-1] >= 3
     assert m["reached"].iloc[-1] * 111 >= m["cascade_scale"].iloc[-1] - 1  # those who shared it had seen it
     assert m["correction_reached"].iloc[5] == 0 < m["correction_reached"].iloc[-1]
