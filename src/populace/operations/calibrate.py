@@ -207,7 +207,7 @@ class Calibration:
             raise ScenarioError("--seeds must be at least 1")
         base = self.load()
         self.step_seconds = base.clock.clock().step.total_seconds()
-        self.base_seed, self.steps_in_scenario = base.seed, base.steps
+        self.base_seed = base.seed
         times = np.asarray(self.target.seconds)
         end = float(times[-1])
         self.fit_end = end if self.train is None else self.train
