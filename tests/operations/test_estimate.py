@@ -26,8 +26,9 @@ SCENARIOS = {
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_the_estimate_is_within_a_factor_of_two_of_the_full_runs_calls_and_tokens(name: str, tmp_path: Path) -> None:
     scenario = load_scenario(name, SCENARIOS[name])
-    found = estimate(scenario, pilot_steps=3)
-    assert found.pilot_steps == 3 < found.steps == scenario.steps
+    pilot_steps = min(3, scenario.steps - 1)  # town-meeting is three steps long: its pilot is two
+    found = estimate(scenario, pilot_steps=pilot_steps)
+    assert found.pilot_steps == pilot_steps < found.steps == scenario.steps
     full = Simulation.from_scenario(scenario, runs_dir=tmp_path).run()
     steps = full.trace.read("steps").to_pandas()
     measured = {"calls": steps["llm_calls"].sum(), "tokens": (steps["llm_tokens_in"] + steps["llm_tokens_out"]).sum()}
@@ -36,8 +37,8 @@ def test_the_estimate_is_within_a_factor_of_two_of_the_full_runs_calls_and_token
         assert value > 0 and predicted / FACTOR <= value <= predicted * FACTOR, (counter, predicted, value)
         # the pilot's steps are measured, not predicted: the full run spent the same on them
         pilot = sum(sum(tier[counter]) for tier in found.measured.values())
-        first = steps["llm_calls"].head(3).sum() if counter == "calls" else \
-            (steps["llm_tokens_in"] + steps["llm_tokens_out"]).head(3).sum()
+        first = steps["llm_calls"].head(pilot_steps).sum() if counter == "calls" else \
+            (steps["llm_tokens_in"] + steps["llm_tokens_out"]).head(pilot_steps).sum()
         assert pilot == first
     model_free = [t for t in found.tiers if t.tier.endswith(("(rules)", "(similarity)"))]
     assert all(t.calls.high == t.tokens.high == 0 for t in model_free)
