@@ -143,8 +143,8 @@ def _groups(sim: Any) -> float | None:
         client = getattr(m, "_client", None)
         if client is not None:
             return round(client.usage.calls / max(sim.steps_done, 1), 1)
-        if hasattr(m, "groups"):
-            return float(m.groups)
+        if "groups" in getattr(m, "census", {}):
+            return float(m.census["groups"])
     return None
 
 

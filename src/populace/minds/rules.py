@@ -1,17 +1,6 @@
-"""The rules tier: vectorised policies over columns, millions of agent decisions a second.
-
-A policy is a plain function registered by name, with a typed model of its ``params``::
-
-    class SaverParams(PolicyParams):
-        share: float = Field(0.5, ge=0, le=1, description="share of one's cash deposited")
-
-    @policy("saver", SaverParams)
-    def saver(obs, mind):
-        share = mind.settings(SaverParams).share
-        return [Actions("deposit", obs.agents, {"amount": share * obs["cash"]})]
-
-A scenario's ``params`` are validated against the model when it loads: an unknown key or a
-value of the wrong type is a one-line error naming ``minds.N.params.KEY``.
+"""The rules tier: a registered vectorised policy (:mod:`populace.policy`) decides for every
+agent of the mind at once, millions of agent decisions a second. :class:`RulesMind` is what a
+policy sees as its :class:`~populace.policy.PolicyContext`.
 """
 
 from __future__ import annotations
@@ -19,45 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from populace.actions import Actions
 from populace.minds.base import Decisions, Mind, MindConfig, minds
 from populace.parameters import validate_params
-from populace.registry import Registry
+from populace.policy import P, PolicyParams, params_model, policies, policy
 from populace.world import Observations
 
-Policy = Callable[[Observations, "RulesMind"], list[Actions]]
-
-#: Rules policies by name; worlds define theirs beside them, so discovery imports the worlds.
-policies: Registry[Policy] = Registry("policy", discover=("populace.worlds", "populace.minds"))
-
-
-class PolicyParams(BaseModel):
-    """Base of a policy's parameters: typed fields with defaults; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-P = TypeVar("P", bound=PolicyParams)
-
-
-def policy(name: str, params: type[PolicyParams] = PolicyParams) -> Callable[[Policy], Policy]:
-    """Decorator: register a rules policy under ``name``, taking ``params`` (default: none)."""
-
-    def decorate(function: Policy) -> Policy:
-        function.__policy_params__ = params  # type: ignore[attr-defined]
-        policies.add(name, function)
-        return function
-
-    return decorate
-
-
-def params_model(name: str) -> type[PolicyParams]:
-    """The parameter model of the policy called ``name`` (raises :class:`UnknownNameError`)."""
-    model: type[PolicyParams] = getattr(policies.get(name), "__policy_params__", PolicyParams)
-    return model
-
+T = TypeVar("T")
 
 class RulesConfig(MindConfig):
     policy: str
@@ -93,8 +51,17 @@ class RulesMind(Mind):
         """``params`` as the policy's parameter model."""
         return model.model_validate(self.params)
 
+    def memory(self, name: str, factory: Callable[[], T]) -> T:
+        """Per-mind state of the policy, an attribute of the mind so that checkpoints keep it."""
+        if name not in self.__dict__:
+            self.__dict__[name] = factory()
+        value: T = self.__dict__[name]
+        return value
+
     async def decide(self, observations: Observations) -> Decisions:
         return Decisions(self.policy(observations, self))
 
 
 minds.add("rules", RulesMind)
+
+__all__ = ["PolicyParams", "RulesConfig", "RulesMind", "policies", "policy"]

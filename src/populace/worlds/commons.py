@@ -25,7 +25,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import gini
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 HARVEST, DISCUSS, OVER = "harvest", "discuss", "over"
@@ -267,7 +267,7 @@ class SustainableParams(PolicyParams):
 
 
 @policy("sustainable_harvest", SustainableParams)
-def sustainable_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
+def sustainable_harvest(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Catch ``share`` (default 1) times the sustainable share; on the first talk turn, say so
     (``talk``, default true)."""
     prm = mind.settings(SustainableParams)
@@ -290,7 +290,7 @@ class GreedyParams(PolicyParams):
 
 
 @policy("greedy_harvest", GreedyParams)
-def greedy_harvest(obs: Observations, mind: RulesMind) -> list[Actions]:
+def greedy_harvest(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Catch ``fraction`` (default 0.15) of the whole lake every month, whatever the others do."""
     fraction = mind.settings(GreedyParams).fraction
     harvesting = obs["phase"] == HARVEST

@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import PopulaceError
 from populace.events import Events
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 TRANSCRIPT_FIELDS = ("agent", "round", "message", "opinion")
@@ -350,7 +350,7 @@ class ConformingParams(PolicyParams):
 
 
 @policy("conforming_debater", ConformingParams)
-def conforming_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
+def conforming_debater(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Move the private opinion ``mu`` (default 0.3) of the way towards the group's last public
     stance; say a stance shaded ``conformity`` (default 0.3) of the way further towards the group."""
     prm = mind.settings(ConformingParams)
@@ -367,7 +367,7 @@ def conforming_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("stubborn_debater")
-def stubborn_debater(obs: Observations, mind: RulesMind) -> list[Actions]:
+def stubborn_debater(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Say one's private opinion and never change it."""
     live = obs["round"] <= obs["rounds"]
     text = np.asarray([f"I stay at {o:g}." for o in obs["opinion"][live]], dtype=object)

@@ -25,7 +25,7 @@ returns to the baseline.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -34,7 +34,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.measures import gini
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 PLANNER = 0
@@ -264,7 +264,7 @@ class EconomyWorld(World):
 
 
 @policy("tax_worker")
-def utility_max(obs: Observations, mind: RulesMind) -> list[Actions]:
+def utility_max(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Workers choose the hours that maximise their utility under the current schedule and transfer;
     in voting years they approve when the schedule (with its transfer) beats the baseline (with the
     transfer the baseline would raise) for them."""
@@ -292,7 +292,7 @@ class HillClimbParams(PolicyParams):
 
 
 @policy("tax_planner_hill_climb", HillClimbParams)
-def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
+def hill_climb(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """The planner nudges one bracket's rate every ``period`` years and keeps a nudge only if welfare rose.
 
     Params: ``step`` (rate change, default 0.05), ``period`` (years between proposals, default 2,
@@ -308,7 +308,7 @@ def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
     i = planner[0]
     rates = np.asarray([obs[name][i] for name in RATE_ARGS])
     welfare = float(obs["welfare"][i])
-    state = mind.__dict__.setdefault("hill_climb", {"best": -np.inf, "best_rates": rates, "trial": 0})
+    state: dict[str, Any] = mind.memory("hill_climb", lambda: {"best": -np.inf, "best_rates": rates, "trial": 0})
     if welfare > state["best"]:
         state["best"], state["best_rates"] = welfare, rates  # the last nudge helped (or first look)
     else:
@@ -323,7 +323,7 @@ def hill_climb(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("tax_planner_fixed")
-def fixed_schedule(obs: Observations, mind: RulesMind) -> list[Actions]:
+def fixed_schedule(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """The planner proposes nothing: the baseline schedule stays."""
     return []
 

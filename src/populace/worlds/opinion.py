@@ -25,8 +25,8 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import clusters
-from populace.minds.rules import PolicyParams, RulesMind, policy
 from populace.network import Network, random_network, small_world
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 #: opinions closer than this (1% of the scale) are one opinion when telling clusters apart
@@ -118,7 +118,7 @@ class BoundedConfidenceParams(PolicyParams):
 
 
 @policy("bounded_confidence", BoundedConfidenceParams)
-def bounded_confidence(obs: Observations, mind: RulesMind) -> list[Actions]:
+def bounded_confidence(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Discuss with the neighbour met if opinions differ by less than ``threshold`` (default 0.2)."""
     threshold = mind.settings(BoundedConfidenceParams).threshold
     close = np.abs(obs["opinion"] - obs["neighbour_opinion"]) < threshold  # NaN (no neighbour) is False

@@ -25,7 +25,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.clock import per_step_chance
 from populace.errors import ScenarioError
 from populace.events import Events
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 PUBLIC: tuple[tuple[str, str, float, float], ...] = (
@@ -372,7 +372,7 @@ class RoutineParams(PolicyParams):
 
 
 @policy("town_routine", RoutineParams)
-def town_routine(obs: Observations, mind: RulesMind) -> list[Actions]:
+def town_routine(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
 
     ``talk_rate`` (1): times an hour (simulated) an agent speaks to someone at its place; a step of

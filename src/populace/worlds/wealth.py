@@ -21,7 +21,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import gini
-from populace.minds.rules import RulesMind, policy
+from populace.policy import PolicyContext, policy
 from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
 
 
@@ -132,7 +132,7 @@ def _counted_metrics(wealth: np.ndarray) -> dict[str, float] | None:
 
 
 @policy("random_gift")
-def random_gift(obs: Observations, mind: RulesMind) -> list[Actions]:
+def random_gift(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Every observed agent with wealth gives one unit to a uniformly random other agent."""
     givers = obs.agents[np.flatnonzero(obs["wealth"] > 0)]  # faster than a boolean mask that is half true
     n = mind.population.size

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 
 #: (column, number of values) of the grouping key, in mixed-radix order.
@@ -71,7 +71,7 @@ class CautiousParams(PolicyParams):
 
 
 @policy("epidemic_cautious", CautiousParams)
-def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
+def cautious(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Grouped decisions: stay home as cases rise (``caution``), isolate when sick (``symptom_isolation``)."""
     codes = group_codes(obs)
     size = int(np.prod([radix for _, radix in GROUP_KEY]))
@@ -80,11 +80,12 @@ def cautious(obs: Observations, mind: RulesMind) -> list[Actions]:
     index[seen] = np.arange(len(seen), dtype=np.int32)
     prm = mind.settings(CautiousParams)
     table = cautious_distribution(group_values(seen), prm.caution, prm.symptom_isolation)
-    mind.groups = len(seen)  # type: ignore[attr-defined]
+    census: dict[str, int] = mind.memory("census", dict)
+    census["groups"] = len(seen)  # what an archetype mind would have asked
     return sample_by_group(obs, table, codes, index[codes], mind.rng)
 
 
 @policy("epidemic_routine")
-def routine(obs: Observations, mind: RulesMind) -> list[Actions]:
+def routine(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """No behaviour: everyone alive follows the routine (goes out, works if employed)."""
     return [Actions("go_out", obs.agents[obs["alive"]])]

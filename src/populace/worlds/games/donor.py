@@ -30,7 +30,7 @@ from pydantic import Field
 
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Handler, Observations, World, WorldConfig, worlds
 
 
@@ -240,7 +240,7 @@ class DonorParams(PolicyParams):
 
 
 @policy("donor_strategy", DonorParams)
-def donor_strategy(obs: Observations, mind: RulesMind) -> list[Actions]:
+def donor_strategy(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Give one's inherited ``generosity`` share; with ``threshold`` set, only to recipients whose
     last donation was at least that share (unknown recipients get the benefit of the doubt), and,
     with ``punish`` > 0 where the world allows it, spend that share punishing the others."""

@@ -11,13 +11,13 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 
 COOPERATE, DEFECT = 0, 1
 
 
-def _play(obs: Observations, mind: RulesMind, option: np.ndarray | int) -> list[Actions]:
+def _play(obs: Observations, mind: PolicyContext, option: np.ndarray | int) -> list[Actions]:
     labels = np.asarray(mind.action_space["play"].args["option"].choices, dtype=object)
     chosen = np.broadcast_to(np.asarray(option, dtype=np.int64), (len(obs),))
     playing = (obs["partner"] >= 0) & (obs["round"] <= obs["rounds"])
@@ -25,13 +25,13 @@ def _play(obs: Observations, mind: RulesMind, option: np.ndarray | int) -> list[
 
 
 @policy("always_cooperate")
-def always_cooperate(obs: Observations, mind: RulesMind) -> list[Actions]:
+def always_cooperate(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Always the first option."""
     return _play(obs, mind, COOPERATE)
 
 
 @policy("always_defect")
-def always_defect(obs: Observations, mind: RulesMind) -> list[Actions]:
+def always_defect(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Always the second option."""
     return _play(obs, mind, DEFECT)
 
@@ -45,26 +45,26 @@ class AlternateParams(PolicyParams):
 
 
 @policy("defect_once", DefectOnceParams)
-def defect_once(obs: Observations, mind: RulesMind) -> list[Actions]:
+def defect_once(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Cooperate, except in round ``round`` (default 1, the first), where it defects."""
     at = mind.settings(DefectOnceParams).round
     return _play(obs, mind, np.where(obs["round"] == at, DEFECT, COOPERATE))
 
 
 @policy("alternate", AlternateParams)
-def alternate(obs: Observations, mind: RulesMind) -> list[Actions]:
+def alternate(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Switch option every round, starting with option ``start`` (default 0, the first)."""
     start = mind.settings(AlternateParams).start
     return _play(obs, mind, (obs["round"] - 1 + start) % 2)
 
 
 @policy("tit_for_tat")
-def tit_for_tat(obs: Observations, mind: RulesMind) -> list[Actions]:
+def tit_for_tat(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Cooperate first, then repeat the partner's last choice."""
     return _play(obs, mind, np.where(obs["their_last"] >= 0, obs["their_last"], COOPERATE))
 
 
 @policy("grim")
-def grim(obs: Observations, mind: RulesMind) -> list[Actions]:
+def grim(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Cooperate until the partner defects once, then defect for ever."""
     return _play(obs, mind, np.where(obs["their_second_choices"] > 0, DEFECT, COOPERATE))

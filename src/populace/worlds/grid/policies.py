@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 from populace.worlds.grid.space import AGENT, AGENT_OFF, BOX, DIRECTIONS, FOOD, NEST, PREY
 
@@ -61,7 +61,7 @@ class PushParams(PolicyParams):
     jitter: float = Field(0.2, ge=0, le=1, description="share of agents moving at random each step")
 
 
-def _chatter(obs: Observations, mind: RulesMind) -> list[Actions]:
+def _chatter(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Optional messages: a share ``say`` of agents sends ``text`` (default "here")."""
     prm = mind.settings(ChatterParams)
     share = prm.say
@@ -73,13 +73,13 @@ def _chatter(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("swarm_random_walk", ChatterParams)
-def random_walk(obs: Observations, mind: RulesMind) -> list[Actions]:
+def random_walk(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Each agent moves in a uniformly random direction (or stays); optionally says ``text``."""
     return _moves(obs, _random(len(obs), mind.rng)) + _chatter(obs, mind)
 
 
 @policy("swarm_greedy_chase", ChatterParams)
-def greedy_chase(obs: Observations, mind: RulesMind) -> list[Actions]:
+def greedy_chase(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Step towards one side of the nearest prey in view (agent id mod 4 picks which); else wander."""
     seen, dx, dy = nearest(obs["view"], PREY)
     side = obs.agents % 4
@@ -90,7 +90,7 @@ def greedy_chase(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("swarm_forage")
-def forage(obs: Observations, mind: RulesMind) -> list[Actions]:
+def forage(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Head for food in view when empty-handed, for the nest when carrying; wander otherwise."""
     views, carrying = obs["view"], obs["carrying"]
     food_seen, fdx, fdy = nearest(views, FOOD)
@@ -103,7 +103,7 @@ def forage(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("swarm_sync_majority")
-def sync_majority(obs: Observations, mind: RulesMind) -> list[Actions]:
+def sync_majority(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Wander, and switch every step except when most lights in view differ from one's own.
 
     Everyone who switches each step keeps their phase; a minority agent that skips one switch
@@ -117,7 +117,7 @@ def sync_majority(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("swarm_flock", FlockParams)
-def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
+def flock(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Vicsek-style: follow the summed heading of the agents in view, else keep one's own.
 
     ``noise`` (default 0.1) is the share of agents moving at random each step.
@@ -133,7 +133,7 @@ def flock(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("swarm_push", PushParams)
-def push(obs: Observations, mind: RulesMind) -> list[Actions]:
+def push(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Take a free cell behind the box (opposite the goal) and push it goalwards; wander until it is seen."""
     views = obs["view"]
     n, k, _ = views.shape

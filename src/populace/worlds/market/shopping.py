@@ -9,18 +9,17 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 
 
-def _memory(mind: RulesMind, name: str) -> dict[str, Any]:
+def _memory(mind: PolicyContext, name: str) -> dict[str, Any]:
     """Per-mind state that survives between steps (and checkpoints, as an attribute of the mind)."""
     n = mind.population.size
-    state: dict[str, Any] = mind.__dict__.setdefault(name, {
+    return mind.memory(name, lambda: {
         "requested": np.zeros(n, bool), "waited": np.zeros(n, np.int64), "countered": np.zeros(n, bool),
         "counter_to": np.full(n, -1, np.int64), "counter_price": np.zeros(n),
     })
-    return state
 
 
 def _batch(name: str, rows: list[tuple[int, dict[str, float]]]) -> list[Actions]:
@@ -44,7 +43,7 @@ class SellerParams(PolicyParams):
 
 
 @policy("market_shopper", ShopperParams)
-def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
+def shopper(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """A customer's assistant. ``strategy: first`` accepts the first proposal that arrives;
     ``strategy: best`` waits for the proposals it asked for (at most ``patience`` steps), counters
     the best one once at ``haggle`` below its price (if ``haggle`` > 0), then accepts the best
@@ -94,7 +93,7 @@ def shopper(obs: Observations, mind: RulesMind) -> list[Actions]:
 
 
 @policy("market_seller", SellerParams)
-def seller(obs: Observations, mind: RulesMind) -> list[Actions]:
+def seller(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """A business answers every request at ``markup`` x cost, and a counter with the countered price
     if that is at least ``floor`` x cost, else with ``floor`` x cost."""
     prm = mind.settings(SellerParams)

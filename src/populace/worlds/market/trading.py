@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 
 
@@ -21,7 +21,7 @@ class TraderParams(PolicyParams):
 
 
 @policy("stock_trader", TraderParams)
-def trader(obs: Observations, mind: RulesMind) -> list[Actions]:
+def trader(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Each trader values the stock at ``price * exp(score)``, with score = ``fundamental`` x news
     + ``trend`` x 5-day log return + ``herding`` x feed stance + noise, and quotes both sides: a bid
     for ``stake`` of its cash at ``spread`` below its valuation and an ask for ``stake`` of its

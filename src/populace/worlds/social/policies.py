@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, RulesMind, policy
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.world import Observations
 
 #: What rule-driven users post about when they post about nothing in particular.
@@ -28,7 +28,7 @@ def _first(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, mask[rows].argmax(axis=1)
 
 
-def _chance(mind: RulesMind, shape: tuple[int, ...], p: np.ndarray | float) -> np.ndarray:
+def _chance(mind: PolicyContext, shape: tuple[int, ...], p: np.ndarray | float) -> np.ndarray:
     return mind.rng.random(shape) < p
 
 
@@ -38,14 +38,14 @@ def _object(values: list[str]) -> np.ndarray:
     return out
 
 
-def _topic_posts(obs: Observations, mind: RulesMind, p_post: float) -> list[Actions]:
+def _topic_posts(obs: Observations, mind: PolicyContext, p_post: float) -> list[Actions]:
     who = obs.agents[_chance(mind, (len(obs),), p_post)]
     texts = [f"my thoughts on {TOPICS[a % len(TOPICS)]}, take {step}" for a, step in
              zip(who.tolist(), mind.rng.integers(0, 1000, len(who)).tolist(), strict=True)]
     return [Actions("create_post", who, {"content": _object(texts)})]
 
 
-def _engage(obs: Observations, mind: RulesMind, action: str, p: np.ndarray) -> list[Actions]:
+def _engage(obs: Observations, mind: PolicyContext, action: str, p: np.ndarray) -> list[Actions]:
     """Each agent takes ``action`` on the first feed post it draws with probability ``p``."""
     rows, cols = _first(_chance(mind, p.shape, p) & (obs["feed_post"] >= 0))
     return [Actions(action, obs.agents[rows], {"post_id": obs["feed_post"][rows, cols]})]
@@ -61,7 +61,7 @@ class BrowseParams(PolicyParams):
 
 
 @policy("browse", BrowseParams)
-def browse(obs: Observations, mind: RulesMind) -> list[Actions]:
+def browse(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Post now and then; like, repost, comment on and follow the authors of interesting posts.
 
     Params: ``post``, ``like``, ``repost``, ``comment``, ``follow`` (base probabilities) and
@@ -93,7 +93,7 @@ class MisinformationParams(PolicyParams):
 
 
 @policy("misinformation", MisinformationParams)
-def misinformation(obs: Observations, mind: RulesMind) -> list[Actions]:
+def misinformation(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Rumour spreading: share a rumour unless debunked, share corrections, browse otherwise.
 
     Params: ``share`` (reposting a rumour seen), ``believers`` (factor for users who already
@@ -123,7 +123,7 @@ class HerdParams(PolicyParams):
 
 
 @policy("herd", HerdParams)
-def herd(obs: Observations, mind: RulesMind) -> list[Actions]:
+def herd(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Reddit voting with herding: up-votes are likelier on comments that already score well.
 
     Params: ``vote`` (voting on a shown comment), ``positivity`` (chance a vote is up when the
@@ -161,7 +161,7 @@ class StanceParams(PolicyParams):
 
 
 @policy("stance", StanceParams)
-def stance(obs: Observations, mind: RulesMind) -> list[Actions]:
+def stance(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Post one's stance on the dilemma; like posts whose stance is close to one's own.
 
     Params: ``post``, ``like`` (base chance of liking a post), ``tolerance`` (stance distance at
