@@ -21,18 +21,20 @@ import numpy as np
 import pyarrow as pa
 
 from populace.budget import Spending, exhausted, stop_message
+from populace.context import MindContext
 from populace.errors import PopulaceError, RunError, RunFailedError, ScenarioError
 from populace.events import FAILED, OK, REJECTED, Events, count_outcomes
 from populace.execution import Executor, LocalExecutor
 from populace.execution.base import summed
+from populace.execution.regions import Region, RegionStep, build_regions
+from populace.execution.turns import by_shard, take_turn
 from populace.health import MODEL_DECISIONS, RunHealth, failing_message, model_location, outage_message
-from populace.minds import Decisions, Mind, MindContext, minds
-from populace.minds.base import by_shard, take_turn
+from populace.minds import Decisions, Mind, minds
 from populace.minds.fallback import BUDGET, FallbackMind
 from populace.minds.language import LanguageMind
 from populace.persona import sample_attributes
 from populace.population import Population
-from populace.regions import Region, RegionalWorld, RegionStep, build_regions
+from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import MindSpec, Scenario, check_partitions, load_scenario, mind_masks
 from populace.scheduler import Scheduler

@@ -277,10 +277,10 @@ class TraceStore:
 
     def load_checkpoint(self, step: int) -> Any:
         if self.path is None:
-            return pickle.loads(self._memory_checkpoint[1])
+            return unpickle(self._memory_checkpoint[1])
         file = self.path / "checkpoints" / f"{step:08d}.pkl"
         try:
-            return pickle.loads(file.read_bytes())
+            return unpickle(file.read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError) as exc:
             raise RunError(f"checkpoint {file} cannot be read: {exc}") from None
 
@@ -310,3 +310,26 @@ class TraceStore:
         if not tables:
             return EVENT_SCHEMA.empty_table() if name == "events" else pa.table({})
         return pa.concat_tables(tables, promote_options="permissive")
+
+
+#: Classes that moved since a checkpoint may have been written: (old module, name) -> new module.
+MOVED = {
+    ("populace.regions", "Region"): "populace.execution.regions",
+    ("populace.regions", "RegionStep"): "populace.execution.regions",
+    ("populace.regions", "RegionResult"): "populace.execution.regions",
+    ("populace.minds.base", "MindContext"): "populace.context",
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads checkpoints written before a class moved module."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED.get((module, name), module), name)
+
+
+def unpickle(payload: bytes) -> Any:
+    """A checkpoint's state, classes that moved since it was written found where they are now."""
+    import io
+
+    return _Unpickler(io.BytesIO(payload)).load()

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from populace.context import MindContext
 from populace.errors import ScenarioError
 from populace.llm.backends.scripted import ScriptedBackend, example_of
 from populace.llm.base import Backend, Choice, Completion, ModelError, ModelUnavailableError, Prompt, Sampling, Usage
 from populace.llm.cache import CACHE_FILE, ResponseCache
 from populace.llm.client import LanguageModel, is_transient
-from populace.minds.base import MindContext
 
 SCHEMA = {
     "type": "object",

@@ -12,6 +12,7 @@ import pandas as pd
 from populace.analysis.tables import RunLike, run_path
 from populace.errors import RunError
 from populace.network import Network
+from populace.trace import unpickle
 
 
 def checkpoint_steps(run: RunLike) -> list[int]:
@@ -24,7 +25,7 @@ def checkpoint(run: RunLike, step: int) -> dict[str, Any]:
     """The saved state after ``step`` steps: ``population``, ``world``, ``minds``, ... (a run's own file)."""
     file = run_path(run) / "checkpoints" / f"{step:08d}.pkl"
     try:
-        state = pickle.loads(Path(file).read_bytes())
+        state = unpickle(Path(file).read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
         raise RunError(f"checkpoint {file} cannot be read: {exc}") from None
     if not isinstance(state, dict):

@@ -11,7 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from populace.minds.base import Decisions, MindContext
+from populace.context import MindContext
+from populace.minds.base import Decisions
 from populace.registry import Registry
 from populace.world import Observations
 

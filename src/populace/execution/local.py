@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from populace.context import MindContext
 from populace.execution.base import Call, Executor, summed
-from populace.minds.base import MindContext
 
 
 class LocalExecutor(Executor):

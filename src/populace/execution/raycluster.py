@@ -21,9 +21,9 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
+from populace.context import MindContext
 from populace.errors import PopulaceError
 from populace.execution.base import Call, Executor, summed
-from populace.minds.base import MindContext
 
 MAX_RECOVERIES = 3
 

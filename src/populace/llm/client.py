@@ -26,14 +26,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from populace.errors import ScenarioError
+from populace.context import MindContext
+from populace.errors import ScenarioError, UnknownNameError
 from populace.llm.base import (
     Backend,
+    BackendConfig,
     Choice,
     Completion,
     Message,
@@ -42,10 +44,10 @@ from populace.llm.base import (
     Prompt,
     Sampling,
     Usage,
+    backends,
 )
 from populace.llm.cache import CACHE_FILE, ResponseCache, request_key
 from populace.llm.structured import InvalidOutput, parse_valid
-from populace.minds.base import MindContext
 
 T = TypeVar("T")
 
@@ -64,74 +66,63 @@ def is_transient(cause: str) -> bool:
     return cause in TRANSIENT or cause.startswith("http_5")
 
 
-class ServerSpec(BaseModel):
-    """One server of a fleet serving the same model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str
-    concurrency: int = Field(8, ge=1, le=4096, description="requests in flight at once on this server")
-
-
-class ModelSpec(BaseModel):
-    """A model as a scenario declares it (``model:`` at the top, or in a mind's params)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backend: Literal["embedded", "openai", "scripted"] = "embedded"
-    model: str | None = Field(None, description="model name (openai), GGUF name or path (embedded)")
-    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    servers: list[ServerSpec] | None = Field(
-        None, min_length=1, description="several servers of the same model (openai), each with its own limit")
-    api_key_env: str | None = Field(None, description="environment variable holding the API key")
-    endpoint: Literal["chat", "completions"] = "chat"
-    schema_mode: Literal["auto", "json_schema", "json_object", "none"] = Field(
-        "auto", description="how the server is asked to constrain JSON (json_object: llama.cpp's server)")
-    concurrency: int = Field(8, ge=1, le=4096)
-    timeout: float = Field(30.0, gt=0)
-    retries: int = Field(3, ge=0, le=20)
-    backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")
-    max_backoff: float = Field(8.0, ge=0)
-    repairs: int = Field(1, ge=0, le=5, description="re-asks after output that is not valid JSON")
-    seed: int = Field(0, description="seeds the retry jitter")
-    cache: bool | str = Field(True, description="true: the run's cache/; false: none; or a directory")
-    threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model")
-    context_size: int = Field(2048, ge=256)
-    responses: dict[str, str] | str | None = Field(None, description="scripted: prompt substring -> reply")
-    probabilities: dict[str, float] | None = Field(None, description="scripted: option -> weight")
-    function: Any = Field(None, description="scripted: a callable or 'module:attribute'")
+def resolve_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any] | None = None,
+                 ) -> tuple[type[Backend], dict[str, Any], list[tuple[str, str]]]:
+    """The backend that ``spec`` merged over ``defaults`` names (none: embedded), the fields to
+    validate against its ``Config``, and ``(field, why)`` for each field of ``spec`` set for
+    another backend only. Such fields are left out of the ones to validate (the scenario check says
+    them; ``null`` sets none), and so are those inherited from ``defaults``: a mind that names
+    another backend does not inherit the default backend's own fields. Fields no backend declares
+    are kept, for its ``Config`` to refuse. An unknown backend raises :class:`UnknownNameError`."""
+    merged = {**(defaults or {}), **spec}
+    name = str(merged.get("backend") or "embedded")
+    backend = backends.get(name)
+    own = backend.Config.model_fields
+    data: dict[str, Any] = {"backend": name}
+    unused: list[tuple[str, str]] = []
+    for key, value in merged.items():
+        if key == "backend":
+            continue
+        users = [] if key in own else _users(key)
+        if not users:
+            data[key] = value
+        elif key in spec and value is not None:
+            unused.append((key, f"the {name} backend does not use it (only {' and '.join(users)})"))
+    return backend, data, unused
 
 
-def parse_spec(spec: Mapping[str, Any]) -> ModelSpec:
-    """Validate a model spec; a bad field is one line naming it."""
+def _users(key: str) -> list[str]:
+    """The registered backends whose ``Config`` has the field ``key`` (loading them: only for a
+    field the named backend does not have)."""
+    users = []
+    for name in backends.names():
+        try:
+            backend = backends.get(name)
+        except Exception:  # a plugin that cannot be loaded uses no field of this spec
+            continue
+        if key in backend.Config.model_fields:
+            users.append(name)
+    return users
+
+
+def parse_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> BackendConfig:
+    """A model spec (over ``defaults``, the scenario's ``model:``) validated against its backend's
+    ``Config``; a bad field is one line naming it, an unknown backend the registry's "did you mean"."""
     try:
-        return ModelSpec.model_validate(dict(spec))
+        backend, data, _ = resolve_spec(spec, defaults)
+    except UnknownNameError as exc:
+        raise ScenarioError(f"model.backend: {exc}") from None
+    try:
+        return backend.Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "model"
         raise ScenarioError(f"model.{where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
-def create_backend(spec: ModelSpec) -> Backend:
-    """The backend a spec names (imported lazily: only the one used is loaded)."""
-    if spec.backend == "scripted":
-        from populace.llm.backends.scripted import ScriptedBackend
-
-        return ScriptedBackend.from_spec(spec)
-    if spec.backend == "openai":
-        from populace.llm.backends.openai import OpenAIBackend
-
-        if spec.servers:
-            from populace.llm.backends.fleet import FleetBackend
-
-            members = [OpenAIBackend.from_spec(spec.model_copy(update={"base_url": s.base_url,
-                                                                        "concurrency": s.concurrency}))
-                       for s in spec.servers]
-            return FleetBackend(members, [s.concurrency for s in spec.servers])
-        return OpenAIBackend.from_spec(spec)
-    from populace.llm.backends.embedded import EmbeddedBackend
-
-    return EmbeddedBackend.from_spec(spec)
+def create_backend(spec: BackendConfig) -> Backend:
+    """The backend a validated spec names, built from its own ``Config`` (only that one is imported)."""
+    return backends.get(spec.backend).from_spec(spec)
 
 
 def as_messages(prompt: Prompt) -> list[Message]:
@@ -184,7 +175,7 @@ class LanguageModel:
         """The client for a mind's model spec over the scenario's default (``context.model``);
         minds with the same spec in one run share one client (and one loaded model)."""
         context = context if context is not None else MindContext()
-        parsed = parse_spec({**context.model, **dict(spec or {})})
+        parsed = parse_spec(dict(spec or {}), context.model)
         share = "llm:" + json.dumps(parsed.model_dump(), sort_keys=True, default=repr)
         existing = context.shared.get(share)
         if isinstance(existing, LanguageModel):
@@ -197,7 +188,7 @@ class LanguageModel:
             cache = ResponseCache(directory / CACHE_FILE if directory is not None else None)
         client = cls(
             backend, cache=cache, replay=context.replay, timeout=parsed.timeout,
-            concurrency=sum(s.concurrency for s in parsed.servers) if parsed.servers else parsed.concurrency,
+            concurrency=parsed.client_concurrency(),
             retries=parsed.retries, backoff=parsed.backoff, max_backoff=parsed.max_backoff,
             repairs=parsed.repairs, seed=parsed.seed,
         )

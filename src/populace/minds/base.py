@@ -7,20 +7,19 @@ mind simply returns at once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from populace.actions import Actions, ActionSpace
+from populace.context import MindContext
 from populace.events import Events
 from populace.population import Population
 from populace.registry import Registry
-from populace.world import Observations, World
+from populace.world import Observations
 
 
 class MindConfig(BaseModel):
@@ -42,48 +41,6 @@ class Decisions:
         self.actions.extend(other.actions)
         self.failures.extend(other.failures)
         self.notes.extend(other.notes)
-
-
-def by_shard(observations: Observations, owner: np.ndarray, shards: int) -> list[tuple[int, Observations]]:
-    """Split a batch of observations by the mind shard that owns each agent (``owner``: -1 for none)."""
-    if shards == 1:
-        sizes = np.array([np.count_nonzero(owner == 0)])
-    else:
-        sizes = np.bincount(owner + 1, minlength=shards + 1)[1:]
-    requests = []
-    for shard in np.flatnonzero(sizes).tolist():
-        if sizes[shard] == len(owner):
-            requests.append((shard, observations))
-        else:
-            requests.append((shard, observations.take(np.flatnonzero(owner == shard))))
-    return requests
-
-
-async def take_turn(world: World, ids: np.ndarray, step: int, time: datetime | None,
-                    decide: Callable[[Observations], Awaitable[Decisions]]) -> list[Events]:
-    """One turn of ``ids``: the world observes them, ``decide`` answers, the world applies the actions.
-
-    Returns the world's events and the failed decisions. A whole world's turn decides through the
-    executor; a region's through its own minds.
-    """
-    observations = world.observe(ids)
-    observations.step, observations.time, observations.step_duration = step, time, world.clock.step
-    decisions = await decide(observations)
-    return [*world.apply(decisions.actions), *decisions.failures, *decisions.notes]
-
-
-@dataclass
-class MindContext:
-    """What a run offers its minds: where it records, the scenario's default model spec, whether
-    it replays from the response cache, and a place to share expensive objects (model clients,
-    encoders) between minds. Not pickled into checkpoints: it is re-attached on resume."""
-
-    run_path: Path | None = None
-    model: dict[str, Any] = field(default_factory=dict)
-    replay: bool = False
-    shared: dict[str, Any] = field(default_factory=dict)
-    #: the scenario's plugins, imported again by worker processes before they unpickle shards
-    plugins: tuple[str, ...] = ()
 
 
 class Mind(ABC):

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from populace.context import MindContext
 from populace.events import FAILED, FALLBACK_BY, Events
-from populace.minds.base import Decisions, Mind, MindContext
+from populace.minds.base import Decisions, Mind
 from populace.minds.language import LanguageMind
 from populace.world import Observations
 

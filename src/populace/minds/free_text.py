@@ -24,10 +24,11 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator
 
 from populace.actions import ActionSpace, ActionSpec, Arg
+from populace.context import MindContext
 from populace.errors import PopulaceError
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, Sampling
-from populace.minds.base import Decisions, MindContext, minds
+from populace.minds.base import Decisions, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig, ModelClient
 from populace.minds.player import decision_failure
 from populace.world import Observations

@@ -14,9 +14,10 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import Field
 
+from populace.context import MindContext
 from populace.embedding import Encoder, encoders
 from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
-from populace.minds.base import Mind, MindConfig, MindContext
+from populace.minds.base import Mind, MindConfig
 
 
 class ModelClient(Protocol):

@@ -51,7 +51,7 @@ class RulesMind(Mind):
         """``params`` as the policy's parameter model."""
         return model.model_validate(self.params)
 
-    def memory(self, name: str, factory: Callable[[], T]) -> T:
+    def policy_state(self, name: str, factory: Callable[[], T]) -> T:
         """Per-mind state of the policy, an attribute of the mind so that checkpoints keep it."""
         if name not in self.__dict__:
             self.__dict__[name] = factory()

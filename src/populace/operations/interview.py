@@ -39,10 +39,11 @@ import numpy as np
 import pyarrow as pa
 
 from populace import analysis
+from populace.context import MindContext
 from populace.errors import PopulaceError, PopulationError, RunError
 from populace.llm.base import Completion, ModelError, Sampling
 from populace.minds.archetype import ArchetypeMind
-from populace.minds.base import Mind, MindContext
+from populace.minds.base import Mind
 from populace.minds.fallback import FallbackMind
 from populace.minds.generative import GenerativeMind
 from populace.minds.language import LanguageMind, ModelClient

@@ -37,8 +37,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from populace.context import MindContext
 from populace.errors import RunError, ScenarioError
-from populace.minds import Mind, MindContext
+from populace.minds import Mind
 from populace.minds.fallback import FallbackMind
 from populace.regions import RegionalWorld
 from populace.runs import Run

@@ -26,7 +26,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import gini
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, worlds
 
 HARVEST, DISCUSS, OVER = "harvest", "discuss", "over"
 
@@ -64,6 +64,20 @@ class CommonsWorld(World):
         "over_usage": "share of harvest requests above the sustainable share",
         "messages": "messages said so far",
     }
+    observation = (
+        Column("phase", "text", "harvest, discuss, or over"),
+        Column("month", "int64", "the month, from 1"),
+        Column("turn", "int64", "0 at the harvest, then the talk turn"),
+        Column("stock", "float64", "fish in the lake (tons)"),
+        Column("capacity", "float64", "most fish the lake can hold (tons)"),
+        Column("sustainable_share", "float64", "tons each may catch so that the lake still refills"),
+        Column("my_last_catch", "float64", "own catch last month (tons)"),
+        Column("others_last_catch", "float64", "the others' mean catch last month (tons)"),
+        Column("my_total", "float64", "own catch this season (tons)"),
+        Column("rules", "text", "the rules and the lake now, in words"),
+        Column("history", "text", "the last months' catches, in words"),
+        Column("discussion", "text", "this month's messages, one a line"),
+    )
 
     @property
     def cfg(self) -> CommonsConfig:
@@ -266,7 +280,7 @@ class SustainableParams(PolicyParams):
     talk: bool = Field(True, description="say so on the first talk turn")
 
 
-@policy("sustainable_harvest", SustainableParams)
+@policy("sustainable_harvest", SustainableParams, reads=("phase", "sustainable_share", "turn", "my_last_catch"))
 def sustainable_harvest(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Catch ``share`` (default 1) times the sustainable share; on the first talk turn, say so
     (``talk``, default true)."""
@@ -289,7 +303,7 @@ class GreedyParams(PolicyParams):
     fraction: float = Field(0.15, ge=0, le=1, description="share of the whole lake to catch")
 
 
-@policy("greedy_harvest", GreedyParams)
+@policy("greedy_harvest", GreedyParams, reads=("phase", "stock"))
 def greedy_harvest(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Catch ``fraction`` (default 0.15) of the whole lake every month, whatever the others do."""
     fraction = mind.settings(GreedyParams).fraction

@@ -30,7 +30,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import PopulaceError
 from populace.events import Events
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, worlds
 
 TRANSCRIPT_FIELDS = ("agent", "round", "message", "opinion")
 
@@ -194,6 +194,17 @@ class DebateWorld(World):
         "rounds_to_converge": "first round at which the within-group spread fell below converged_sd",
         "public_private_gap": "mean |public stance - private opinion reported the same round| so far",
     }
+    observation = (
+        Column("topic", "text", "the statement debated"),
+        Column("round", "int64", "the round, from 1 (past rounds: the debate is over)"),
+        Column("rounds", "int64", "rounds of public messages"),
+        Column("scale_low", "float64", "lowest opinion on the scale (disagree)"),
+        Column("scale_high", "float64", "highest opinion on the scale (agree)"),
+        Column("opinion", "float64", "own private opinion"),
+        Column("group", "int64", "own debate group"),
+        Column("group_stance", "float64", "the group's others' mean stance said last round (NaN: none)"),
+        Column("transcript", "text", "the group's messages of the last rounds, one a line"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -349,7 +360,8 @@ class ConformingParams(PolicyParams):
     conformity: float = Field(0.3, ge=0, le=1, description="share of the way the said stance moves further")
 
 
-@policy("conforming_debater", ConformingParams)
+@policy("conforming_debater", ConformingParams,
+        reads=("round", "rounds", "group_stance", "opinion", "scale_low", "scale_high"))
 def conforming_debater(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Move the private opinion ``mu`` (default 0.3) of the way towards the group's last public
     stance; say a stance shaded ``conformity`` (default 0.3) of the way further towards the group."""
@@ -366,7 +378,7 @@ def conforming_debater(obs: Observations, mind: PolicyContext) -> list[Actions]:
             Actions("report", obs.agents[live], {"opinion": private[live]})]
 
 
-@policy("stubborn_debater")
+@policy("stubborn_debater", reads=("round", "rounds", "opinion"))
 def stubborn_debater(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Say one's private opinion and never change it."""
     live = obs["round"] <= obs["rounds"]

@@ -35,7 +35,7 @@ from populace.errors import ScenarioError
 from populace.events import Events
 from populace.measures import gini
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation, worlds
 
 PLANNER = 0
 #: US federal income tax 2023, single filer: bracket lower thresholds ($/year) and marginal rates.
@@ -43,6 +43,8 @@ US_2023_THRESHOLDS = [0.0, 11_000.0, 44_725.0, 95_375.0, 182_100.0, 231_250.0, 5
 US_2023_RATES = [0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37]
 BRACKETS = len(US_2023_RATES)
 RATE_ARGS = tuple(f"rate_{k}" for k in range(BRACKETS))
+#: the columns a worker reads to know its own problem: its preferences and the schedule
+SCHEDULE = ("eta", "frisch", "psi", "max_hours", *(f"threshold_{k}" for k in range(BRACKETS)), *RATE_ARGS)
 
 
 class EconomyConfig(WorldConfig):
@@ -139,6 +141,26 @@ class EconomyWorld(World):
         "mean_rate": "mean of the bracket rates",
         "approval": "share of votes approving the planner at the last vote",
     }
+    observation = (
+        Column("planner", "bool", "the planner (agent 0), who sets taxes and does not work"),
+        Column("skill", "float64", "own hourly skill ($)"),
+        Column("hours", "float64", "own weekly hours worked"),
+        Column("transfer", "float64", "the lump-sum transfer each worker got last year ($/year)"),
+        Column("baseline_transfer", "float64", "the transfer the baseline schedule would have paid ($/year)"),
+        Column("welfare", "float64", "mean worker utility last year"),
+        Column("revenue", "float64", "mean tax paid per worker last year ($/year)"),
+        Column("output", "float64", "mean pre-tax income of workers last year ($/year)"),
+        Column("voting", "bool", "whether this year workers vote on the planner"),
+        Column("eta", "float64", "curvature of utility in consumption"),
+        Column("frisch", "float64", "Frisch elasticity of labour supply"),
+        Column("psi", "float64", "weight of the disutility of work"),
+        Column("max_hours", "float64", "most weekly hours a worker may choose"),
+        *(column for k in range(BRACKETS) for column in (
+            Column(f"threshold_{k}", "float64", f"lower income threshold of bracket {k} ($/year)"),
+            Column(RATE_ARGS[k], "float64", f"current marginal rate of bracket {k}"),
+        )),
+        Column("baseline_rates", "object", "the baseline schedule's marginal rates, a tuple"),
+    )
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
@@ -263,7 +285,8 @@ class EconomyWorld(World):
         return Events.world("set_schedule", rates=",".join(f"{r:g}" for r in rates))
 
 
-@policy("tax_worker")
+@policy("tax_worker", reads=("planner", *SCHEDULE, "skill", "transfer", "voting", "baseline_rates",
+                            "baseline_transfer"))
 def utility_max(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Workers choose the hours that maximise their utility under the current schedule and transfer;
     in voting years they approve when the schedule (with its transfer) beats the baseline (with the
@@ -291,7 +314,7 @@ class HillClimbParams(PolicyParams):
     period: int = Field(2, ge=1, description="years between proposals")
 
 
-@policy("tax_planner_hill_climb", HillClimbParams)
+@policy("tax_planner_hill_climb", HillClimbParams, reads=("planner", *RATE_ARGS, "welfare"))
 def hill_climb(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """The planner nudges one bracket's rate every ``period`` years and keeps a nudge only if welfare rose.
 
@@ -308,7 +331,7 @@ def hill_climb(obs: Observations, mind: PolicyContext) -> list[Actions]:
     i = planner[0]
     rates = np.asarray([obs[name][i] for name in RATE_ARGS])
     welfare = float(obs["welfare"][i])
-    state: dict[str, Any] = mind.memory("hill_climb", lambda: {"best": -np.inf, "best_rates": rates, "trial": 0})
+    state: dict[str, Any] = mind.policy_state("hill_climb", lambda: {"best": -np.inf, "best_rates": rates, "trial": 0})
     if welfare > state["best"]:
         state["best"], state["best_rates"] = welfare, rates  # the last nudge helped (or first look)
     else:

@@ -27,7 +27,7 @@ from populace.events import Events
 from populace.measures import clusters
 from populace.network import Network, random_network, small_world
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation, worlds
 
 #: opinions closer than this (1% of the scale) are one opinion when telling clusters apart
 OPINION_RESOLUTION = 0.01
@@ -60,6 +60,11 @@ class OpinionWorld(World):
                     "apart by more than 0.01 and by more than uniform noise would leave",
         "largest_cluster": "share of agents in the largest cluster",
     }
+    observation = (
+        Column("opinion", "float64", "own opinion, 0 to 1"),
+        Column("neighbour", "int64", "the neighbour met this step (-1: none)"),
+        Column("neighbour_opinion", "float64", "that neighbour's opinion (NaN: none met)"),
+    )
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
@@ -117,7 +122,7 @@ class BoundedConfidenceParams(PolicyParams):
     threshold: float = Field(0.2, ge=0, description="largest opinion difference that is discussed")
 
 
-@policy("bounded_confidence", BoundedConfidenceParams)
+@policy("bounded_confidence", BoundedConfidenceParams, reads=("opinion", "neighbour_opinion", "neighbour"))
 def bounded_confidence(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Discuss with the neighbour met if opinions differ by less than ``threshold`` (default 0.2)."""
     threshold = mind.settings(BoundedConfidenceParams).threshold

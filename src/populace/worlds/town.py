@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
@@ -26,7 +27,7 @@ from populace.clock import per_step_chance
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation, worlds
 
 PUBLIC: tuple[tuple[str, str, float, float], ...] = (
     ("Hobbs Cafe", "cafe", 0, 0),
@@ -92,6 +93,27 @@ class TownWorld(World):
         "attended_party": "of those, agents at the party's place while it was on",
         "present_party": "everyone at the party's place while it was on",
     }
+    observation = (
+        Column("place", "text", "where one is, or 'on the way to' a place"),
+        Column("time", "text", "the day and time, in words"),
+        Column("here", "text", "the others at one's place, by name ('nobody': none)"),
+        Column("conversation", "text", "the last lines said at one's place"),
+        Column("knows", "text", "the facts one knows, in words"),
+        Column("plan", "text", "one's plan for the day, hour by hour"),
+        Column("place_id", "int64", "index of one's place (-1: travelling)"),
+        Column("home_id", "int64", "index of one's home"),
+        Column("plan_place", "text", "where the plan says to be this hour"),
+        Column("event_place", "text", "the place of a known event under way or about to start ('': none)"),
+        Column("nearby", "int64", "a random other agent at one's place (-1: none)"),
+        Column("n_here", "int64", "others at one's place"),
+        Column("known_facts", "bool", "which of the facts one knows, one entry per fact", shape=(None,)),
+    )
+
+    @classmethod
+    def observation_columns(cls, config: WorldConfig) -> tuple[Column, ...]:
+        assert isinstance(config, TownConfig)
+        facts = len(config.facts)
+        return tuple(replace(c, shape=(facts,)) if c.name == "known_facts" else c for c in cls.observation)
 
     # -- set-up ------------------------------------------------------------------------------
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
@@ -371,7 +393,8 @@ class RoutineParams(PolicyParams):
     seed: int = Field(0, description="picks which informed agents attend")
 
 
-@policy("town_routine", RoutineParams)
+@policy("town_routine", RoutineParams,
+        reads=("place_id", "event_place", "plan_place", "place", "nearby", "known_facts", "knows"))
 def town_routine(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Follow the day's plan; go to known events (with probability ``attend``); chat with people met.
 

@@ -22,7 +22,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.measures import gini
 from populace.policy import PolicyContext, policy
-from populace.world import Handler, Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation, worlds
 
 
 class WealthConfig(WorldConfig):
@@ -42,6 +42,7 @@ class WealthWorld(World):
         "top10_share": "share of all wealth held by the richest 10%",
         "total": "total wealth (conserved)",
     }
+    observation = (Column("wealth", "int64", "units of wealth the agent holds"),)
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
@@ -131,7 +132,7 @@ def _counted_metrics(wealth: np.ndarray) -> dict[str, float] | None:
     }
 
 
-@policy("random_gift")
+@policy("random_gift", reads=("wealth",))
 def random_gift(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Every observed agent with wealth gives one unit to a uniformly random other agent."""
     givers = obs.agents[np.flatnonzero(obs["wealth"] > 0)]  # faster than a boolean mask that is half true

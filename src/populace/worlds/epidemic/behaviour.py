@@ -70,7 +70,7 @@ class CautiousParams(PolicyParams):
     symptom_isolation: float = Field(0.7, ge=0, le=1, description="chance of isolating with symptoms")
 
 
-@policy("epidemic_cautious", CautiousParams)
+@policy("epidemic_cautious", CautiousParams, reads=tuple(column for column, _ in GROUP_KEY))
 def cautious(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Grouped decisions: stay home as cases rise (``caution``), isolate when sick (``symptom_isolation``)."""
     codes = group_codes(obs)
@@ -80,12 +80,12 @@ def cautious(obs: Observations, mind: PolicyContext) -> list[Actions]:
     index[seen] = np.arange(len(seen), dtype=np.int32)
     prm = mind.settings(CautiousParams)
     table = cautious_distribution(group_values(seen), prm.caution, prm.symptom_isolation)
-    census: dict[str, int] = mind.memory("census", dict)
+    census: dict[str, int] = mind.policy_state("census", dict)
     census["groups"] = len(seen)  # what an archetype mind would have asked
     return sample_by_group(obs, table, codes, index[codes], mind.rng)
 
 
-@policy("epidemic_routine")
+@policy("epidemic_routine", reads=("alive",))
 def routine(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """No behaviour: everyone alive follows the routine (goes out, works if employed)."""
     return [Actions("go_out", obs.agents[obs["alive"]])]

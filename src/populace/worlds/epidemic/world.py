@@ -23,7 +23,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.regions import REGIONS, RegionalWorld, apportion
-from populace.world import Handler, Observations, WorldConfig, operation
+from populace.world import Column, Handler, Observations, WorldConfig, operation
 
 from .census import AGE_GROUPS, OCCUPATIONS, CensusConfig, synthesize
 from .disease import DEAD, EXPOSED, INFECTIOUS, RECOVERED, SUSCEPTIBLE, DiseaseConfig, durations, layer_pressure
@@ -94,6 +94,16 @@ class EpidemicWorld(RegionalWorld):
         "stimulus_paid": "stimulus paid so far",
         "lockdown": "1 while a lockdown is in force",
     }
+    observation = (
+        Column("age_group", "int8", "index of one's age group: 0-17, 18-29, 30-49, 50-64, 65+"),
+        Column("occupation", "int8", "index of one's occupation: none, essential, office, service"),
+        Column("employed", "bool", "has a job"),
+        Column("case_level", "int8", "reported cases, 0 (none) to 4 (very high)"),
+        Column("symptoms", "bool", "infectious with symptoms"),
+        Column("tested_positive", "bool", "infectious and tested positive"),
+        Column("savings_tight", "bool", "an adult whose savings cover few days of expenses"),
+        Column("alive", "bool", "alive"),
+    )
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)

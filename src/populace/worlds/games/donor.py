@@ -31,7 +31,7 @@ from pydantic import Field
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.policy import PolicyContext, PolicyParams, policy
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, worlds
 
 
 class DonorConfig(WorldConfig):
@@ -73,6 +73,18 @@ class DonorWorld(World):
         "punishments": "punishments in the last round",
         "generation_resources": "mean final resources of the last completed generation",
     }
+    observation = (
+        Column("generation", "int64", "the generation, from 1"),
+        Column("round", "int64", "the round of the generation, from 1"),
+        Column("recipient", "int64", "this round's recipient"),
+        Column("resources", "float64", "own resources"),
+        Column("recipient_resources", "float64", "the recipient's resources"),
+        Column("recipient_last", "float64", "share the recipient gave last round (negative: punished; NaN: none)"),
+        Column("generosity", "float64", "own inherited generosity, 0 to 1"),
+        Column("punishment", "bool", "whether donors may pay to punish"),
+        Column("strategy", "text", "own strategy, in words"),
+        Column("history", "text", "the recipient's recent giving, in words"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -239,7 +251,7 @@ class DonorParams(PolicyParams):
     punish: float = Field(0.0, ge=0, le=1, description="share spent punishing the others")
 
 
-@policy("donor_strategy", DonorParams)
+@policy("donor_strategy", DonorParams, reads=("generosity", "recipient_last", "punishment"))
 def donor_strategy(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Give one's inherited ``generosity`` share; with ``threshold`` set, only to recipients whose
     last donation was at least that share (unknown recipients get the benefit of the doubt), and,

@@ -26,7 +26,7 @@ from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.events import Events
 from populace.population import Population
 from populace.regions import REGIONS, RegionalWorld
-from populace.world import Handler, Observations, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, WorldConfig, worlds
 
 #: cells[row option][column option] = (row player's payoff, column player's payoff)
 PRESETS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
@@ -87,6 +87,19 @@ class MatrixGameWorld(RegionalWorld):
         "coordination": "share of pairs choosing the same option in the last round (games without one)",
         "alternation": "share of consecutive coordinated rounds in which the pair switched option",
     }
+    observation = (
+        Column("round", "int64", "the round, from 1 (past rounds: the game is over)"),
+        Column("rounds", "int64", "rounds played with the same partner"),
+        Column("partner", "int64", "the partner (-1: none)"),
+        Column("role", "int64", "0 row player, 1 column player"),
+        Column("my_last", "int64", "own option last round (0 first, 1 second; -1: none)"),
+        Column("their_last", "int64", "the partner's option last round (-1: none)"),
+        Column("their_second_choices", "int64", "rounds the partner chose the second option"),
+        Column("score", "float64", "own points so far"),
+        Column("their_score", "float64", "the partner's points so far"),
+        Column("rules", "text", "the game's rules, in words"),
+        Column("history", "text", "the rounds so far, in words"),
+    )
 
     def __init__(self, population: Population, config: MatrixGameConfig | Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:

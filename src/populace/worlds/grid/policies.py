@@ -78,7 +78,7 @@ def random_walk(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return _moves(obs, _random(len(obs), mind.rng)) + _chatter(obs, mind)
 
 
-@policy("swarm_greedy_chase", ChatterParams)
+@policy("swarm_greedy_chase", ChatterParams, reads=("view",))
 def greedy_chase(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Step towards one side of the nearest prey in view (agent id mod 4 picks which); else wander."""
     seen, dx, dy = nearest(obs["view"], PREY)
@@ -89,7 +89,7 @@ def greedy_chase(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return _moves(obs, direction) + _chatter(obs, mind)
 
 
-@policy("swarm_forage")
+@policy("swarm_forage", reads=("view", "carrying"))
 def forage(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Head for food in view when empty-handed, for the nest when carrying; wander otherwise."""
     views, carrying = obs["view"], obs["carrying"]
@@ -102,7 +102,7 @@ def forage(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return _moves(obs, np.where(seen & ~on_target, direction, wander))
 
 
-@policy("swarm_sync_majority")
+@policy("swarm_sync_majority", reads=("view", "light"))
 def sync_majority(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Wander, and switch every step except when most lights in view differ from one's own.
 
@@ -116,7 +116,7 @@ def sync_majority(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return [Actions("switch", obs.agents[~wait], {}), *_moves(obs, _random(len(obs), mind.rng))]
 
 
-@policy("swarm_flock", FlockParams)
+@policy("swarm_flock", FlockParams, reads=("flow_dx", "flow_dy", "heading_dx", "heading_dy"))
 def flock(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Vicsek-style: follow the summed heading of the agents in view, else keep one's own.
 
@@ -132,7 +132,7 @@ def flock(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return _moves(obs, direction)
 
 
-@policy("swarm_push", PushParams)
+@policy("swarm_push", PushParams, reads=("view", "goal_dx", "goal_dy"))
 def push(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Take a free cell behind the box (opposite the goal) and push it goalwards; wander until it is seen."""
     views = obs["view"]

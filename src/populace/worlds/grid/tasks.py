@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from populace.events import Events
+from populace.world import Column
 from populace.worlds.grid.space import AGENT, AGENT_OFF, BOX, DX, DY, FOOD, GOAL, NEST, PREY, WALL, Grid
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ class Task:
 
     name: ClassVar[str] = ""
     goal: ClassVar[str] = ""
+    #: the columns :meth:`columns` adds to the observation
+    observation: ClassVar[tuple[Column, ...]] = ()
 
     def __init__(self, grid: Grid, config: GridConfig, rng: np.random.Generator) -> None:
         self.grid, self.config, self.rng = grid, config, rng
@@ -153,6 +156,7 @@ class Synchronization(Task):
     name = "synchronization"
     goal = ("Each agent has a light, on (A) or off (a). Use SWITCH to flip yours. A point is scored each "
             "time all lights agree, and the next point needs them all to agree on the opposite state.")
+    observation = (Column("light", "bool", "own light is on"),)
 
     def __init__(self, grid: Grid, config: GridConfig, rng: np.random.Generator) -> None:
         super().__init__(grid, config, rng)
@@ -187,6 +191,7 @@ class Foraging(Task):
     name = "foraging"
     goal = ("Find the food (F), step on it to pick up one unit, and carry it to the nest (N). "
             "Each delivery scores one point.")
+    observation = (Column("carrying", "bool", "carrying a unit of food"),)
 
     def __init__(self, grid: Grid, config: GridConfig, rng: np.random.Generator) -> None:
         super().__init__(grid, config, rng)
@@ -238,6 +243,12 @@ class Flocking(Task):
     name = "flocking"
     goal = ("Move together as a flock: head the same way as the agents you see, stay within sight of "
             "others, and keep one free cell between you and any other agent.")
+    observation = (
+        Column("flow_dx", "float64", "summed x moves of the others in view last step"),
+        Column("flow_dy", "float64", "summed y moves of the others in view last step"),
+        Column("heading_dx", "int64", "own x move last step"),
+        Column("heading_dy", "int64", "own y move last step"),
+    )
 
     def __init__(self, grid: Grid, config: GridConfig, rng: np.random.Generator) -> None:
         super().__init__(grid, config, rng)
@@ -279,6 +290,10 @@ class Transport(Task):
     name = "transport"
     goal = ("A heavy box (B) must be pushed onto the goal (G). Move into the box to push it; it moves one "
             "cell only when enough agents push the same way at once.")
+    observation = (
+        Column("goal_dx", "int64", "cells from the box to the goal across"),
+        Column("goal_dy", "int64", "cells from the box to the goal down"),
+    )
 
     def __init__(self, grid: Grid, config: GridConfig, rng: np.random.Generator) -> None:
         super().__init__(grid, config, rng)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -22,7 +23,7 @@ from populace.embedding import HashingEncoder
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.regions import REGIONS, RegionalWorld
-from populace.world import Handler, Observations, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, WorldConfig, worlds
 from populace.worlds.grid.space import DIRECTIONS, DX, DY, SELF, WALL, Grid, direction_index, render
 from populace.worlds.grid.tasks import TASKS, Synchronization, Task
 
@@ -81,6 +82,25 @@ class GridWorld(RegionalWorld):
         "box_distance": "transport: cells between the box and the goal",
         "delivered": "transport: 1 once the box is on the goal",
     }
+    #: every column of every task; :meth:`observation_columns` picks those of one set-up
+    observation = (
+        Column("view_text", "text", "the view in glyphs, one row a line (with text: true)"),
+        Column("messages", "text", "messages heard from agents in view last step, one a line"),
+        Column("goal", "text", "the task's goal, in words (with text: true)"),
+        *(column for task in TASKS.values() for column in task.observation),
+        Column("x", "int64", "own column on the grid"),
+        Column("y", "int64", "own row on the grid"),
+        Column("view", "uint8", "the k x k window around one (codes: empty, wall, agent, agent with light off, "
+                                "prey, food, nest, box, goal, you)", shape=(None, None)),
+    )
+
+    @classmethod
+    def observation_columns(cls, config: WorldConfig) -> tuple[Column, ...]:
+        assert isinstance(config, GridConfig)
+        by_name = {column.name: column for column in cls.observation}
+        text = [by_name[name] for name in ("view_text", "messages", "goal")] if config.text else []
+        place = [by_name["x"], by_name["y"], replace(by_name["view"], shape=(config.view, config.view))]
+        return (*text, *TASKS[config.task].observation, *place, *([] if config.text else [by_name["messages"]]))
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)

@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import ScenarioError
 from populace.events import Events
-from populace.world import Handler, Observations, World, WorldConfig, operation
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation
 
 OPEN, ACCEPTED, SUPERSEDED = 0, 1, 2
 
@@ -71,6 +71,17 @@ class Marketplace(World):
         "business_profit": "mean profit per business",
         "proposals": "proposals made so far",
     }
+    observation = (
+        Column("customer", "bool", "a customer (else a business)"),
+        Column("category", "int64", "the product category wanted or sold"),
+        Column("willingness", "float64", "a customer's value of a product of quality 1 (0: a business)"),
+        Column("cost", "float64", "a business's cost of one product (0: a customer)"),
+        Column("done", "bool", "a customer who has bought"),
+        Column("searched", "bool", "a customer whose search found businesses"),
+        Column("results", "object", "a customer's search results: a list of business ids"),
+        Column("proposals", "object", "open proposals to a customer: (business, price, quality, rank) tuples"),
+        Column("requests", "object", "requests to a business: (customer, countered price or NaN) tuples"),
+    )
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)

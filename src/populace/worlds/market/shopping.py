@@ -16,7 +16,7 @@ from populace.world import Observations
 def _memory(mind: PolicyContext, name: str) -> dict[str, Any]:
     """Per-mind state that survives between steps (and checkpoints, as an attribute of the mind)."""
     n = mind.population.size
-    return mind.memory(name, lambda: {
+    return mind.policy_state(name, lambda: {
         "requested": np.zeros(n, bool), "waited": np.zeros(n, np.int64), "countered": np.zeros(n, bool),
         "counter_to": np.full(n, -1, np.int64), "counter_price": np.zeros(n),
     })
@@ -42,7 +42,8 @@ class SellerParams(PolicyParams):
     floor: float = Field(1.05, ge=0, description="lowest price accepted in a counter, as a multiple of cost")
 
 
-@policy("market_shopper", ShopperParams)
+@policy("market_shopper", ShopperParams,
+        reads=("customer", "done", "searched", "results", "proposals", "willingness"))
 def shopper(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """A customer's assistant. ``strategy: first`` accepts the first proposal that arrives;
     ``strategy: best`` waits for the proposals it asked for (at most ``patience`` steps), counters
@@ -92,7 +93,7 @@ def shopper(obs: Observations, mind: PolicyContext) -> list[Actions]:
     return out + _batch("request", requests) + _batch("counter", counters) + _batch("accept", accepts)
 
 
-@policy("market_seller", SellerParams)
+@policy("market_seller", SellerParams, reads=("customer", "cost", "requests"))
 def seller(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """A business answers every request at ``markup`` x cost, and a counter with the countered price
     if that is at least ``floor`` x cost, else with ``floor`` x cost."""

@@ -33,7 +33,7 @@ from populace.clock import Duration
 from populace.events import Events
 from populace.measures import gini
 from populace.network import small_world
-from populace.world import Handler, Observations, World, WorldConfig, operation
+from populace.world import Column, Handler, Observations, World, WorldConfig, operation
 from populace.worlds.social.feeds import assemble_feeds, feed_text
 from populace.worlds.social.recommenders import FeedView, Recommender, recommenders
 from populace.worlds.social.state import SocialState
@@ -109,6 +109,16 @@ class StockMarket(World):
         "feed_stance": "mean stance of today's posts (0 without posts)",
         "wealth_gini": "Gini coefficient of traders' wealth at today's price",
     }
+    observation = (
+        Column("cash", "float64", "own cash not reserved by open orders"),
+        Column("shares", "int64", "own shares not reserved by open orders"),
+        Column("price", "float64", "today's price"),
+        Column("return_1d", "float64", "log return over the last day"),
+        Column("return_5d", "float64", "log return over the last five days"),
+        Column("news", "float64", "own private estimate of the value over the price, minus 1"),
+        Column("feed_stance", "float64", "mean stance of the posts in one's feed (0: none)"),
+        Column("feed", "text", "one's feed of posts, in words"),
+    )
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)

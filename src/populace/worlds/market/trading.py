@@ -20,7 +20,7 @@ class TraderParams(PolicyParams):
     post: float = Field(0.2, ge=0, le=1, description="chance of posting one's view")
 
 
-@policy("stock_trader", TraderParams)
+@policy("stock_trader", TraderParams, reads=("news", "return_5d", "feed_stance", "price", "cash", "shares"))
 def trader(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Each trader values the stock at ``price * exp(score)``, with score = ``fundamental`` x news
     + ``trend`` x 5-day log return + ``herding`` x feed stance + noise, and quotes both sides: a bid

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
 from populace.errors import UnknownNameError, WorldError
 from populace.events import Events, filled
-from populace.world import Handler, Observations, World, WorldConfig, worlds
+from populace.world import Column, Handler, Observations, World, WorldConfig, worlds
 from populace.worlds.narrative.ledger import Ledger, RulingError, Transfer, VariableSpec, parse_changes
 from populace.worlds.narrative.scenes import Scenes, SceneSpec
 
@@ -105,6 +105,26 @@ class NarrativeWorld(World):
         "votes_<option>": "votes for an option",
         "vote_margin": "votes of the leading option minus the runner-up's",
     }
+    #: the columns of every narrative; each of its ``variables`` adds one (see :meth:`observation_columns`)
+    observation = (
+        Column("name", "text", "own name"),
+        Column("goal", "text", "own goal ('': none)"),
+        Column("place", "text", "where one is"),
+        Column("scene", "text", "the scene's name"),
+        Column("situation", "text", "what one perceives, in words"),
+        Column("ledger", "text", "what everyone here holds, in words"),
+        Column("here", "object", "the names of those here, a tuple"),
+        Column("changes_schema", "object", "JSON Schema of the state changes a ruling may make here"),
+        Column("vote", "text", "own vote ('': none yet)"),
+        Column("premise", "text", "the situation everyone is told"),
+        Column("acting", "bool", "whether one acts this step (the scene's turn order)"),
+    )
+
+    @classmethod
+    def observation_columns(cls, config: WorldConfig) -> tuple[Column, ...]:
+        assert isinstance(config, NarrativeConfig)
+        variables = (Column(name, "float64", f"own {name} (a variable of the ledger)") for name in config.variables)
+        return (*cls.observation, *variables)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

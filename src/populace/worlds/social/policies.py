@@ -60,7 +60,8 @@ class BrowseParams(PolicyParams):
     interest: float = Field(2.0, ge=0, description="how much similarity to one's interests raises them")
 
 
-@policy("browse", BrowseParams)
+@policy("browse", BrowseParams, reads=("feed_similarity", "feed_liked", "feed_post", "feed_followed",
+                                         "feed_author", "question", "stance", "belief"))
 def browse(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Post now and then; like, repost, comment on and follow the authors of interesting posts.
 
@@ -92,7 +93,8 @@ class MisinformationParams(PolicyParams):
     interest: float = Field(1.0, ge=0, description="how much similarity to one's interests raises them")
 
 
-@policy("misinformation", MisinformationParams)
+@policy("misinformation", MisinformationParams, reads=("feed_topic", "belief", "feed_similarity", "feed_post",
+                                                       "feed_liked", "question", "stance"))
 def misinformation(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Rumour spreading: share a rumour unless debunked, share corrections, browse otherwise.
 
@@ -122,7 +124,7 @@ class HerdParams(PolicyParams):
     herd: float = Field(0.3, description="how much a comment's visible score moves that chance")
 
 
-@policy("herd", HerdParams)
+@policy("herd", HerdParams, reads=("feed_post",))  # and the thread_ columns where shown
 def herd(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Reddit voting with herding: up-votes are likelier on comments that already score well.
 
@@ -160,7 +162,7 @@ class StanceParams(PolicyParams):
     tolerance: float = Field(0.3, gt=0, description="stance distance at which that chance falls to 1/e")
 
 
-@policy("stance", StanceParams)
+@policy("stance", StanceParams, reads=("stance", "feed_stance", "feed_liked", "feed_post", "question", "belief"))
 def stance(obs: Observations, mind: PolicyContext) -> list[Actions]:
     """Post one's stance on the dilemma; like posts whose stance is close to one's own.
 

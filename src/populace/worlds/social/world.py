@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar, Literal, get_args
 
@@ -22,7 +23,7 @@ from populace.embedding import Encoder, encoders
 from populace.errors import PopulaceError
 from populace.events import Events
 from populace.population import Population
-from populace.world import Observations, Seed, World, WorldConfig, operation, worlds
+from populace.world import Column, Observations, Seed, World, WorldConfig, operation, worlds
 from populace.worlds.social import metrics
 from populace.worlds.social.actions import ACTIONS, PlatformActions
 from populace.worlds.social.feeds import assemble_feeds, feed_items, feed_text, top_comments
@@ -117,6 +118,55 @@ class SocialWorld(PlatformActions, World):
     Config = SocialConfig
     actions = ACTIONS
     metric_descriptions: ClassVar[Mapping[str, str]] = metrics.DESCRIPTIONS
+    #: one row per agent; ``(N,)`` columns hold one entry per feed slot (``feed.size``; -1, 0 or ''
+    #: past the feed's end), the ``thread_`` ones one per shown comment of each slot (Reddit mode,
+    #: ``show_comments``); the last five are rendered only with ``text: true``
+    observation = (
+        Column("stance", "float64", "own stance on the dilemma, -1 to 1"),
+        Column("belief", "int8", "own belief in the rumour: 1 believes, -1 debunked, 0 neither"),
+        Column("followers", "int64", "own followers"),
+        Column("following", "int64", "accounts one follows"),
+        Column("feed_post", "int64", "the feed's post ids (-1: empty slot)", shape=(None,)),
+        Column("feed_author", "int64", "each post's author", shape=(None,)),
+        Column("feed_likes", "int64", "each post's likes", shape=(None,)),
+        Column("feed_dislikes", "int64", "each post's dislikes", shape=(None,)),
+        Column("feed_reposts", "int64", "each post's reposts", shape=(None,)),
+        Column("feed_comments", "int64", "each post's comments", shape=(None,)),
+        Column("feed_score", "int64", "each post's likes minus dislikes", shape=(None,)),
+        Column("feed_age", "float64", "each post's age (hours)", shape=(None,)),
+        Column("feed_kind", "int8", "each post's kind: 0 original, 1 repost, 2 quote", shape=(None,)),
+        Column("feed_similarity", "float32", "each post's similarity to one's interests", shape=(None,)),
+        Column("feed_stance", "float64", "each post's stance, -1 to 1", shape=(None,)),
+        Column("feed_topic", "text", "each post's topic ('rumour', 'correction', ...)", shape=(None,)),
+        Column("feed_followed", "bool", "whether one follows each post's author", shape=(None,)),
+        Column("feed_liked", "bool", "whether one has liked each post", shape=(None,)),
+        Column("thread_comment", "int64", "the feed's shown comment ids (-1: none)", shape=(None,)),
+        Column("thread_post", "int64", "each shown comment's post", shape=(None,)),
+        Column("thread_score", "int64", "each shown comment's score", shape=(None,)),
+        Column("thread_author", "int64", "each shown comment's author", shape=(None,)),
+        Column("thread_voted", "bool", "whether one has voted on each shown comment", shape=(None,)),
+        Column("notify_followers", "int64", "new followers since one's last session"),
+        Column("notify_replies", "int64", "new comments on one's posts since one's last session"),
+        Column("question", "text", "a survey question put to one ('': none)"),
+        Column("persona", "text", "who one is, in words"),
+        Column("feed", "text", "the feed rendered as text, one post a line"),
+        Column("feed_items", "object", "the feed as a list of post dicts (post, author, text, likes, reposts, "
+                                       "age, topic)"),
+        Column("notifications", "text", "what happened to one's account since one's last session"),
+        Column("results", "text", "what one's last searches or look-ups of trends found"),
+    )
+
+    @classmethod
+    def observation_columns(cls, config: WorldConfig) -> tuple[Column, ...]:
+        assert isinstance(config, SocialConfig)
+        comments = config.mode == "reddit" if config.show_comments is None else config.show_comments
+        text = ("persona", "feed", "feed_items", "notifications", "results")
+        shown = config.feed.size * config.comments_shown
+        return tuple(
+            replace(c, shape=(shown if c.name.startswith("thread_") else config.feed.size,)) if c.shape else c
+            for c in cls.observation
+            if (comments or not c.name.startswith("thread_")) and (config.text or c.name not in text)
+        )
 
     def __init__(self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:
