@@ -7,7 +7,7 @@ import pytest
 
 from populace import Actions, ActionSpace, ActionSpec, Arg, Events, Observations, Population, World, WorldCheckError
 from populace.testing import check_world
-from populace.world import Handler, worlds
+from populace.world import Column, Handler, worlds
 
 
 @pytest.mark.parametrize("name", worlds.names())
@@ -68,8 +68,32 @@ class WrongObservation(Counter):
         return Observations(agent_ids[:1], {"count": self.count[:1]})
 
 
+class Declared(Counter):
+    observation = (Column("count", "int64", "what the agent has added"),)
+
+
+class DeclaresTheWrongKind(Counter):
+    observation = (Column("count", "bool", "what the agent has added"),)
+
+
+class DeclaresTheWrongShape(Counter):
+    observation = (Column("count", "int64", "what the agent has added", shape=(3,)),)
+
+
+class DeclaresAnotherColumn(Counter):
+    observation = (Column("count", "int64", "what the agent has added"), Column("total", "int64", "everyone's"))
+
+
+class ObservesAnUndeclaredColumn(Declared):
+    def observe(self, agent_ids: np.ndarray) -> Observations:
+        obs = super().observe(agent_ids)
+        obs.columns["secret"] = np.zeros(len(agent_ids))
+        return obs
+
+
 def test_a_correct_world_passes() -> None:
     check_world(Counter(Population(size=20)))
+    check_world(Declared(Population(size=20)))
 
 
 @pytest.mark.parametrize(
@@ -81,6 +105,10 @@ def test_a_correct_world_passes() -> None:
         (MissingHandler, "no handler for action(s) ['add']"),
         (ReturnsNothing, "the handler of 'add' returned NoneType, not Events"),
         (WrongObservation, "must keep the agents it was given"),
+        (DeclaresTheWrongKind, "observation column 'count': declared bool, got int64"),
+        (DeclaresTheWrongShape, "observation column 'count': declared int64 (3,), got int64"),
+        (DeclaresAnotherColumn, "observe() lacks the declared column(s) ['total']"),
+        (ObservesAnUndeclaredColumn, "observe() returns column(s) ['secret'] that the world does not declare"),
     ],
 )
 def test_broken_worlds_are_caught(cls: type[World], message: str) -> None:
@@ -105,3 +133,16 @@ def test_the_top_level_worlds_name_is_the_registry_and_the_package() -> None:
     top = populace.worlds
     assert top.get("grid") is registry.get("grid") and "grid" in top and "opinion" in list(top)
     assert top.add == registry.add  # registering through the package registers in the registry
+
+
+def test_a_declared_column_names_a_known_kind() -> None:
+    with pytest.raises(ValueError, match="dtype 'integer-ish' is not a NumPy dtype, 'text' or 'object'"):
+        Column("count", "integer-ish", "what the agent has added")
+
+
+def test_every_built_in_world_declares_its_observation() -> None:
+    """Each column with a one-phrase meaning; check_world (above) holds every world to it."""
+    for name in worlds.names():
+        columns = worlds.get(name).observation
+        assert columns, f"world {name!r} declares no observation"
+        assert all(c.meaning and "\n" not in c.meaning for c in columns), name

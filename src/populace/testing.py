@@ -3,7 +3,8 @@
 Like Gymnasium's ``check_env``: it resets the world, observes, drives it with random valid
 actions, checks that every action yields exactly one event, that the same seed gives the same
 run, and that bad actions (unknown name, bad argument, missing agent) are rejected with a reason
-rather than raising.
+rather than raising. A world that declares its observation (``World.observation``) must observe
+exactly the declared columns, each of its declared kind and per-agent shape.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from populace.actions import Actions, ActionSpec, Arg
 from populace.errors import WorldCheckError
 from populace.events import OK, REJECTED, Events
-from populace.world import Observations, World
+from populace.world import Column, Observations, World
 
 
 def check_world(world: World, *, steps: int = 5, seed: int = 0, batch: int = 32) -> None:
@@ -43,11 +44,17 @@ def check_world(world: World, *, steps: int = 5, seed: int = 0, batch: int = 32)
     if isinstance(table, Mapping):
         missing = set(world.action_space.names) - set(table)
         expect(not missing, f"no handler for action(s) {sorted(missing)}")
+    declared = guarded("observation_columns()", lambda: tuple(type(world).observation_columns(world.config)))
+    columns: dict[str, Column] = {}
+    if isinstance(declared, tuple):
+        columns = {column.name: column for column in declared}
+        twice = sorted({c.name for c in declared if sum(d.name == c.name for d in declared) > 1})
+        expect(not twice, f"the observation declares column(s) {twice} more than once")
     if problems:
         raise WorldCheckError("; ".join(problems))
 
-    first = guarded("a seeded run", lambda: _fingerprint(world, steps, seed, batch, expect))
-    second = guarded("a second seeded run", lambda: _fingerprint(world, steps, seed, batch, expect))
+    first = guarded("a seeded run", lambda: _fingerprint(world, steps, seed, batch, expect, columns))
+    second = guarded("a second seeded run", lambda: _fingerprint(world, steps, seed, batch, expect, columns))
     expect(first is None or first == second, "the same seed gave a different run (not deterministic)")
 
     guarded("reset()", lambda: world.reset(seed))
@@ -88,11 +95,11 @@ def check_world(world: World, *, steps: int = 5, seed: int = 0, batch: int = 32)
             expect(outcomes == [REJECTED], f"apply() with {label} was not rejected (got {outcomes})")
             expect(all(isinstance(r, str) and r for r in reasons), f"apply() with {label}: no reason")
     if problems:
-        raise WorldCheckError(f"{type(world).__name__}: " + "; ".join(problems))
+        raise WorldCheckError(f"{type(world).__name__}: " + "; ".join(dict.fromkeys(problems)))
 
 
 def _fingerprint(world: World, steps: int, seed: int, batch: int,
-                 expect: Callable[[bool, str], None]) -> str:
+                 expect: Callable[[bool, str], None], declared: Mapping[str, Column]) -> str:
     world.reset(seed)
     rng = np.random.default_rng(seed + 1)
     digest = hashlib.sha256()
@@ -104,6 +111,8 @@ def _fingerprint(world: World, steps: int, seed: int, batch: int,
         expect(np.array_equal(obs.agents, ids), "observe() must keep the agents it was given, in order")
         for name, column in obs.columns.items():
             expect(len(column) == len(ids), f"observation column {name!r} has the wrong length")
+        if declared:
+            _check_declared(obs, declared, expect)
         digest.update(pickle.dumps({k: np.asarray(v).tolist() for k, v in obs.columns.items()}))
         batches = []
         for spec in world.action_space:
@@ -125,6 +134,19 @@ def _fingerprint(world: World, steps: int, seed: int, batch: int,
                "metrics() must return finite numbers")
         digest.update(pickle.dumps(sorted(metrics.items())))
     return digest.hexdigest()
+
+
+def _check_declared(obs: Observations, declared: Mapping[str, Column],
+                    expect: Callable[[bool, str], None]) -> None:
+    """The columns observed are exactly those declared, each of its declared kind and per-agent shape."""
+    missing = [name for name in declared if name not in obs.columns]
+    expect(not missing, f"observe() lacks the declared column(s) {missing}")
+    extra = [name for name in obs.columns if name not in declared]
+    expect(not extra, f"observe() returns column(s) {extra} that the world does not declare (World.observation)")
+    for name, values in obs.columns.items():
+        if name in declared:
+            mismatch = declared[name].mismatch(values)
+            expect(mismatch is None, f"observation column {name!r}: {mismatch}")
 
 
 def _random_args(spec: ActionSpec, k: int, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

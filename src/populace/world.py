@@ -43,6 +43,64 @@ class WorldConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: the declared kinds of values that are not one NumPy dtype
+TEXT, OBJECT = "text", "object"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One observation column a world declares: ``Column("wealth", "int64", "units of wealth held")``.
+
+    ``dtype`` is a NumPy dtype name (``"float64"``, ``"int64"``, ``"bool"``, ``"uint8"`` ...),
+    ``"text"`` (one ``str`` per agent, in an object or unicode array) or ``"object"`` (any Python
+    value per agent: a list of feed items, a tuple, a dict). ``shape`` is each agent's own shape:
+    ``()`` for one value, ``(10,)`` for a feed of ten, ``(5, 5)`` for a window; ``None`` stands for
+    a length that depends on the world's parameters. Values are checked by kind, not width: an
+    ``int64`` column may hold ``int8`` values, and a float column integers (a parameter given as 1).
+    """
+
+    name: str
+    dtype: str
+    meaning: str
+    shape: tuple[int | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.dtype not in (TEXT, OBJECT):
+            try:
+                np.dtype(self.dtype)
+            except TypeError:
+                raise ValueError(f"observation column {self.name!r}: dtype {self.dtype!r} is not a NumPy dtype, "
+                                 f"'{TEXT}' or '{OBJECT}'") from None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the values are numbers or booleans (one NumPy dtype)."""
+        return self.dtype not in (TEXT, OBJECT)
+
+    def describe(self) -> str:
+        """``int64``, ``float32 (10,)``: the dtype, and the shape unless one value per agent."""
+        if not self.shape:
+            return self.dtype
+        dims = ", ".join("N" if d is None else str(d) for d in self.shape)
+        return f"{self.dtype} ({dims}{',' if len(self.shape) == 1 else ''})"
+
+    def mismatch(self, values: np.ndarray) -> str | None:
+        """Why a column of ``values`` (one row per agent) does not fit this declaration; None if it does."""
+        values = np.asarray(values)
+        kind, shape = values.dtype.kind, values.shape[1:]
+        got = f"{values.dtype}" + (f" {shape}" if shape else "")
+        if len(shape) != len(self.shape) or any(d not in (None, s) for d, s in zip(self.shape, shape, strict=True)):
+            return f"declared {self.describe()}, got {got}"
+        if self.dtype == OBJECT:
+            fits = kind == "O"
+        elif self.dtype == TEXT:
+            fits = kind == "U" or (kind == "O" and all(isinstance(v, str) for v in values.ravel().tolist()))
+        else:
+            wanted = np.dtype(self.dtype).kind
+            fits = kind == wanted or (wanted == "f" and kind in "iu")
+        return None if fits else f"declared {self.describe()}, got {got}"
+
+
 @dataclass
 class Observations:
     """What a batch of agents perceives: ``columns[k][i]`` belongs to ``agents[i]``.
@@ -87,6 +145,10 @@ class World(ABC):
     metric_descriptions: ClassVar[Mapping[str, str]] = {}
     #: the clock step the world's dynamics are written for (rates per day, say); None: any step
     step_length: ClassVar[timedelta | None] = None
+    #: the columns ``observe()`` returns, in its order, each with its kind and meaning (see
+    #: :class:`Column`); scenarios are checked against them before a run. Empty: undeclared, and
+    #: nothing is checked. Columns that depend on the parameters: see :meth:`observation_columns`.
+    observation: ClassVar[tuple[Column, ...]] = ()
 
     def __init__(
         self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
@@ -148,6 +210,12 @@ class World(ABC):
     def metrics(self) -> dict[str, float]:
         """Scalar measurements of the current state, recorded every step."""
         return {}
+
+    @classmethod
+    def observation_columns(cls, config: WorldConfig) -> tuple[Column, ...]:
+        """The columns a world with these (validated) parameters observes: :attr:`observation`,
+        unless a world whose columns or lengths depend on its parameters says otherwise."""
+        return tuple(cls.observation)
 
     @classmethod
     def operations(cls) -> Mapping[str, Operation]:
