@@ -30,7 +30,7 @@ def test_run_list_runs_show_validate(tmp_path: Path) -> None:
 
 
 def test_no_argument_runs_the_default_scenario(tmp_path: Path) -> None:
-    from populace.cli import DEFAULT_SCENARIO
+    from populace.cli.main import DEFAULT_SCENARIO
     from populace.scenario import load_scenario
 
     small = ["--set", "steps=1"]
@@ -113,7 +113,7 @@ def test_calibrating_a_world_without_case_counts_names_its_metrics(tmp_path: Pat
 
 
 def test_list_shows_whole_first_sentences_without_rst_markup() -> None:
-    from populace.cli import _first_sentence
+    from populace.cli.main import _first_sentence
     from populace.world import worlds
 
     assert _first_sentence(worlds.get("epidemic").__doc__ or "").endswith(

@@ -8,10 +8,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from populace.cli.console import (
+    Actors,
+    Address,
+    ExecutorName,
+    Overrides,
+    RunId,
+    RunsDir,
+    console,
+    drive,
+    err,
+    run_path,
+    warn,
+)
+from populace.cli.console import (
+    executor as make_executor,
+)
+from populace.cli.console import (
+    runs_dir as default_runs,
+)
 from populace.errors import PopulaceError, RunFailedError
 from populace.outputs import write_output
 
@@ -19,34 +37,8 @@ app = typer.Typer(
     name="populace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Generative agent-based simulation: run, inspect and resume simulations.",
 )
-console = Console()
-err = Console(stderr=True)
 
 DEFAULT_SCENARIO = "misinformation-mixed"
-
-RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where runs live, and where a bare RUN id is "
-                                                                  "looked up (default: $POPULACE_RUNS or ./runs)")]
-RunId = Annotated[str, typer.Argument(help="run directory, or run id under --runs-dir")]
-ExecutorName = Annotated[str, typer.Option("--executor", help="where minds run (with --seeds or --sweep: where "
-                                                             "the runs run): local or ray")]
-Address = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start a local one)")]
-Actors = Annotated[int | None, typer.Option("--actors", help="Ray actors to spread the shards over "
-                                                             "(default: one per shard or region)")]
-Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
-
-
-def _runs_dir(option: Path | None) -> Path:
-    from populace.runs import default_runs_dir
-
-    return option or default_runs_dir()
-
-
-def run_path(run_id: str, runs_dir: Path | None) -> Path:
-    """A RUN argument as a run directory: a path to one, or an id under ``--runs-dir``."""
-    from populace.runs import Run
-
-    return Run.open(Path(run_id), runs_dir).path
-
 
 def _version(show: bool) -> None:
     if show:
@@ -108,7 +100,7 @@ def run(
     if seeds is not None or sweep:
         if steps is not None or actors is not None:
             raise PopulaceError("--steps and --actors are for a single run, not for --seeds or --sweep")
-        from populace.operations.commands import parse_sweep, run_experiment
+        from populace.cli.experiments import parse_sweep, run_experiment
         from populace.operations.experiment import Experiment
 
         run_experiment(Experiment(scenario or DEFAULT_SCENARIO, seeds=1 if seeds is None else seeds,
@@ -120,28 +112,10 @@ def run(
         raise PopulaceError("--jobs and --compare are for --seeds or --sweep")
     if steps is not None and steps < 1:
         raise PopulaceError(f"--steps {steps}: give a number of steps of at least 1")
-    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], _runs_dir(runs_dir),
-                                   executor=_executor(executor, address, actors))
-    _warn(sim.scenario.warnings)
-    _drive(sim, steps, quiet, report)
-
-
-def _warn(lines: list[str]) -> None:
-    for line in lines:
-        err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
-
-
-def _executor(name: str, address: str | None, actors: int | None = None) -> Any:
-    from populace.execution import executors
-
-    cls = executors.get(name)
-    if name == "ray":
-        from populace.execution.raycluster import RayExecutor
-
-        return RayExecutor(address=address, actors=actors)
-    if address is not None or actors is not None:
-        raise PopulaceError("--address and --actors are for --executor ray")
-    return cls()
+    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], default_runs(runs_dir),
+                                   executor=make_executor(executor, address, actors))
+    warn(sim.scenario.warnings)
+    drive(sim, steps, quiet, report)
 
 
 @app.command()
@@ -166,47 +140,10 @@ def resume(
     if manifest.get("status") == "completed" and done >= total:
         console.print(f"run {record.id} is complete ({done}/{total} steps); nothing to resume", soft_wrap=True)
         return
-    sim = Simulation.resume(record.path, executor=_executor(executor, address, actors), overrides=set_ or [])
+    sim = Simulation.resume(record.path, executor=make_executor(executor, address, actors), overrides=set_ or [])
     if sim.steps_done:
         console.print(f"resuming {sim.path} after step {sim.steps_done}")
-    _drive(sim, None, quiet, report)
-
-
-def _drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> None:
-    from populace.progress import progress
-
-    total = sim.scenario.steps
-    with progress(console, sim.scenario.name, total, completed=sim.steps_done, quiet=quiet) as advance:
-
-        def update(result: Any) -> None:
-            advance(result.step + 1, " ".join(f"{k}={v:.3g}" for k, v in list(result.metrics.items())[:3]))
-
-        failure: RunFailedError | None = None
-        try:
-            sim.run(steps, update)
-        except RunFailedError as exc:  # said after the run's figures, then exit 1
-            failure = exc
-    console.print(f"run {sim.path.name if sim.path else ''}: {sim.steps_done}/{total} steps -> {sim.path}")
-    _print_metrics(sim.path)
-    console.print(sim.health.line(), highlight=False, soft_wrap=True)
-    if sim.budget_stop:
-        console.print(sim.budget_stop, highlight=False, markup=False, soft_wrap=True)
-    if report and sim.path is not None and sim.steps_done >= total:
-        from populace.report.commands import write_with_progress
-
-        console.print(f"report: {write_with_progress(sim.path, quiet=quiet)}", soft_wrap=True)
-    if failure is not None:
-        raise failure
-
-
-def _print_metrics(path: Path | None) -> None:
-    if path is None:
-        return
-    from populace.summary import final_metrics
-
-    final = final_metrics(path)
-    if final:
-        console.print("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items()))
+    drive(sim, None, quiet, report)
 
 
 @app.command("list")
@@ -338,7 +275,7 @@ def validate(
 
     sc = load_scenario(scenario, set_ or [])
     Simulation(sc)  # errors raised while building (population file, selectors, minds) are caught here too
-    _warn(sc.warnings)
+    warn(sc.warnings)
     console.print(f"{scenario}: valid ({sc.world.type} world, {len(sc.minds)} mind tier(s), {sc.steps} steps)")
 
 
@@ -360,7 +297,7 @@ def runs(runs_dir: RunsDir = None) -> None:
     """List past runs with a summary."""
     from populace.runs import list_runs
 
-    found = list_runs(_runs_dir(runs_dir))
+    found = list_runs(default_runs(runs_dir))
     table = Table("run", "scenario", "status", "steps", "created")
     table.columns[0].no_wrap = True  # the id is what one copies: never cut; the other columns give way
     table.columns[0].min_width = max((len(r.id) for r in found), default=3)
@@ -418,7 +355,7 @@ def estimate(
     sc = _load(scenario, set_)
     pilot = min(pilot_steps, sc.steps)
     with progress(console, f"pilot of {sc.name}", pilot, quiet=quiet) as advance:
-        found = predict(sc, pilot_steps=pilot_steps, keep=_runs_dir(runs_dir) if keep else None,
+        found = predict(sc, pilot_steps=pilot_steps, keep=default_runs(runs_dir) if keep else None,
                         progress=lambda done, total: advance(done, ""))
     pilot_time = Interval(found.pilot_seconds, found.pilot_seconds, found.pilot_seconds).text("s")
     console.print(f"estimate for {found.scenario}: {found.steps} steps, from a pilot of {found.pilot_steps} "
@@ -506,16 +443,16 @@ def _load(scenario: str, overrides: list[str] | None) -> Any:
     from populace.scenario import load_scenario
 
     sc = load_scenario(scenario, overrides or [])
-    _warn(sc.warnings)
+    warn(sc.warnings)
     return sc
 
 
 #: Modules that add commands to the app (each defines ``register(app)``); absent ones are skipped.
 COMMAND_MODULES = (
-    "populace.llm.commands",      # replay, eval-model
-    "populace.report.commands",   # report, dashboard, fork
-    "populace.operations.commands",  # experiment, compare, calibrate
-    "populace.bench.commands",    # bench
+    "populace.cli.models",       # replay, eval-model
+    "populace.cli.reports",      # report, dashboard, fork
+    "populace.cli.experiments",  # experiment, compare, calibrate
+    "populace.cli.bench",        # bench
 )
 
 

@@ -54,12 +54,12 @@ def run_experiment(experiment: "Experiment", quiet: bool = False, report: bool =
     """Run an experiment with a progress bar, then print where its tables are and its comparison."""
     from rich.markup import escape
 
-    from populace.cli import _warn, console, err
+    from populace.cli.console import console, err, warn
     from populace.operations.compare import of_experiment
     from populace.operations.jobs import finished
     from populace.progress import progress
 
-    _warn(experiment.warnings)
+    warn(experiment.warnings)
     experiment.check()  # a bad grid value fails here, before a progress bar starts
     jobs = experiment.runs()
     before = sum(finished(Path(job.folder) / job.run_id) for job in jobs)
@@ -86,7 +86,7 @@ def print_comparison(comparison: "Comparison") -> None:
     from rich import box
     from rich.table import Table
 
-    from populace.cli import console
+    from populace.cli.console import console
     from populace.operations.compare import rows
 
     found = rows(comparison)
@@ -125,7 +125,7 @@ def print_fit(fit: "Fit", rows: int = 12) -> None:
     from rich import box
     from rich.table import Table
 
-    from populace.cli import console
+    from populace.cli.console import console
 
     held = "" if math.isnan(fit.holdout_error) else f", {fit.holdout_error:.4f} held out"
     console.print(f"best of {fit.trials} trials ({fit.failed} failed): NRMSE {fit.train_error:.4f} on the fit "
@@ -154,7 +154,7 @@ def print_fit(fit: "Fit", rows: int = 12) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the experiment, compare and calibrate commands to the ``populace`` app."""
-    from populace.cli import console
+    from populace.cli.console import console
 
     @app.command()
     def calibrate(

@@ -30,7 +30,7 @@ def replay(
                                                   "beside the original)")] = None,
 ) -> None:
     """Re-run a run from its response cache with no model calls, and compare the two traces."""
-    from populace.cli import run_path
+    from populace.cli.console import run_path
     from populace.llm.replay import replay_run
 
     result = replay_run(run_path(run_id, runs_dir), runs_dir)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from populace.bench.commands import parts, rows_of
+from populace.cli.bench import parts, rows_of
 
 
 def test_rows_are_found_in_any_result_shape() -> None:

@@ -21,7 +21,7 @@ Intervene = Annotated[list[str] | None, typer.Option(
 def write_with_progress(run: Path, out: Path | None = None, *, quiet: bool = False) -> Path:
     """Write a run's report showing its stages: a bar on a terminal, elsewhere a plain line every
     few seconds (repeated while one stage runs long, so a log shows the report is being written)."""
-    from populace.cli import console
+    from populace.cli.console import console
     from populace.progress import progress
     from populace.report.html import STAGES, write_report
 
@@ -48,7 +48,7 @@ def write_with_progress(run: Path, out: Path | None = None, *, quiet: bool = Fal
 
 def register(app: typer.Typer) -> None:
     """Add the report, dashboard and fork commands to the ``populace`` app."""
-    from populace.cli import console, run_path
+    from populace.cli.console import console, run_path
 
     @app.command()
     def report(
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         runs_dir: RunsDir = None,
     ) -> None:
         """Write a self-contained HTML report of a run or an experiment (opens offline)."""
-        from populace.operations.commands import experiment_folder
+        from populace.cli.experiments import experiment_folder
 
         folder = experiment_folder(run_id, runs_dir)
         if folder is not None:  # an experiment's report: a band over seeds per cell
@@ -106,11 +106,11 @@ def register(app: typer.Typer) -> None:
         """Start a counterfactual from a run's state at a step, with changed parameters or interventions.
 
         With --seeds N, an ensemble: N forks with the changes beside N without, compared."""
-        from populace.cli import _drive
+        from populace.cli.console import drive
         from populace.report.fork import fork as start_fork
 
         if seeds is not None:
-            from populace.operations.commands import run_experiment
+            from populace.cli.experiments import run_experiment
             from populace.operations.experiment import Experiment
 
             ensemble = Experiment.fork(run_path(run_id, runs_dir), at, seeds, set_ or [], intervene or [],
@@ -123,4 +123,4 @@ def register(app: typer.Typer) -> None:
             raise PopulaceError("--jobs is for an ensemble (--seeds)")
         sim = start_fork(run_path(run_id, runs_dir), at, set_ or [], intervene or [], runs_dir)
         console.print(f"fork of {run_id} at step {at} -> {sim.path}", soft_wrap=True)
-        _drive(sim, None, quiet)  # prints the report's path once the branch completes
+        drive(sim, None, quiet)  # prints the report's path once the branch completes

@@ -1,1 +1,0 @@
-"""``populace bench``: run the benchmark suite (scripts in ``benchmarks/``) and print one table."""
