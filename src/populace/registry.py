@@ -1,13 +1,21 @@
-"""Name -> class registries for worlds, minds and policies, with "did you mean" on a miss."""
+"""Name -> class registries for worlds, minds, policies and model backends, with "did you mean" on a miss.
+
+A registry with an entry-point ``group`` (e.g. ``populace.worlds``) also finds entries that installed
+packages declare under it, loaded only when a name is not found otherwise::
+
+    [project.entry-points."populace.backends"]
+    echo = "my_package.echo:EchoBackend"
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar, cast
 
-from populace.errors import UnknownNameError
+from populace.errors import ScenarioError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -21,11 +29,15 @@ class Registry(Generic[T]):
     """A registry of named entries of one kind (e.g. "world").
 
     Built-in entries are declared lazily as ``"module:attribute"`` so that importing populace
-    imports no world or model code until it is used.
+    imports no world or model code until it is used. Installed packages add entries through the
+    entry-point ``group``: each entry point's name is the entry's name, its value the object (or a
+    module that registers it when imported); it is loaded on the first miss of that name.
     """
 
-    def __init__(self, kind: str, lazy: dict[str, str] | None = None, discover: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, lazy: dict[str, str] | None = None, discover: tuple[str, ...] = (),
+                 group: str | None = None) -> None:
         self.kind = kind
+        self.group = group
         self._entries: dict[str, T] = {}
         self._lazy: dict[str, str] = dict(lazy or {})
         self._discover = discover
@@ -42,6 +54,26 @@ class Registry(Generic[T]):
                 if not info.name.rsplit(".", 1)[-1].startswith("_"):
                     importlib.import_module(info.name)
 
+    def _entry_points(self) -> dict[str, importlib.metadata.EntryPoint]:
+        """The installed packages' entry points of this registry's group, by name (none loaded)."""
+        if self.group is None:
+            return {}
+        return {ep.name: ep for ep in importlib.metadata.entry_points(group=self.group)}
+
+    def _load_entry_point(self, name: str) -> None:
+        """Load the entry point called ``name``, if an installed package declares one."""
+        ep = self._entry_points().get(name)
+        if ep is None:
+            return
+        try:
+            loaded = ep.load()
+        except Exception as exc:  # the package's own error, or a module that is not installed
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ScenarioError(f"{self.kind} {name!r}: entry point {ep.value!r} ({self.group}) cannot be "
+                                f"loaded: {type(exc).__name__}{': ' + first if first else ''}") from None
+        if name not in self._entries:  # a module that registered it on import needs nothing more
+            self.add(name, cast(T, loaded))
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: register the decorated object under ``name``."""
 
@@ -57,6 +89,9 @@ class Registry(Generic[T]):
         existing = self._entries.get(name)
         if existing is not None and _identity(existing) != _identity(obj):
             raise ValueError(f"{self.kind} {name!r} is already registered by {_identity(existing)}")
+        builtin = self._lazy.get(name, "").replace(":", ".")
+        if existing is None and builtin and builtin != _identity(obj):  # a built-in not imported yet
+            raise ValueError(f"{self.kind} {name!r} is already registered by {builtin}")
         self._entries[name] = obj
 
     def get(self, name: str) -> T:
@@ -66,20 +101,22 @@ class Registry(Generic[T]):
         if name not in self._entries and name in self._lazy:
             module, _, attribute = self._lazy[name].partition(":")
             self._entries[name] = cast(T, getattr(importlib.import_module(module), attribute))
+        if name not in self._entries:
+            self._load_entry_point(name)
         try:
             return self._entries[name]
         except KeyError:
             raise UnknownNameError(self.kind, name, self.names()) from None
 
     def names(self) -> list[str]:
-        """All registered names, loaded or not."""
+        """All registered names, loaded or not (installed packages' entry points included)."""
         self._load_builtins()
-        return sorted(set(self._entries) | set(self._lazy))
+        return sorted(set(self._entries) | set(self._lazy) | set(self._entry_points()))
 
     def __contains__(self, name: object) -> bool:
         if name not in self._entries and name not in self._lazy:
             self._load_builtins()
-        return name in self._entries or name in self._lazy
+        return name in self._entries or name in self._lazy or name in self._entry_points()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
