@@ -34,10 +34,10 @@ from populace.actions import Actions, ActionSpace
 from populace.errors import PopulaceError
 from populace.events import Events
 from populace.llm.base import Choice, ModelError, ModelUnavailableError
-from populace.minds.base import Decisions, minds
+from populace.minds.base import Decisions, Reads, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig
 from populace.minds.prompting import PromptError, PromptTemplate, Trusted, plain
-from populace.world import Observations
+from populace.world import Column, Observations
 
 NOTHING = None
 
@@ -119,6 +119,19 @@ class ArchetypeConfig(LanguageMindConfig):
         if unused:
             raise ValueError(f"bins for {', '.join(sorted(unused))}, which the prompt does not use")
         return self
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """The prompt's ``{obs.<col>}`` fields and the options' ``obs.<col>`` arguments."""
+        fields = PromptTemplate(self.prompt, extras=("options",)).observation_fields
+        options = self.options if isinstance(self.options, dict) else {}
+        return [Reads("prompt", "the prompt", fields), *option_reads(options)]
+
+
+def option_reads(options: Mapping[str, OptionSpec | None]) -> list[Reads]:
+    """The observation columns options take arguments from (``args: {with: obs.neighbour}``)."""
+    return [Reads(f"options.{label}.args.{name}", f"option {label!r}", (value.removeprefix("obs."),))
+            for label, spec in options.items() if spec is not None
+            for name, value in spec.args.items() if isinstance(value, str) and value.startswith("obs.")]
 
 
 class ArchetypeMind(LanguageMind):

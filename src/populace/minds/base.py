@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -19,13 +19,27 @@ from populace.context import MindContext
 from populace.events import Events
 from populace.population import Population
 from populace.registry import Registry
-from populace.world import Observations
+from populace.world import Column, Observations
+
+
+class Reads(NamedTuple):
+    """Observation columns a mind's parameters name: at ``field`` (``prompt``, ``options.like.args.post``),
+    read by ``what`` (``'browse'``, ``the prompt``: the subject of the line that reports a missing one)."""
+
+    field: str
+    what: str
+    columns: tuple[str, ...]
 
 
 class MindConfig(BaseModel):
     """Base of every mind's parameters; unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """The observation columns these parameters name (a policy's, a template's ``{obs.<col>}``),
+        checked against the world's declared columns ``observed`` when a scenario loads. Default: none."""
+        return []
 
 
 @dataclass

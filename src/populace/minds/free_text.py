@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,10 +29,10 @@ from populace.context import MindContext
 from populace.errors import PopulaceError
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, Sampling
-from populace.minds.base import Decisions, minds
+from populace.minds.base import Decisions, Reads, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig, ModelClient
 from populace.minds.player import decision_failure
-from populace.world import Observations
+from populace.world import Column, Observations
 
 SPEECH = "act"
 
@@ -63,6 +64,12 @@ class FreeTextConfig(LanguageMindConfig):
             raise ValueError(f"players of type {kind!r} would interpret free text themselves; give a mind that "
                              "speaks (player, generative, rules)")
         return {"type": kind, **params}
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """What the players' parameters read, under ``players.``."""
+        params = dict(self.players)
+        config = minds.get(str(params.pop("type"))).Config.model_validate(params)
+        return [read._replace(field=f"players.{read.field}") for read in config.observation_reads(observed)]
 
 
 @dataclass

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
@@ -39,11 +40,11 @@ from populace import originality
 from populace.actions import Actions
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, ModelUnavailableError, Sampling
-from populace.minds.base import Decisions, minds
+from populace.minds.base import Decisions, Reads, minds
 from populace.minds.language import EncodingMind, LanguageMind, LanguageMindConfig
 from populace.minds.memory import MemoryStream
 from populace.minds.prompting import PromptTemplate, fence, plain, quote
-from populace.world import Observations
+from populace.world import Column, Observations
 
 NOTHING = "nothing"
 PLAN_SCHEMA: dict[str, Any] = {
@@ -87,6 +88,11 @@ class GenerativeConfig(LanguageMindConfig):
     temperature: float = Field(1.0, ge=0, description="decision sampling; each decision draws its seed from the run's")
     originality: bool = Field(True, description="ask once more for a text that is not the agent's own words, "
                                                 "then hold it back")
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """The ``{obs.<col>}`` fields of the persona and observation templates."""
+        return [Reads(field, f"the {field} template", PromptTemplate(text).observation_fields)
+                for field, text in (("persona", self.persona), ("observation", self.observation)) if text]
 
 
 class GenerativeMind(EncodingMind, LanguageMind):

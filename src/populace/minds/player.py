@@ -20,10 +20,10 @@ from populace.actions import Actions, ActionSpec
 from populace.errors import ScenarioError
 from populace.events import Events
 from populace.llm.base import Completion, ModelError, ModelUnavailableError, Sampling
-from populace.minds.base import Decisions, minds
+from populace.minds.base import Decisions, Reads, minds
 from populace.minds.language import LanguageMind, LanguageMindConfig
 from populace.minds.prompting import PromptTemplate, fence, plain
-from populace.world import Observations
+from populace.world import Column, Observations
 
 INSTRUCTION = "What do you do or say now? Answer with one short sentence in the first person."
 
@@ -36,6 +36,11 @@ class PlayerConfig(LanguageMindConfig):
     instruction: str = Field(INSTRUCTION, description="what the agent is asked")
     max_tokens: int = Field(40, ge=4, le=512)
     temperature: float = Field(0.7, ge=0)
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """The ``{obs.<col>}`` fields of the persona and observation templates."""
+        return [Reads(field, f"the {field} template", PromptTemplate(text).observation_fields)
+                for field, text in (("persona", self.persona), ("observation", self.observation)) if text]
 
 
 def summarize(values: Mapping[str, Any], items: int = 12, chars: int = 80) -> str:

@@ -5,15 +5,15 @@ policy sees as its :class:`~populace.policy.PolicyContext`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
-from populace.minds.base import Decisions, Mind, MindConfig, minds
+from populace.minds.base import Decisions, Mind, MindConfig, Reads, minds
 from populace.parameters import validate_params
-from populace.policy import P, PolicyParams, params_model, policies, policy
-from populace.world import Observations
+from populace.policy import P, PolicyParams, params_model, policies, policy, policy_reads
+from populace.world import Column, Observations
 
 T = TypeVar("T")
 
@@ -32,6 +32,10 @@ class RulesConfig(MindConfig):
         """Check ``params`` against the policy's model and fill in its defaults."""
         self.params = validate_params(params_model(self.policy), self.params, ("params",)).model_dump()
         return self
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """What the policy declares it reads (``@policy(..., reads=...)``)."""
+        return [Reads("policy", repr(self.policy), policy_reads(self.policy))]
 
 
 class RulesMind(Mind):

@@ -32,11 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from populace.actions import Actions
 from populace.clock import DurationHours, hours
 from populace.errors import PopulaceError
-from populace.minds.archetype import OptionSpec
-from populace.minds.base import Decisions, MindConfig, minds
+from populace.minds.archetype import OptionSpec, option_reads
+from populace.minds.base import Decisions, MindConfig, Reads, minds
 from populace.minds.language import EncodingMind
 from populace.minds.prompting import PromptTemplate, plain
-from populace.world import Observations
+from populace.world import TEXT, Column, Observations
 
 FEATURES = ("similarity", "popularity", "recency")
 
@@ -76,6 +76,16 @@ class SimilarityConfig(MindConfig):
         if missing or extra:
             raise ValueError(f"weights must name exactly the options ({', '.join(self.options)})")
         return self
+
+    def observation_reads(self, observed: Mapping[str, Column]) -> list[Reads]:
+        """``content``, the options' ``obs.<col>`` arguments and, where the content is one text per
+        agent (not a list of items with keys of their own), the ``popularity`` and ``age`` columns."""
+        reads = [Reads("content", "the similarity mind", (self.content,)), *option_reads(self.options)]
+        content = observed.get(self.content)
+        if content is not None and content.dtype == TEXT:
+            reads += [Reads(key, "the similarity mind", (column,))
+                      for key, column in (("popularity", self.popularity), ("age", self.age)) if column is not None]
+        return reads
 
 
 def features(similarity: np.ndarray, popularity: np.ndarray, age_hours: np.ndarray,
