@@ -9,7 +9,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from populace import Population
 from populace.adapters.pettingzoo import WorldParallelEnv
-from populace.world import Observations
+from populace.world import Observations, worlds
 from populace.worlds.commons import CommonsWorld
 from populace.worlds.debate import DebateWorld
 from populace.worlds.games.donor import DonorWorld
@@ -90,3 +90,19 @@ def test_array_valued_observation_columns_are_flattened() -> None:
     assert env.observation_space("agent_1").shape == (10,)
     assert observations["agent_1"].tolist() == [1.0] + [1.0] * 9
     parallel_api_test(env, num_cycles=5)
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    *((name, {}) for name in worlds.names()),
+    ("grid", {"task": "flocking", "text": False, "view": 3}), ("social", {"mode": "reddit", "feed": {"size": 4}}),
+    ("town", {"facts": [{"key": "news", "text": "The bakery closes.", "keywords": ["bakery"]}]}),
+    ("narrative", {"variables": {"coins": {"kind": "count", "initial": 2}}}),
+])
+def test_the_declared_observation_gives_the_spaces_observing_would(name: str, params: dict[str, object]) -> None:
+    world = worlds.get(name)(Population(size=12), params)
+    texts = {arg: "x" for spec in world.action_space for arg, a in spec.args.items() if a.kind == "str"}
+    env = WorldParallelEnv(world, fixed_args=texts)
+    declared = env._declared_columns(None, True)
+    assert declared is not None  # every built-in world declares its observation
+    assert declared == env._probed_columns(None, True)
+    assert env.observation_space(env.possible_agents[0]).shape == (declared[2],)

@@ -16,7 +16,9 @@ is one index of a ``Discrete`` space; otherwise it is a ``Dict`` space with the 
 are left out unless ``fixed_args`` gives that argument a value. The observation is a ``Box`` of the
 world's numeric observation columns (all of them, or ``columns``; a column of per-agent arrays,
 such as a k×k view, is flattened; NaN reads 0); the text columns
-come in each agent's ``info["text"]`` (unless ``text_info=False``, for large worlds). The reward
+come in each agent's ``info["text"]`` (unless ``text_info=False``, for large worlds). The columns
+and their widths come from the world's declared observation (:attr:`~populace.world.World.observation`);
+a world that declares none is reset and observed once to find them. The reward
 is the per-step increase of a numeric observation column (``reward="score"``) or whatever a
 callable returns.
 
@@ -26,6 +28,7 @@ PettingZoo and Gymnasium are optional: importing this module without them raises
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -107,21 +110,37 @@ class WorldParallelEnv(ParallelEnv):
                     if name not in self.fixed_args:
                         parts[f"{spec.name}.{name}"] = _arg_space(arg, world.n_agents)
             action_space = spaces.Dict(parts)
-        world.reset(0)
-        world.set_clock(0, None)
-        probe = world.observe(ids)
-        self.columns = list(columns) if columns is not None else [
-            k for k, v in probe.columns.items() if np.asarray(v).dtype.kind in "biuf"
-        ]
-        self.text_columns = [k for k, v in probe.columns.items()
-                             if text_info and np.asarray(v).dtype.kind not in "biuf"]
-        width = self._features(probe.columns, len(ids)).shape[1]
+        found = self._declared_columns(columns, text_info) or self._probed_columns(columns, text_info)
+        self.columns, self.text_columns, width = found
         observation_space = spaces.Box(-np.inf, np.inf, shape=(width,), dtype=np.float32)
         self._action_spaces = {a: action_space for a in self.possible_agents}
         self._observation_spaces = {a: observation_space for a in self.possible_agents}
         self._last_reward_column: np.ndarray | None = None
 
     # -- spaces ------------------------------------------------------------------------------
+    def _declared_columns(self, columns: Sequence[str] | None,
+                          text_info: bool) -> tuple[list[str], list[str], int] | None:
+        """(numeric columns, text columns, features per agent) from the world's declared observation;
+        None where it declares none, ``columns`` names one it does not declare, or a length is open."""
+        declared = {c.name: c for c in type(self.world).observation_columns(self.world.config)}
+        chosen = list(columns) if columns is not None else [name for name, c in declared.items() if c.numeric]
+        if not declared or any(name not in declared or None in declared[name].shape for name in chosen):
+            return None
+        text = [name for name, c in declared.items() if text_info and not c.numeric]
+        return chosen, text, sum(math.prod(d for d in declared[name].shape if d is not None) for name in chosen)
+
+    def _probed_columns(self, columns: Sequence[str] | None, text_info: bool) -> tuple[list[str], list[str], int]:
+        """The same found by resetting the world and observing every agent once."""
+        ids = np.arange(self.world.n_agents, dtype=np.int64)
+        self.world.reset(0)
+        self.world.set_clock(0, None)
+        probe = self.world.observe(ids)
+        self.columns = list(columns) if columns is not None else [
+            k for k, v in probe.columns.items() if np.asarray(v).dtype.kind in "biuf"
+        ]
+        text = [k for k, v in probe.columns.items() if text_info and np.asarray(v).dtype.kind not in "biuf"]
+        return self.columns, text, self._features(probe.columns, len(ids)).shape[1]
+
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         return self._observation_spaces[agent]
 
