@@ -20,7 +20,7 @@ from populace.minds import Decisions, Mind, MindConfig, PolicyParams, RulesMind,
 from populace.population import Population
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
-from populace.world import Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Observations, World, WorldConfig, operation, worlds
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "ActionSpec",
     "Actions",
     "Arg",
+    "Column",
     "Decisions",
     "Events",
     "Experiment",

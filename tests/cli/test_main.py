@@ -191,6 +191,7 @@ def test_version_list_and_every_scenario_problem_on_its_own_line(tmp_path: Path)
     assert all(name in listed.stdout for name in builtin_scenarios())
     opinion = populace("list", "opinion")
     assert "broadcast(value: float in [0, 1], share: float in [0, 1] = 0.05)" in opinion.stdout and "discuss" in opinion.stdout
+    assert "neighbour_opinion" in opinion.stdout and "that neighbour's opinion (NaN: none met)" in opinion.stdout
     assert "create_post" in populace("list", "--long").stdout
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: bad\nsteps: 5\npopulaton: {size: 10}\nworld: {type: opinion}\n"

@@ -199,13 +199,19 @@ def list_(
 
 
 def _describe_world(name: str) -> None:
-    """One world in full: what it is, its actions, operations (interventions), metrics and scenarios."""
+    """One world in full: what it is, its actions, operations (interventions), observation, metrics and
+    scenarios."""
 
     from populace.scenario import builtin_scenarios, load_scenario
     from populace.world import worlds
 
     cls = worlds.get(name)
     doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").replace("``", "")
+    if cls.observation:
+        observation = Table("observation column", "kind", "meaning")
+        for column in cls.observation:
+            observation.add_row(column.name, column.describe(), column.meaning)
+        console.print(observation)
     console.print(f"[bold]{name}[/]: " + " ".join(doc.strip().split("\n\n")[0].split()), soft_wrap=False)
     console.print("actions: " + ", ".join(cls.actions.names))
     operations = [f"{op}({_parameters(method)})" for op, method in cls.operations().items()]
