@@ -180,7 +180,7 @@ def test_fuzzed_text_fails_cleanly(tmp_path: Path, text: str) -> None:
         ("minds.0.params.thresold=0.3", "opinion.yaml: minds.0.params.thresold: unknown parameter; "
                                         "did you mean 'threshold'? (accepted: threshold)"),
         ("model.concurency=3", "opinion.yaml: model.concurency: unknown field; did you mean 'concurrency'?"),
-        ("model.backend=scriptd", "opinion.yaml: model.backend: 'scriptd' is not accepted"),
+        ("model.backend=scriptd", "opinion.yaml: model.backend: unknown model backend 'scriptd'; did you mean 'scripted'?"),
         ("plugns=[]", "opinion.yaml: plugns: unknown field; did you mean 'plugins'?"),
     ],
 )

@@ -626,30 +626,17 @@ def _shadow_problems(scenario: Scenario) -> list[str]:
             f"put minds.{i} before it" for i in range(first + 1, len(scenario.minds))]
 
 
-#: Model fields that only some backends read; every other field applies to all of them.
-BACKEND_FIELDS: dict[str, tuple[str, ...]] = {
-    "threads": ("embedded",), "context_size": ("embedded",),
-    "base_url": ("openai",), "servers": ("openai",), "api_key_env": ("openai",), "endpoint": ("openai",),
-    "schema_mode": ("openai",),
-    "responses": ("scripted",), "probabilities": ("scripted",), "function": ("scripted",),
-}
-
-
 def unused_model_fields(spec: Mapping[str, Any], keys: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """``(field, why)`` for each field of a model spec (``keys`` of them; default all) that its
-    backend does not use: a setting that would be silently ignored."""
-    backend = spec.get("backend") or "embedded"
-    unused = []
-    for key in spec if keys is None else keys:
-        users = BACKEND_FIELDS.get(key)
-        if users and backend not in users and spec.get(key) is not None:
-            unused.append((key, f"the {backend} backend does not use it (only {' and '.join(users)})"))
-    return unused
+    backend does not use but another does: a setting that would be silently ignored. An unknown
+    backend has none (its own line says it)."""
+    from populace.llm.client import resolve_spec
 
-
-def _backend_problems(spec: Mapping[str, Any], prefix: str = "model.", keys: Iterable[str] | None = None) -> list[str]:
-    return [f"{prefix}{key}: {why}; remove it, e.g. --set {prefix}{key}=null"
-            for key, why in unused_model_fields(spec, keys)]
+    own = spec if keys is None else {key: spec[key] for key in keys if key in spec}
+    try:
+        return resolve_spec(own, spec)[2]
+    except UnknownNameError:
+        return []
 
 
 def check_models(scenario: Scenario) -> None:
@@ -660,26 +647,32 @@ def check_models(scenario: Scenario) -> None:
         raise ScenarioError("\n".join(problems))
 
 
-def _model_problems(scenario: Scenario) -> list[str]:
-    from populace.llm.client import ModelSpec
+def _spec_problems(spec: Mapping[str, Any], defaults: Mapping[str, Any] | None, prefix: str) -> list[str]:
+    """One line per bad field of ``spec`` (over ``defaults``), checked against its backend's ``Config``:
+    an unknown backend, a field only other backends use, a bad value, an unknown field."""
+    from populace.llm.client import resolve_spec
 
     try:
-        ModelSpec.model_validate(scenario.model)
+        backend, data, unused = resolve_spec(spec, defaults)
+    except UnknownNameError as exc:
+        return [f"{prefix}backend: {exc}"]
+    problems = [f"{prefix}{key}: {why}; remove it, e.g. --set {prefix}{key}=null" for key, why in unused]
+    try:
+        backend.Config.model_validate(data)
     except ValidationError as exc:
-        problems = _lines(exc, "model.", ModelSpec)
-    else:
-        problems = _backend_problems(scenario.model)
+        problems += _lines(exc, prefix, backend.Config)
+    return problems
+
+
+def _model_problems(scenario: Scenario) -> list[str]:
+    problems = _spec_problems(scenario.model, None, "model.")
+    # a mind's own model is merged over the top level's; the top level's problems are said once
+    inherited = scenario.model if not problems else {k: v for k, v in scenario.model.items() if k == "backend"}
+    unknown_backend = any(line.startswith("model.backend:") for line in problems)
     for i, spec in enumerate(scenario.minds):
         own = spec.params().get("model")
-        if not isinstance(own, Mapping):
-            continue
-        merged = {**scenario.model, **own} if not problems else dict(own)  # the top level's problems are said once
-        try:
-            ModelSpec.model_validate(merged)
-        except ValidationError as exc:
-            problems += _lines(exc, f"minds.{i}.model.", ModelSpec)
-        else:  # the mind's own fields; those it inherits belong to the top-level backend
-            problems += _backend_problems(merged, f"minds.{i}.model.", own)
+        if isinstance(own, Mapping) and ("backend" in own or not unknown_backend):
+            problems += _spec_problems(own, inherited, f"minds.{i}.model.")
     return problems
 
 

@@ -2,6 +2,7 @@
 
 from populace.llm.base import (
     Backend,
+    BackendConfig,
     Choice,
     Completion,
     Message,
@@ -10,10 +11,13 @@ from populace.llm.base import (
     Prompt,
     Sampling,
     Usage,
+    model_backends,
+    register_backend,
 )
 
 __all__ = [
     "Backend",
+    "BackendConfig",
     "Choice",
     "Completion",
     "Message",
@@ -22,4 +26,6 @@ __all__ = [
     "Prompt",
     "Sampling",
     "Usage",
+    "model_backends",
+    "register_backend",
 ]

@@ -8,6 +8,11 @@ with parse/repair/retry, the content-addressed response cache, replay, and count
 Minds depend only on the two client calls below. When a request still fails after its retries,
 the client raises :class:`ModelError`; a mind turns that into a failed decision for the agents
 it concerned (``Events.failed``), and the run goes on.
+
+Backends are found by name in :data:`model_backends` (a scenario's ``model: {backend: ...}``): the
+built-in ones lazily, others registered with :func:`register_backend` or declared by an installed
+package under the entry-point group ``populace.backends``. Each declares its ``name`` and its
+:class:`BackendConfig` subclass ``Config``, holding the fields only it reads.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from populace.errors import PopulaceError
+from populace.registry import Registry
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 Prompt = str | Sequence[Message]
@@ -106,15 +113,45 @@ class Usage:
         }
 
 
+class BackendConfig(BaseModel):
+    """The fields of a model spec that the client reads, whatever the backend. A backend's own
+    ``Config`` subclasses it with the fields only that backend uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field("embedded", description="the backend's registered name")
+    model: str | None = Field(None, description="the model's name, as the backend understands it")
+    concurrency: int = Field(8, ge=1, le=4096)
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=20)
+    backoff: float = Field(0.5, ge=0, description="first retry delay in seconds; doubles per retry")
+    max_backoff: float = Field(8.0, ge=0)
+    repairs: int = Field(1, ge=0, le=5, description="re-asks after output that is not valid JSON")
+    seed: int = Field(0, description="seeds the retry jitter")
+    cache: bool | str = Field(True, description="true: the run's cache/; false: none; or a directory")
+
+    def client_concurrency(self) -> int:
+        """Requests the client admits at once (a fleet: the sum of its servers' limits)."""
+        return self.concurrency
+
+
 class Backend(ABC):
     """One model behind one transport. Implementations raise ``ModelError`` with a cause tag;
     retries, caching and concurrency are the client's job, not the backend's."""
 
-    #: identifies the backend and model in cache keys, e.g. ``"openai:qwen2.5-7b"``
+    #: on the class, the name a model spec gives as ``backend:``; an instance may add its model,
+    #: e.g. ``"openai:qwen2.5-7b"``: it identifies the backend and model in cache keys
     name: str = ""
+    #: the model spec's fields this backend reads: :class:`BackendConfig` and its own
+    Config: ClassVar[type[BackendConfig]] = BackendConfig
     #: requests the backend can work on at once (``None``: no limit of its own). The client never
     #: sends more, so a request's timeout runs while it is being answered, not while it queues.
     parallel: int | None = None
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> Backend:
+        """The backend for a validated model spec, an instance of ``cls.Config``."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to build it from a model spec (from_spec)")
 
     async def start(self) -> None:
         """Check the model can be used; raise :class:`ModelUnavailableError` with one clear line."""
@@ -130,3 +167,25 @@ class Backend(ABC):
 
     async def aclose(self) -> None:
         return None
+
+
+B = TypeVar("B", bound=type[Backend])
+
+#: Model backends by name. The built-in ones are imported only when a spec names them.
+model_backends: Registry[type[Backend]] = Registry(
+    "model backend",
+    lazy={"embedded": "populace.llm.backends.embedded:EmbeddedBackend",
+          "openai": "populace.llm.backends.openai:OpenAIBackend",
+          "scripted": "populace.llm.backends.scripted:ScriptedBackend"},
+    group="populace.backends",
+)
+
+
+def register_backend(cls: B) -> B:
+    """Class decorator: a model spec's ``backend: <cls.name>`` builds this backend from its ``Config``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a name to be registered as a model backend")
+    if not (isinstance(cls.Config, type) and issubclass(cls.Config, BackendConfig)):
+        raise TypeError(f"{cls.__name__}.Config must subclass populace.llm.BackendConfig")
+    model_backends.add(cls.name, cls)
+    return cls

@@ -44,7 +44,7 @@ from populace.llm.base import (
     Prompt,
     Sampling,
     Usage,
-    backends,
+    model_backends,
 )
 from populace.llm.cache import CACHE_FILE, ResponseCache, request_key
 from populace.llm.structured import InvalidOutput, parse_valid
@@ -76,7 +76,7 @@ def resolve_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any] | None = N
     are kept, for its ``Config`` to refuse. An unknown backend raises :class:`UnknownNameError`."""
     merged = {**(defaults or {}), **spec}
     name = str(merged.get("backend") or "embedded")
-    backend = backends.get(name)
+    backend = model_backends.get(name)
     own = backend.Config.model_fields
     data: dict[str, Any] = {"backend": name}
     unused: list[tuple[str, str]] = []
@@ -95,9 +95,9 @@ def _users(key: str) -> list[str]:
     """The registered backends whose ``Config`` has the field ``key`` (loading them: only for a
     field the named backend does not have)."""
     users = []
-    for name in backends.names():
+    for name in model_backends.names():
         try:
-            backend = backends.get(name)
+            backend = model_backends.get(name)
         except Exception:  # a plugin that cannot be loaded uses no field of this spec
             continue
         if key in backend.Config.model_fields:
@@ -122,7 +122,7 @@ def parse_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any] | None = Non
 
 def create_backend(spec: BackendConfig) -> Backend:
     """The backend a validated spec names, built from its own ``Config`` (only that one is imported)."""
-    return backends.get(spec.backend).from_spec(spec)
+    return model_backends.get(spec.backend).from_spec(spec)
 
 
 def as_messages(prompt: Prompt) -> list[Message]:

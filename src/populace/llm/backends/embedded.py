@@ -25,16 +25,24 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from populace.llm.backends.scripted import prompt_text
-from populace.llm.base import Backend, Choice, Completion, ModelError, ModelUnavailableError, Prompt, Sampling
+from populace.llm.base import (
+    Backend,
+    BackendConfig,
+    Choice,
+    Completion,
+    ModelError,
+    ModelUnavailableError,
+    Prompt,
+    Sampling,
+    register_backend,
+)
 from populace.llm.structured import bounded_schema
-
-if TYPE_CHECKING:
-    from populace.llm.client import ModelSpec
 
 #: Built-in model names -> (package holding the GGUF, the pip command that installs it)
 PACKAGED = {
@@ -101,11 +109,17 @@ def default_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
+@register_backend
 class EmbeddedBackend(Backend):
     """A GGUF model in this process; loaded by :meth:`start` (or on first use)."""
 
+    name = "embedded"
     #: one llama.cpp context answers one request at a time (see the module docstring)
     parallel = 1
+
+    class Config(BackendConfig):
+        threads: int | None = Field(None, ge=1, description="CPU threads (default: half the cores, at most 4)")
+        context_size: int = Field(2048, ge=256)
 
     def __init__(self, model: str | None = None, *, threads: int | None = None, context_size: int = 2048) -> None:
         self.model = model or DEFAULT_MODEL
@@ -119,7 +133,7 @@ class EmbeddedBackend(Backend):
         self.load_seconds = 0.0
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> EmbeddedBackend:
+    def from_spec(cls, spec: EmbeddedBackend.Config) -> EmbeddedBackend:
         return cls(spec.model, threads=spec.threads, context_size=spec.context_size)
 
     async def start(self) -> None:

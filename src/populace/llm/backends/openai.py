@@ -20,17 +20,25 @@ import contextlib
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import httpx
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from populace.llm.backends.scripted import prompt_text
-from populace.llm.base import Backend, Choice, Completion, ModelError, ModelUnavailableError, Prompt, Sampling
+from populace.llm.base import (
+    Backend,
+    BackendConfig,
+    Choice,
+    Completion,
+    ModelError,
+    ModelUnavailableError,
+    Prompt,
+    Sampling,
+    register_backend,
+)
 from populace.llm.structured import bounded_schema
-
-if TYPE_CHECKING:
-    from populace.llm.client import ModelSpec
 
 SCHEMA_MODES = ("json_schema", "json_object", "none")
 TOP_LOGPROBS = 20
@@ -53,8 +61,32 @@ def first_token_probabilities(top: Mapping[str, float], options: Sequence[str]) 
     return mass / mass.sum()
 
 
+class ServerSpec(BaseModel):
+    """One server of a fleet serving the same model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    concurrency: int = Field(8, ge=1, le=4096, description="requests in flight at once on this server")
+
+
+@register_backend
 class OpenAIBackend(Backend):
     """A model behind an OpenAI-compatible HTTP API; ``transport`` replaces the network in tests."""
+
+    name = "openai"
+
+    class Config(BackendConfig):
+        base_url: str | None = Field(None, description="the server's URL, e.g. http://127.0.0.1:8000/v1")
+        servers: list[ServerSpec] | None = Field(
+            None, min_length=1, description="several servers of the same model, each with its own limit")
+        api_key_env: str | None = Field(None, description="environment variable holding the API key")
+        endpoint: Literal["chat", "completions"] = "chat"
+        schema_mode: Literal["auto", "json_schema", "json_object", "none"] = Field(
+            "auto", description="how the server is asked to constrain JSON (json_object: llama.cpp's server)")
+
+        def client_concurrency(self) -> int:
+            return sum(s.concurrency for s in self.servers) if self.servers else self.concurrency
 
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None,
                  api_key_env: str | None = None, endpoint: str = "chat", schema_mode: str = "auto",
@@ -74,7 +106,15 @@ class OpenAIBackend(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> OpenAIBackend:
+    def from_spec(cls, spec: OpenAIBackend.Config) -> Backend:
+        """One server, or with ``servers`` a :class:`~populace.llm.backends.fleet.FleetBackend` of them."""
+        if spec.servers:
+            from populace.llm.backends.fleet import FleetBackend
+
+            members = [cls.from_spec(spec.model_copy(update={"base_url": s.base_url, "concurrency": s.concurrency,
+                                                             "servers": None}))
+                       for s in spec.servers]
+            return FleetBackend(members, [s.concurrency for s in spec.servers])
         if not spec.base_url:
             from populace.errors import ScenarioError
 

@@ -17,15 +17,22 @@ import asyncio
 import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from populace.errors import ScenarioError
-from populace.llm.base import Backend, Choice, Completion, ModelError, Prompt, Sampling
-
-if TYPE_CHECKING:
-    from populace.llm.client import ModelSpec
+from populace.llm.base import (
+    Backend,
+    BackendConfig,
+    Choice,
+    Completion,
+    ModelError,
+    Prompt,
+    Sampling,
+    register_backend,
+)
 
 Respond = Callable[[str, Sampling, "dict[str, Any] | None"], str]
 Score = Callable[[str, Sequence[str]], Sequence[float]]
@@ -63,8 +70,16 @@ def example_of(schema: dict[str, Any]) -> Any:
     return "x" * schema.get("minLength", 0)
 
 
+@register_backend
 class ScriptedBackend(Backend):
     """Answers from a table or function; ``latency`` seconds of simulated work per call."""
+
+    name = "scripted"
+
+    class Config(BackendConfig):
+        responses: dict[str, str] | str | None = Field(None, description="prompt substring -> reply")
+        probabilities: dict[str, float] | None = Field(None, description="option -> weight")
+        function: Any = Field(None, description="a callable or 'module:attribute'")
 
     def __init__(self, respond: Respond | Mapping[str, str] | str | None = None, *,
                  probabilities: Score | Mapping[str, float] | None = None, name: str = "scripted",
@@ -76,7 +91,7 @@ class ScriptedBackend(Backend):
         self.calls = 0
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> ScriptedBackend:
+    def from_spec(cls, spec: ScriptedBackend.Config) -> ScriptedBackend:
         """From a scenario: ``responses`` (table or one reply), ``probabilities``, or ``function``."""
         respond: Any = spec.responses
         if spec.function is not None:
