@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from populace.population import Population
-    from populace.world import World
+    from populace.minds.base import MindConfig
+    from populace.world import Column, World
 
 
 class _Strict(BaseModel):
@@ -479,6 +480,7 @@ def _partition_problems(scenario: Scenario, world_cls: type) -> list[str]:
     if scenario.world.partitions == 1:
         return []
     if not issubclass(world_cls, RegionalWorld):
+    observed: dict[str, Column] = {}  # what the world declares it observes; empty: undeclared (or bad params)
         return [f"world.partitions: the {scenario.world.type!r} world is global and cannot be "
                 f"partitioned; worlds that partition: {', '.join(regional_worlds())}"]
     return [f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards"
@@ -502,7 +504,8 @@ def _name_problems(scenario: Scenario) -> list[str]:
         return [f"world.type: {exc}", *_mind_problems(scenario)]
     problems = []
     try:
-        world_cls.Config.model_validate(scenario.world.params)
+        config = world_cls.Config.model_validate(scenario.world.params)
+        observed = {column.name: column for column in world_cls.observation_columns(config)}
     except ValidationError as exc:
         problems += _lines(exc, "world.params.", world_cls.Config)
     except PopulaceError as exc:  # a world's own check, e.g. an unknown recommender
@@ -514,25 +517,30 @@ def _name_problems(scenario: Scenario) -> list[str]:
         length = duration_text(world_cls.step_length)
         problems.append(f"clock.step: the {scenario.world.type!r} world steps {length} at a time "
                         f"(its rates are per step); got {duration_text(scenario.clock.step)}")
-    return [*problems, *_mind_problems(scenario), *_intervention_problems(scenario, world_cls)]
+    return [*problems, *_mind_problems(scenario, scenario.world.type, observed),
+            *_intervention_problems(scenario, world_cls)]
 
 
-def _mind_problems(scenario: Scenario) -> list[str]:
+def _mind_problems(scenario: Scenario, world: str | None = None,
+                   observed: Mapping[str, Column] | None = None) -> list[str]:
     problems = []
     for i, spec in enumerate(scenario.minds):
-        problems += _one_mind_problems(spec, f"minds.{i}")
+        problems += _one_mind_problems(spec, f"minds.{i}", world, observed)
         for j, step_down in enumerate(spec.fallback):
-            problems += _one_mind_problems(step_down, f"minds.{i}.fallback.{j}")
+            problems += _one_mind_problems(step_down, f"minds.{i}.fallback.{j}", world, observed)
     return problems
 
 
-def _one_mind_problems(spec: MindSpec | FallbackSpec, where: str) -> list[str]:
-    """A mind's type and parameters, each problem one line under ``where`` (``minds.0``)."""
+def _one_mind_problems(spec: MindSpec | FallbackSpec, where: str, world: str | None = None,
+                       observed: Mapping[str, Column] | None = None) -> list[str]:
+    """A mind's type and parameters, each problem one line under ``where`` (``minds.0``); with the
+    ``world`` known, what the mind reads that the world does not observe (``observed``, its declared
+    columns)."""
     from populace.minds import minds
 
     try:
         mind_cls = minds.get(spec.type)
-        mind_cls.Config.model_validate(spec.params())
+        config = mind_cls.Config.model_validate(spec.params())
     except UnknownNameError as exc:
         field = "type" if exc.kind == "mind" else exc.kind
         return [f"{where}.{field}: {exc}"]
@@ -540,7 +548,33 @@ def _one_mind_problems(spec: MindSpec | FallbackSpec, where: str) -> list[str]:
         return _lines(exc, f"{where}.", mind_cls.Config)
     except PopulaceError as exc:  # e.g. an unknown policy named in the params
         return [f"{where}: {exc}"]
-    return []
+    return [] if world is None else _reads_problems(config, where, world, observed or {})
+
+
+def _reads_problems(config: MindConfig, where: str, world: str, observed: Mapping[str, Column]) -> list[str]:
+    """A rules policy written for other worlds, and every observation column the mind's parameters
+    name (a policy's ``reads``, a template's ``{obs.<col>}``) that the world does not observe: one
+    line per field. Nothing is checked against a world that declares no observation."""
+    from populace.minds.rules import RulesConfig
+    from populace.policy import policy_worlds
+
+    problems = []
+    if isinstance(config, RulesConfig) and (written_for := policy_worlds(config.policy)) and world not in written_for:
+        problems.append(f"{where}.policy: {config.policy!r} is written for the "
+                        f"{' and '.join(repr(w) for w in written_for)} world{'s' * (len(written_for) > 1)}, "
+                        f"not {world!r}")
+    if not observed:
+        return problems
+    try:
+        reads = config.observation_reads(observed)
+    except (PopulaceError, ValidationError):  # a nested mind's own problem, said where it is validated
+        return problems
+    for read in reads:
+        missing = [column for column in dict.fromkeys(read.columns) if column not in observed]
+        if missing:
+            problems.append(f"{where}.{read.field}: {read.what} reads {', '.join(missing)}, "
+                            f"which world {world!r} does not observe")
+    return problems
 
 
 def asks_model(mind_type: str) -> bool:
