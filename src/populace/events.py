@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from populace.actions import Actions
-
 OK, REJECTED, FAILED = "ok", "rejected", "failed"
 NO_AGENT = -1
+
+
+class ActionBatch(Protocol):
+    """What events are made from: a batch of actions (:class:`populace.actions.Actions`), as seen
+    from here so that events need not import actions (which build on events)."""
+
+    name: str
+    agents: np.ndarray
+    args: dict[str, np.ndarray]
+    request: np.ndarray | None
+
+    def __len__(self) -> int: ...
+
+    def take(self, index: np.ndarray) -> ActionBatch: ...
 
 
 @dataclass
@@ -38,7 +49,7 @@ class Events:
         return len(self.agents)
 
     @classmethod
-    def accepted(cls, actions: Actions, **data: Any) -> Events:
+    def accepted(cls, actions: ActionBatch, **data: Any) -> Events:
         """Every action in the batch took effect."""
         n = len(actions)
         return cls(
@@ -47,7 +58,7 @@ class Events:
         )
 
     @classmethod
-    def rejected(cls, actions: Actions, mask: np.ndarray, reason: str | np.ndarray) -> Events:
+    def rejected(cls, actions: ActionBatch, mask: np.ndarray, reason: str | np.ndarray) -> Events:
         """Events for the actions selected by ``mask`` only, all rejected for ``reason`` (one string,
         or one per action of the whole batch)."""
         mask = np.asarray(mask, dtype=bool)
@@ -56,7 +67,7 @@ class Events:
         return cls.outcomes(chosen, np.zeros(len(chosen), dtype=bool), reasons)
 
     @classmethod
-    def outcomes(cls, actions: Actions, ok: np.ndarray, reason: str | np.ndarray = "", **data: Any) -> Events:
+    def outcomes(cls, actions: ActionBatch, ok: np.ndarray, reason: str | np.ndarray = "", **data: Any) -> Events:
         """Events for a whole batch where ``ok`` says which actions took effect.
 
         ``reason`` (one string or one per action) explains the rejected ones.

@@ -12,21 +12,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from populace.errors import ScenarioError
 
-if TYPE_CHECKING:
-    from populace.scenario import Scenario
 
-
-def load_plugins(scenario: Scenario) -> None:
-    """Import the scenario's ``plugins`` (module names, or ``.py`` files relative to the scenario
-    file), so that the worlds, minds and policies they register can be named. File paths are
-    made absolute, so that a run's stored copy of the scenario finds them again."""
-    for i, entry in enumerate(scenario.plugins):
+def load_plugins(plugins: list[str], base: Path) -> None:
+    """Import a scenario's ``plugins`` (module names, or ``.py`` files relative to ``base``, the
+    scenario file's folder), so that the worlds, minds and policies they register can be named.
+    File paths are made absolute in place, so that a run's stored copy of the scenario finds them
+    again."""
+    for i, entry in enumerate(plugins):
         try:
-            scenario.plugins[i] = import_plugin(entry, scenario.base_dir)
+            plugins[i] = import_plugin(entry, base)
         except ScenarioError as exc:
             raise ScenarioError(f"plugins.{i}: {exc}") from None
         except Exception as exc:  # any error of the user's module, or a missing module

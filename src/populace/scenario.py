@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticSerializationError
 
 from populace.clock import Clock, Duration, Instant, duration_text, instant_text
+from populace.datafiles import data_path, scenarios_dir
 from populace.errors import PopulaceError, PopulationError, ScenarioError, UnknownNameError
 from populace.parameters import signature_params, validate_params
 from populace.persona import KINDS as DISTRIBUTION_KINDS
@@ -235,29 +236,6 @@ class Scenario(_Strict):
 
 
 # ---------------------------------------------------------------------------------------------
-def scenarios_dir() -> Path:
-    """Where the built-in scenarios live (packaged copy, else the source tree)."""
-    env = os.environ.get("POPULACE_SCENARIOS")
-    if env:
-        return Path(env)
-    packaged = Path(__file__).parent / "_scenarios"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
-
-
-def data_path(path: str, base: Path | None = None) -> Path:
-    """A data file named in a scenario: absolute, else relative to ``base`` (default: the working
-    directory) where it exists there, else to the built-in scenarios folder where it exists there,
-    else relative to ``base`` (so that the error names the path the user meant)."""
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute():
-        return candidate
-    local = base / candidate if base is not None else candidate
-    if local.exists():
-        return local
-    packaged = scenarios_dir() / candidate
-    return packaged if packaged.exists() else local
-
-
 def builtin_scenarios() -> dict[str, Path]:
     directory = scenarios_dir()
     return {p.stem: p for p in sorted(directory.glob("*.yaml"))} if directory.is_dir() else {}
@@ -290,7 +268,7 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
         raise ScenarioError(f"{label}: holds text that is not valid Unicode (a lone surrogate)") from None
     scenario._base_dir = base
     try:
-        load_plugins(scenario)
+        load_plugins(scenario.plugins, scenario.base_dir)
     except ScenarioError as exc:
         raise _error(label, [str(exc)]) from None
     problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario),

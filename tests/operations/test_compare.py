@@ -13,7 +13,7 @@ from populace import Simulation, analysis
 from populace.cli import app
 from populace.operations.compare import Group, compare
 from populace.operations.experiment import Experiment
-from populace.report.fork import fork
+from populace.operations.fork import fork
 from populace.runs import Run
 
 

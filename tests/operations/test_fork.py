@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from populace import Simulation, analysis
 from populace.cli import app
 from populace.errors import RunError, ScenarioError
-from populace.report.fork import fork, parse_intervention
+from populace.operations.fork import fork, parse_intervention
 
 SMALL = ["population.size=150", "steps=30", "trace.checkpoint_every=10", "trace.flush_every=4"]
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from populace.cli import app
 from populace.errors import RunError
-from populace.llm.replay import replay_run
+from populace.operations.replay import replay_run
 from populace.simulation import Simulation
 
 SCENARIO = [
@@ -60,7 +60,7 @@ def test_replay_command_says_identical_and_a_missing_entry_is_an_error_naming_th
 
 
 def test_a_different_trace_is_reported_as_different(recorded: Path, tmp_path: Path) -> None:
-    from populace.llm.replay import first_difference, read_table
+    from populace.operations.replay import first_difference, read_table
 
     other = Simulation.from_scenario("donor-game", [*SCENARIO[:-2], "model={backend: scripted, probabilities: "
                                                     "{give: 1, keep: 3}}", SCENARIO[-1]], tmp_path / "other").run()
@@ -97,7 +97,7 @@ def test_requests_that_failed_in_the_original_fail_again_and_the_replay_is_ident
 
 
 def test_a_fork_replays_from_its_fork_step_with_its_changes(recorded: Path, tmp_path: Path) -> None:
-    from populace.report.fork import fork
+    from populace.operations.fork import fork
 
     branch = fork(recorded, 3, ["minds.0.prompt='Given {obs.history}, {obs.strategy}. {options}'"]).run()
     assert branch.path is not None

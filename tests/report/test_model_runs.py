@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from populace import analysis
+from populace.operations.fork import fork
 from populace.report import write_report
-from populace.report.fork import fork
 from populace.scenario import load_scenario
 from populace.simulation import Simulation
 

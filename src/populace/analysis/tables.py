@@ -76,7 +76,7 @@ def parquet_source(files: Sequence[Path], positions: bool = False) -> str:
 
 def _empty_events(positions: bool) -> str:
     """An events relation with no rows (a run that recorded none), typed as the trace writes it."""
-    from populace.trace import EVENT_SCHEMA
+    from populace.records import EVENT_SCHEMA
 
     types = {"int32": "INTEGER", "int64": "BIGINT", "timestamp[ms]": "TIMESTAMP", "string": "VARCHAR"}
     columns = [f"NULL::{types[str(f.type)]} AS {f.name}" for f in EVENT_SCHEMA]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ Actors = Annotated[int | None, typer.Option("--actors", help="Ray actors to spre
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
 
 
-def runs_dir(option: Path | None) -> Path:
+def runs_root(option: Path | None) -> Path:
     from populace.runs import default_runs_dir
 
     return option or default_runs_dir()
@@ -42,7 +43,7 @@ def warn(lines: list[str]) -> None:
         err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
-def executor(name: str, address: str | None, actors: int | None = None) -> Any:
+def make_executor(name: str, address: str | None, actors: int | None = None) -> Any:
     from populace.execution import executors
 
     cls = executors.get(name)
@@ -75,8 +76,6 @@ def drive(sim: Any, steps: int | None, quiet: bool, report: bool = True) -> None
     if sim.budget_stop:
         console.print(sim.budget_stop, highlight=False, markup=False, soft_wrap=True)
     if report and sim.path is not None and sim.steps_done >= total:
-        from populace.cli.reports import write_with_progress
-
         console.print(f"report: {write_with_progress(sim.path, quiet=quiet)}", soft_wrap=True)
     if failure is not None:
         raise failure
@@ -90,3 +89,30 @@ def print_metrics(path: Path | None) -> None:
     final = final_metrics(path)
     if final:
         console.print("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items()))
+
+
+def write_with_progress(run: Path, out: Path | None = None, *, quiet: bool = False) -> Path:
+    """Write a run's report showing its stages: a bar on a terminal, elsewhere a plain line every
+    few seconds (repeated while one stage runs long, so a log shows the report is being written)."""
+    from populace.progress import progress
+    from populace.report.html import STAGES, write_report
+
+    now: tuple[int, str] = (0, STAGES[0])
+    finished = threading.Event()
+    with progress(console, "report", len(STAGES), unit="stage", quiet=quiet) as advance:
+        def stage(done: int, name: str) -> None:
+            nonlocal now
+            now = (done, name)
+            advance(done, name)
+
+        def tick() -> None:
+            while not finished.wait(1.0):
+                advance(*now)
+
+        ticker = threading.Thread(target=tick, name="populace-report-progress", daemon=True)
+        ticker.start()
+        try:
+            return write_report(run, out, progress=stage)
+        finally:
+            finished.set()
+            ticker.join()

@@ -55,7 +55,7 @@ def run_experiment(experiment: "Experiment", quiet: bool = False, report: bool =
     from rich.markup import escape
 
     from populace.cli.console import console, err, warn
-    from populace.operations.compare import of_experiment
+    from populace.operations.experiment import of_experiment
     from populace.operations.jobs import finished
     from populace.progress import progress
 
@@ -261,8 +261,8 @@ def register(app: typer.Typer) -> None:
 def _groups(items: list[str], runs_dir: Path | None) -> tuple[list[Any], str | None, int | None, str, Path | None]:
     """The groups named on the command line: an experiment's cells, or a run each; with the default
     baseline, the step to mark, a title, and the experiment's folder where there is one."""
-    from populace.operations.compare import Group, experiment_groups
-    from populace.operations.experiment import Experiment
+    from populace.operations.compare import Group
+    from populace.operations.experiment import Experiment, experiment_groups
     from populace.runs import Run
 
     groups: list[Group] = []

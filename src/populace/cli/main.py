@@ -21,14 +21,10 @@ from populace.cli.console import (
     console,
     drive,
     err,
+    make_executor,
     run_path,
+    runs_root,
     warn,
-)
-from populace.cli.console import (
-    executor as make_executor,
-)
-from populace.cli.console import (
-    runs_dir as default_runs,
 )
 from populace.errors import PopulaceError, RunFailedError
 from populace.outputs import write_output
@@ -112,7 +108,7 @@ def run(
         raise PopulaceError("--jobs and --compare are for --seeds or --sweep")
     if steps is not None and steps < 1:
         raise PopulaceError(f"--steps {steps}: give a number of steps of at least 1")
-    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], default_runs(runs_dir),
+    sim = Simulation.from_scenario(scenario or DEFAULT_SCENARIO, set_ or [], runs_root(runs_dir),
                                    executor=make_executor(executor, address, actors))
     warn(sim.scenario.warnings)
     drive(sim, steps, quiet, report)
@@ -207,15 +203,15 @@ def _describe_world(name: str) -> None:
 
     cls = worlds.get(name)
     doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").replace("``", "")
+    console.print(f"[bold]{name}[/]: " + " ".join(doc.strip().split("\n\n")[0].split()), soft_wrap=False)
+    console.print("actions: " + ", ".join(cls.actions.names))
+    operations = [f"{op}({_parameters(method)})" for op, method in cls.operations().items()]
+    console.print("operations (interventions): " + escape("; ".join(operations) or "none"), highlight=False)
     if cls.observation:
         observation = Table("observation column", "kind", "meaning")
         for column in cls.observation:
             observation.add_row(column.name, column.describe(), column.meaning)
         console.print(observation)
-    console.print(f"[bold]{name}[/]: " + " ".join(doc.strip().split("\n\n")[0].split()), soft_wrap=False)
-    console.print("actions: " + ", ".join(cls.actions.names))
-    operations = [f"{op}({_parameters(method)})" for op, method in cls.operations().items()]
-    console.print("operations (interventions): " + escape("; ".join(operations) or "none"), highlight=False)
     if cls.metric_descriptions:
         metrics = Table("metric", "meaning")
         for metric, meaning in cls.metric_descriptions.items():
@@ -303,7 +299,7 @@ def runs(runs_dir: RunsDir = None) -> None:
     """List past runs with a summary."""
     from populace.runs import list_runs
 
-    found = list_runs(default_runs(runs_dir))
+    found = list_runs(runs_root(runs_dir))
     table = Table("run", "scenario", "status", "steps", "created")
     table.columns[0].no_wrap = True  # the id is what one copies: never cut; the other columns give way
     table.columns[0].min_width = max((len(r.id) for r in found), default=3)
@@ -361,7 +357,7 @@ def estimate(
     sc = _load(scenario, set_)
     pilot = min(pilot_steps, sc.steps)
     with progress(console, f"pilot of {sc.name}", pilot, quiet=quiet) as advance:
-        found = predict(sc, pilot_steps=pilot_steps, keep=default_runs(runs_dir) if keep else None,
+        found = predict(sc, pilot_steps=pilot_steps, keep=runs_root(runs_dir) if keep else None,
                         progress=lambda done, total: advance(done, ""))
     pilot_time = Interval(found.pilot_seconds, found.pilot_seconds, found.pilot_seconds).text("s")
     console.print(f"estimate for {found.scenario}: {found.steps} steps, from a pilot of {found.pilot_steps} "

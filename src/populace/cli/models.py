@@ -31,7 +31,7 @@ def replay(
 ) -> None:
     """Re-run a run from its response cache with no model calls, and compare the two traces."""
     from populace.cli.console import run_path
-    from populace.llm.replay import replay_run
+    from populace.operations.replay import replay_run
 
     result = replay_run(run_path(run_id, runs_dir), runs_dir)
     usage = result.usage

@@ -1,49 +1,17 @@
 """CLI commands ``populace report``, ``populace dashboard`` and ``populace fork``."""
 
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-# Annotations are evaluated by typer at registration time, so they are real objects here.
-Overrides = Annotated[list[str] | None, typer.Option("--set", help="override a field: key.path=value")]
-RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where a bare RUN id is looked up "
-                                                                  "(default: $POPULACE_RUNS or ./runs)")]
+from populace.cli.console import Overrides, RunId, RunsDir, write_with_progress
+
 ForkRunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="where a bare RUN id is looked up and the fork "
                                                                       "is created (default: $POPULACE_RUNS or ./runs; "
                                                                       "the fork beside RUN)")]
-RunId = Annotated[str, typer.Argument(help="run directory, or run id under --runs-dir")]
 Intervene = Annotated[list[str] | None, typer.Option(
     "--intervene", help="add an intervention at the fork step: 'operation key=value ...'")]
-
-
-def write_with_progress(run: Path, out: Path | None = None, *, quiet: bool = False) -> Path:
-    """Write a run's report showing its stages: a bar on a terminal, elsewhere a plain line every
-    few seconds (repeated while one stage runs long, so a log shows the report is being written)."""
-    from populace.cli.console import console
-    from populace.progress import progress
-    from populace.report.html import STAGES, write_report
-
-    now: tuple[int, str] = (0, STAGES[0])
-    finished = threading.Event()
-    with progress(console, "report", len(STAGES), unit="stage", quiet=quiet) as advance:
-        def stage(done: int, name: str) -> None:
-            nonlocal now
-            now = (done, name)
-            advance(done, name)
-
-        def tick() -> None:
-            while not finished.wait(1.0):
-                advance(*now)
-
-        ticker = threading.Thread(target=tick, name="populace-report-progress", daemon=True)
-        ticker.start()
-        try:
-            return write_report(run, out, progress=stage)
-        finally:
-            finished.set()
-            ticker.join()
 
 
 def register(app: typer.Typer) -> None:
@@ -61,8 +29,8 @@ def register(app: typer.Typer) -> None:
 
         folder = experiment_folder(run_id, runs_dir)
         if folder is not None:  # an experiment's report: a band over seeds per cell
-            from populace.operations.compare import of_experiment, write
-            from populace.operations.experiment import REPORT, Experiment
+            from populace.operations.compare import write
+            from populace.operations.experiment import REPORT, Experiment, of_experiment
 
             experiment = Experiment.open(folder)
             written = write(of_experiment(experiment, experiment.tables()), out or folder / REPORT)
@@ -107,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
         With --seeds N, an ensemble: N forks with the changes beside N without, compared."""
         from populace.cli.console import drive
-        from populace.report.fork import fork as start_fork
+        from populace.operations.fork import fork as start_fork
 
         if seeds is not None:
             from populace.cli.experiments import run_experiment

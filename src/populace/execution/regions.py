@@ -22,8 +22,8 @@ from populace.execution.base import summed
 from populace.execution.turns import by_shard, take_turn
 from populace.minds.base import Decisions, Mind
 from populace.population import Population
+from populace.records import events_table
 from populace.regions import REGIONS, RegionalWorld
-from populace.trace import events_table
 from populace.world import Observations, World
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +22,6 @@ from populace.errors import PopulaceError
 from populace.outputs import write_output
 from populace.report.plots import TimeAxis, band_svg
 from populace.runs import Run
-
-if TYPE_CHECKING:
-    from populace.operations.experiment import Experiment, Results
 
 COMPARE_FILE = "compare.html"
 
@@ -230,40 +226,3 @@ def _seeds(comparison: Comparison, label: str) -> list[int]:
 def write(comparison: Comparison, out: Path) -> Path:
     """Write the comparison's page to ``out``."""
     return write_output(out, render(comparison))
-
-
-def experiment_groups(experiment: Experiment) -> list[Group]:
-    """An experiment's cells as groups of their finished runs."""
-    return [Group(cell.label, tuple(runs), _cell_note(experiment, cell.params, cell.label))
-            for cell, runs in experiment.groups()]
-
-
-def of_experiment(experiment: Experiment, results: Results) -> Comparison:
-    """An experiment's cells as a comparison, from its results table."""
-    table = results.results.rename(columns={"cell": "group"})[["group", "run", "seed", "step", "time", "metric",
-                                                               "value"]]
-    return Comparison(experiment.name, experiment_groups(experiment), table,
-                      experiment.baseline.label if experiment.baseline else None, experiment.step,
-                      _fork_step(experiment))
-
-
-def _fork_step(experiment: Experiment) -> int | None:
-    return int(experiment.definition["at"]) if experiment.definition["kind"] == "fork" else None
-
-
-def _cell_note(experiment: Experiment, params: dict[str, Any], label: str) -> str:
-    d = experiment.definition
-    if d["kind"] == "fork":
-        changes = [*d["overrides"], *(f"intervention {t!r}" for t in d["interventions"])]
-        what = "the parent going on" if label == "base" else ("with " + ", ".join(changes) if changes else
-                                                            "no change (a second sample of the base)")
-        return f"fork of {Path(d['parent']).name} at step {d['at']}: {what}"
-    return ", ".join(f"{k}={v}" for k, v in params.items())
-
-
-def write_experiment_report(experiment: Experiment, results: Results | None = None) -> Path:
-    """Write ``report.html`` in the experiment's folder: a band per cell on every chart (from
-    ``results``, default: the experiment's tables as they stand)."""
-    from populace.operations.experiment import REPORT
-
-    return write(of_experiment(experiment, results or experiment.tables()), experiment.path / REPORT)

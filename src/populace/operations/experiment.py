@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from populace.analysis.ensembles import differences, summarise
 from populace.errors import PopulaceError, RunError, ScenarioError
+from populace.operations.compare import Comparison, Group, long_table, write
 from populace.operations.jobs import SKIPPED, Job, execute, finished
 from populace.runs import Run, default_runs_dir
 from populace.scenario import load_scenario
@@ -217,7 +218,7 @@ class Experiment:
         (cell ``fork``) and ``seeds`` without (cell ``base``, the baseline), each drawing afresh after
         the fork step, the two cells with different seeds. Its folder goes beside the parent unless
         ``runs_dir`` is given."""
-        from populace.report.fork import check_fork
+        from populace.operations.fork import check_fork
 
         run = Run.open(Path(parent))
         if seeds < 2:
@@ -319,8 +320,6 @@ class Experiment:
             results = self.tables()
             results.outcomes = outcomes
             if report:
-                from populace.operations.compare import write_experiment_report
-
                 results.report = write_experiment_report(self, results)
         return results
 
@@ -364,8 +363,6 @@ class Experiment:
     # -- tables ------------------------------------------------------------------------------------------
     def tables(self) -> Results:
         """The tables of the runs finished so far, written to the folder and returned."""
-        from populace.operations.compare import long_table
-
         keys = self.params
         frames = []
         for cell, runs in self.groups():
@@ -469,3 +466,38 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def experiment_groups(experiment: Experiment) -> list[Group]:
+    """An experiment's cells as groups of their finished runs."""
+    return [Group(cell.label, tuple(runs), _cell_note(experiment, cell.params, cell.label))
+            for cell, runs in experiment.groups()]
+
+
+def of_experiment(experiment: Experiment, results: Results) -> Comparison:
+    """An experiment's cells as a comparison, from its results table."""
+    table = results.results.rename(columns={"cell": "group"})[["group", "run", "seed", "step", "time", "metric",
+                                                               "value"]]
+    return Comparison(experiment.name, experiment_groups(experiment), table,
+                      experiment.baseline.label if experiment.baseline else None, experiment.step,
+                      _fork_step(experiment))
+
+
+def _fork_step(experiment: Experiment) -> int | None:
+    return int(experiment.definition["at"]) if experiment.definition["kind"] == "fork" else None
+
+
+def _cell_note(experiment: Experiment, params: dict[str, Any], label: str) -> str:
+    d = experiment.definition
+    if d["kind"] == "fork":
+        changes = [*d["overrides"], *(f"intervention {t!r}" for t in d["interventions"])]
+        what = "the parent going on" if label == "base" else ("with " + ", ".join(changes) if changes else
+                                                            "no change (a second sample of the base)")
+        return f"fork of {Path(d['parent']).name} at step {d['at']}: {what}"
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def write_experiment_report(experiment: Experiment, results: Results | None = None) -> Path:
+    """Write ``report.html`` in the experiment's folder: a band per cell on every chart (from
+    ``results``, default: the experiment's tables as they stand)."""
+    return write(of_experiment(experiment, results or experiment.tables()), experiment.path / REPORT)

@@ -53,7 +53,7 @@ def run_job(job: Job) -> tuple[str, str]:
     """Run one run of an experiment in this process: skip it when finished, resume it when begun,
     else start it. Returns its id and what happened (:data:`DONE`, :data:`RESUMED`, :data:`SKIPPED`,
     or ``failed: <reason>``); a PopulaceError is returned, not raised, as it must cross processes."""
-    from populace.report.fork import fork, resume_branch
+    from populace.operations.fork import fork, resume_branch
     from populace.simulation import Simulation
 
     path = Path(job.folder) / job.run_id

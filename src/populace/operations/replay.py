@@ -4,7 +4,7 @@ The replay is a new run directory (``replay_of`` in its manifest) holding a copy
 ``cache/``; every model request is answered from it, and a request it does not hold is a
 ``replay_miss`` naming that request. Then the two traces are compared event by event. A fork
 replays from the state it was forked from, with its changes (see
-:func:`populace.report.fork.replay_branch`): its steps before the fork are its parent's.
+:func:`populace.operations.fork.replay_branch`): its steps before the fork are its parent's.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def replay_run(run_path: Path | str, runs_dir: Path | None = None) -> ReplayResu
     if cache.is_dir():
         shutil.copytree(cache, replay.path / "cache", dirs_exist_ok=True)
     if manifest.get("parent"):
-        from populace.report.fork import replay_branch
+        from populace.operations.fork import replay_branch
 
         sim = replay_branch(original, replay)
     else:

@@ -8,16 +8,14 @@ score. Everything is vectorised over agents; only the few prey are handled in sm
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from populace.events import Events
 from populace.world import Column
+from populace.worlds.grid.config import GridConfig
 from populace.worlds.grid.space import AGENT, AGENT_OFF, BOX, DX, DY, FOOD, GOAL, NEST, PREY, WALL, Grid
-
-if TYPE_CHECKING:
-    from populace.worlds.grid.world import GridConfig
 
 
 class Task:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from populace.clock import Clock, parse_instant
+from populace.datafiles import data_path
 from populace.errors import ScenarioError
 from populace.network import random_network, small_world
 from populace.population import Population
@@ -52,8 +53,6 @@ def parse_list(value: Any) -> list[Any]:
 
 def resolve(path: str) -> Path:
     """A data path: absolute, else relative to the working directory, else to the built-in scenarios."""
-    from populace.scenario import data_path
-
     return data_path(path)
 
 
