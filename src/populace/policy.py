@@ -63,7 +63,8 @@ class PolicyContext(Protocol):
 Policy = Callable[[Observations, PolicyContext], list[Actions]]
 
 #: Rules policies by name; worlds define theirs beside them, so discovery imports the worlds.
-policies: Registry[Policy] = Registry("policy", discover=("populace.worlds", "populace.minds"))
+policies: Registry[Policy] = Registry("policy", discover=("populace.worlds", "populace.minds"),
+                                     group="populace.policies")
 
 
 def policy(name: str, params: type[PolicyParams] = PolicyParams, *, reads: Iterable[str] = (),

@@ -239,4 +239,4 @@ class World(ABC):
 
 
 #: Worlds by name. Built-in worlds are the modules of ``populace.worlds``, imported on first lookup.
-worlds: Registry[type[World]] = Registry("world", discover=("populace.worlds",))
+worlds: Registry[type[World]] = Registry("world", discover=("populace.worlds",), group="populace.worlds")

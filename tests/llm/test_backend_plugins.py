@@ -133,3 +133,22 @@ def test_importing_populace_and_the_client_imports_no_backend() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('populace.llm.backends.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_worlds_minds_policies_and_recommenders_read_their_own_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    from populace.minds import minds
+    from populace.policy import policies
+    from populace.world import worlds
+    from populace.worlds.social.recommenders import recommenders
+
+    def entry_points(*, group: str | None = None) -> importlib.metadata.EntryPoints:
+        return importlib.metadata.EntryPoints(
+            [importlib.metadata.EntryPoint(name=f"from-{group}", value="nowhere:Thing", group=str(group))])
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    for registry, group in ((worlds, "populace.worlds"), (minds, "populace.minds"),
+                            (policies, "populace.policies"), (recommenders, "populace.recommenders")):
+        assert registry.group == group and f"from-{group}" in registry.names()
+    with pytest.raises(ScenarioError, match=r"^world 'from-populace.worlds': entry point 'nowhere:Thing' "
+                                            r"\(populace.worlds\) cannot be loaded: ModuleNotFoundError"):
+        worlds.get("from-populace.worlds")

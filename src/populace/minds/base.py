@@ -107,4 +107,4 @@ class Mind(ABC):
 
 
 #: Mind tiers by name; the modules of ``populace.minds`` register themselves on first lookup.
-minds: Registry[type[Mind]] = Registry("mind", discover=("populace.minds",))
+minds: Registry[type[Mind]] = Registry("mind", discover=("populace.minds",), group="populace.minds")

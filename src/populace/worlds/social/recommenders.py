@@ -367,7 +367,7 @@ def followed_posts(users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
 
 
 #: Recommenders by name; a user's own is added with ``recommenders.add(name, cls)``.
-recommenders: Registry[type[Recommender]] = Registry("recommender")
+recommenders: Registry[type[Recommender]] = Registry("recommender", group="populace.recommenders")
 for _cls in (RandomRecommender, ChronologicalRecommender, HotRecommender, InterestRecommender,
              StanceRecommender, EchoChamber, OpposingViews):
     recommenders.add(_cls.name, _cls)
