@@ -40,8 +40,8 @@ from populace.plugins import load_plugins
 if TYPE_CHECKING:
     import numpy as np
 
-    from populace.population import Population
     from populace.minds.base import MindConfig
+    from populace.population import Population
     from populace.world import Column, World
 
 
@@ -458,7 +458,6 @@ def _partition_problems(scenario: Scenario, world_cls: type) -> list[str]:
     if scenario.world.partitions == 1:
         return []
     if not issubclass(world_cls, RegionalWorld):
-    observed: dict[str, Column] = {}  # what the world declares it observes; empty: undeclared (or bad params)
         return [f"world.partitions: the {scenario.world.type!r} world is global and cannot be "
                 f"partitioned; worlds that partition: {', '.join(regional_worlds())}"]
     return [f"minds.{i}.shards: a partitioned world already splits minds by region; drop shards"
@@ -481,6 +480,7 @@ def _name_problems(scenario: Scenario) -> list[str]:
     except UnknownNameError as exc:
         return [f"world.type: {exc}", *_mind_problems(scenario)]
     problems = []
+    observed: dict[str, Column] = {}  # what the world declares it observes; empty: undeclared (or bad params)
     try:
         config = world_cls.Config.model_validate(scenario.world.params)
         observed = {column.name: column for column in world_cls.observation_columns(config)}
