@@ -58,8 +58,8 @@ def test_cascade_scale_depth_breadth_and_structural_virality() -> None:
 
 
 def test_structural_virality_of_star_is_below_chain() -> None:
-    star = pd.DataFrame({"post": [0, 1, 2, 3], "parent": [None, 0, 0, 0], "step": [0, 1, 1, 1]})
-    chain = pd.DataFrame({"post": [0, 1, 2, 3], "parent": [None, 0, 1, 2], "step": [0, 1, 2, 3]})
+    star = pd.DataFrame({"post": [0, 1, 2, 3], "parent": [None, 0, 0, 0], "agent": [0, 1, 2, 3], "step": [0, 1, 1, 1]})
+    chain = pd.DataFrame({"post": [0, 1, 2, 3], "parent": [None, 0, 1, 2], "agent": [0, 1, 2, 3], "step": [0, 1, 2, 3]})
     # star: three pairs at 1, three at 2 -> 9/6; chain: 1*3 + 2*2 + 3*1 = 10 -> 10/6 over 6 pairs
     assert analysis.cascades(star)["structural_virality"].iloc[0] == pytest.approx(9 / 6)
     assert analysis.cascades(chain)["structural_virality"].iloc[0] == pytest.approx(10 / 6)

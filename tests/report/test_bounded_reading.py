@@ -129,9 +129,10 @@ def test_the_largest_cascades_alone_are_the_head_of_all_of_them() -> None:
     parent = np.where(rng.random(n) < 0.3, -1, (rng.random(n) * np.arange(n)).astype(np.int64))
     parent[0] = -1
     posts = pd.DataFrame({"post": np.arange(n), "parent": [None if p < 0 else int(p) for p in parent],
-                          "step": rng.integers(0, 5, n).cumsum() // 40})
+                          "agent": rng.integers(0, 400, n), "step": rng.integers(0, 5, n).cumsum() // 40})
     every = analysis.cascades(posts)
-    assert every["scale"].nunique() < len(every)  # ties in scale, broken by start and then order
+    assert every["scale"].nunique() < len(every)  # ties in scale, broken by posts, start and then order
+    assert (every["scale"] < every["posts"]).any()  # some users post twice in a tree
     for limit in (1, 10, 200):
         pd.testing.assert_frame_equal(analysis.cascades(posts, limit), every.head(limit))
 

@@ -49,8 +49,9 @@ def test_report_escapes_agent_text_and_shows_decisions_and_cascades(social_run: 
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     assert "Hello, town!" in html and "Most engaged-with posts" in html
     assert '<div class="shared">Hello, town!</div>' in html  # a repost quotes what it shares
-    # cascade 0 -> 2 -> 3: scale 3, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
-    assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">1</td>"
+    # cascade 0 -> 2 -> 3: scale 3 users, 3 posts, depth 2, breadth 1, pair distances 1, 1, 2 -> 4/3
+    assert re.search(r"<td>0</td><td class=\"num\">3</td><td class=\"num\">3</td><td class=\"num\">2</td>"
+                     r"<td class=\"num\">1</td>"
                      r"<td class=\"num\">1.333</td>", html)
     # the cascade drawn over time: who reposted whom, and when
     assert 'class="cascade"' in html and "agent 6 reposted agent 4&#x27;s post, at hour 2 (step 2)" in html

@@ -1,9 +1,11 @@
 """Information cascades: trees of reposts grown from one original post.
 
 A cascade is the tree whose root is an original post and whose edges are reposts (a repost's
-parent is the post it shares, which may itself be a repost). Measured per cascade: scale (number
-of posts, root included), depth (longest root-to-leaf path in edges), maximum breadth (most
-posts at one depth) and structural virality (Goel, Anderson, Hofman & Watts 2016: the mean
+parent is the post it shares, which may itself be a repost). Measured per cascade, as OASIS
+measures its Twitter cascades and as the social world's ``cascade_*`` metrics do: scale (distinct
+users who posted in the tree, the root's author included), posts (its posts, root included),
+depth (longest root-to-leaf path in edges), maximum breadth (most posts at one depth) and
+structural virality (Goel, Anderson, Hofman & Watts 2016: the mean
 shortest-path distance between all pairs of nodes; 0 for a lone post, 1 for a star, large for a
 long chain of person-to-person spread).
 """
@@ -97,35 +99,41 @@ def _roots_and_depths(posts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def cascades(posts: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
-    """One row per cascade (root post): ``root, scale, depth, max_breadth, structural_virality, start``.
+    """One row per cascade (root post): ``root, scale, posts, depth, max_breadth, structural_virality, start``.
 
-    ``posts`` has columns ``post``, ``parent`` (None for an original) and ``step``; a parent not
-    among the posts makes its child a root. Sorted by scale, largest first (then earliest);
+    ``posts`` has columns ``post``, ``parent`` (None for an original), ``agent`` (the author) and
+    ``step``; a parent not among the posts makes its child a root. ``scale`` counts distinct
+    authors, ``posts`` posts. Sorted by scale, largest first (then posts, then earliest);
     ``limit`` measures only that many of the largest (a run of a million lone posts takes as long
     as one cascade then, not a million).
     """
-    columns = ["root", "scale", "depth", "max_breadth", "structural_virality", "start"]
+    columns = ["root", "scale", "posts", "depth", "max_breadth", "structural_virality", "start"]
     if posts.empty:
         return pd.DataFrame(columns=columns)
     root, depth, parent_row = _roots_and_depths(posts)
+    authors = posts["agent"].to_numpy(dtype=np.int64)
     ids = posts["post"].to_numpy(dtype=object)
     rows = []
     order = np.argsort(root, kind="stable")
     roots, starts, sizes = np.unique(root[order], return_index=True, return_counts=True)
-    if limit is not None:  # the order of the result: scale down, start up, then as recorded
-        chosen = np.lexsort((posts["step"].to_numpy()[roots], -sizes))[:limit]
+    if limit is not None:  # the order of the result: scale down, posts down, start up, then as recorded
+        pairs = np.unique(np.stack([root, authors]), axis=1)[0]  # one (root, author) per pair
+        users = np.bincount(pairs, minlength=len(root))[roots]
+        chosen = np.lexsort((posts["step"].to_numpy()[roots], -sizes, -users))[:limit]
         roots, starts, sizes = roots[chosen], starts[chosen], sizes[chosen]
     for r, start, size in zip(roots, starts, sizes, strict=True):
         members = order[start:start + size]
         breadth = np.bincount(depth[members])
         rows.append({
-            "root": ids[r], "scale": len(members), "depth": int(depth[members].max()),
+            "root": ids[r], "scale": len(np.unique(authors[members])), "posts": len(members),
+            "depth": int(depth[members].max()),
             "max_breadth": int(breadth.max()),
             "structural_virality": _structural_virality(members, parent_row, depth),
             "start": int(posts["step"].iloc[r]),
         })
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values(["scale", "start"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["scale", "posts", "start"], ascending=[False, False, True],
+                             kind="stable").reset_index(drop=True)
 
 
 def _structural_virality(members: np.ndarray, parent_row: np.ndarray, depth: np.ndarray) -> float:
@@ -145,22 +153,31 @@ def _structural_virality(members: np.ndarray, parent_row: np.ndarray, depth: np.
 
 
 def cascade_growth(posts: pd.DataFrame) -> pd.DataFrame:
-    """Each cascade over time: ``root, step, scale, depth, max_breadth`` after every step it grew."""
-    columns = ["root", "step", "scale", "depth", "max_breadth"]
+    """Each cascade over time: ``root, step, scale, posts, depth, max_breadth`` after every step it
+    grew (``scale``: distinct authors so far, as :func:`cascades` counts them)."""
+    columns = ["root", "step", "scale", "posts", "depth", "max_breadth"]
     if posts.empty:
         return pd.DataFrame(columns=columns)
     root, depth, _ = _roots_and_depths(posts)
-    frame = pd.DataFrame({"root": root, "step": posts["step"].to_numpy(dtype=np.int64), "depth": depth})
+    frame = pd.DataFrame({"root": root, "step": posts["step"].to_numpy(dtype=np.int64), "depth": depth,
+                          "agent": posts["agent"].to_numpy(dtype=np.int64)})
     # new posts per (cascade, step, depth); cumulative over steps within a cascade
     counts = frame.groupby(["root", "step", "depth"]).size().unstack("depth", fill_value=0)
     at_depth = counts.groupby(level="root").cumsum()
+    # an author counts from the first step they post in the cascade
+    first = frame.groupby(["root", "agent"])["step"].min().reset_index()
+    joined = first.groupby(["root", "step"]).size().groupby(level="root").cumsum()
     grown = pd.DataFrame({
-        "scale": at_depth.sum(axis=1),
+        "posts": at_depth.sum(axis=1),
         "depth": np.asarray(at_depth.columns)[(at_depth.to_numpy() > 0).cumsum(axis=1).argmax(axis=1)],
         "max_breadth": at_depth.max(axis=1),
-    }, index=at_depth.index).reset_index()
+    }, index=at_depth.index)
+    # every step the cascade grew has a row; authors joined by then (a step of repeat posters adds none)
+    grown["scale"] = joined.reindex(grown.index).groupby(level="root").ffill().fillna(0)
+    grown = grown.reset_index()
     grown["root"] = posts["post"].to_numpy(dtype=object)[grown["root"].to_numpy()]
-    return grown[columns].astype({"step": "int64", "scale": "int64", "depth": "int64", "max_breadth": "int64"})
+    return grown[columns].astype({"step": "int64", "scale": "int64", "posts": "int64", "depth": "int64",
+                                  "max_breadth": "int64"})
 
 
 def cascade_tree(posts: pd.DataFrame, root: Any, limit: int = 300) -> pd.DataFrame:

@@ -187,12 +187,12 @@ def time_axis(steps: pd.DataFrame) -> TimeAxis | None:
 def _cascade_tree(posts: pd.DataFrame, largest: dict[str, Any], axis: TimeAxis | None) -> dict[str, Any] | None:
     """The largest cascade (a row of :func:`analysis.cascades`) drawn as a tree over time, its first
     :data:`TREE_POSTS` posts."""
-    if int(largest["scale"]) < 2:
+    if int(largest["posts"]) < 2:
         return None
     tree = analysis.cascade_tree(posts, largest["root"], limit=TREE_POSTS)
     title = f"cascade of post {largest['root']} by agent {tree['agent'].iloc[0]}"
     return {"svg": cascade_svg(tree, title, axis), "shown": len(tree),
-            "scale": int(largest["scale"])}
+            "posts": int(largest["posts"])}
 
 
 #: what writing a report does, in order (a run without posts skips ranking them and their cascades)
