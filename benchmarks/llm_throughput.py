@@ -134,7 +134,7 @@ def client_overhead(decisions: int = 2000) -> dict[str, Any]:
 
 def savings(agents: int, steps: int) -> dict[str, Any]:
     """Model calls on a ``agents``-agent archetype run, and on its replay from the cache."""
-    from populace.llm.replay import replay_run
+    from populace.operations.replay import replay_run
     from populace.simulation import Simulation
 
     with tempfile.TemporaryDirectory() as tmp:

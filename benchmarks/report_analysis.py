@@ -22,9 +22,9 @@ import pandas as pd
 from _results import results_file, write_results
 
 from populace import Simulation, analysis
+from populace.operations.fork import fork
 from populace.report import write_report
 from populace.report.dashboard import RunView
-from populace.report.fork import fork
 
 SCRATCH = Path(__file__).parent / ".scratch" / "report_analysis"
 

@@ -8,7 +8,6 @@ under ``TYPE_CHECKING``), so a lazy import that points up fails here like any ot
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
