@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -135,7 +135,10 @@ class Observations:
         return {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in self.columns.items()}
 
 
-class World(ABC):
+C = TypeVar("C", bound=WorldConfig)
+
+
+class World(ABC, Generic[C]):
     """Base class of every world. Subclasses set ``name``, ``Config`` and ``actions``."""
 
     name: ClassVar[str] = ""
@@ -158,7 +161,8 @@ class World(ABC):
         #: the run's clock: its durations (half-lives, windows, rates) become per-step values with
         #: :mod:`populace.clock`; without one, step 0 is 2025-01-01 00:00 and a step is an hour
         self.clock = clock if clock is not None else Clock(datetime(2025, 1, 1), timedelta(hours=1))
-        self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        #: the world's parameters, typed as its ``Config`` where the class says ``World[ItsConfig]``
+        self.config: C = cast(C, config if isinstance(config, self.Config) else self.Config.model_validate(config or {}))
         self.action_space = type(self).actions.subset(available)
         self.rng = np.random.default_rng(0)
         self.step = 0

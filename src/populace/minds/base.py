@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -57,7 +57,10 @@ class Decisions:
         self.notes.extend(other.notes)
 
 
-class Mind(ABC):
+M = TypeVar("M", bound=MindConfig)
+
+
+class Mind(ABC, Generic[M]):
     """Base class of every mind tier."""
 
     name: ClassVar[str] = ""
@@ -70,7 +73,8 @@ class Mind(ABC):
     ) -> None:
         self.population = population
         self.action_space = action_space
-        self.config = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        #: the mind's parameters, typed as its ``Config`` where the class says ``Mind[ItsConfig]``
+        self.config: M = cast(M, config if isinstance(config, self.Config) else self.Config.model_validate(config or {}))
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.context = context if context is not None else MindContext()
 

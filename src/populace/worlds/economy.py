@@ -213,7 +213,7 @@ class EconomyWorld(World):
         return Observations(agent_ids, columns)
 
     def _voting_year(self) -> bool:
-        every = self.config.vote_every  # type: ignore[attr-defined]
+        every = self.config.vote_every
         return bool(every) and (self.step + 1) % every == 0
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -221,7 +221,7 @@ class EconomyWorld(World):
 
     def _work(self, actions: Actions) -> Events:
         hours = actions.args["hours"]
-        max_hours = self.config.max_hours  # type: ignore[attr-defined]
+        max_hours = self.config.max_hours
         planner = actions.agents == PLANNER
         too_many = hours > max_hours
         ok = ~planner & ~too_many

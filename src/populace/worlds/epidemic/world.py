@@ -139,7 +139,7 @@ class EpidemicWorld(RegionalWorld):
         self.city: dict[str, float] | None = None  # every region's tallies, where this is one region
 
     def _infect(self, ids: np.ndarray, rng: np.random.Generator, stage: int = EXPOSED) -> None:
-        dis = self.config.disease  # type: ignore[attr-defined]
+        dis = self.config.disease
         self.stage[ids] = stage
         mean = dis.exposed_days if stage == EXPOSED else dis.infectious_days
         self.timer[ids] = durations(mean, dis.duration_shape, len(ids), rng)
@@ -154,7 +154,7 @@ class EpidemicWorld(RegionalWorld):
             per_100k = sum(self.recent_cases) * 1e5 / max(self.n_agents, 1)
         else:
             per_100k = self.city["recent_cases"] * 1e5 / max(self.city["agents"], 1)
-        thresholds = self.config.behaviour.case_thresholds  # type: ignore[attr-defined]
+        thresholds = self.config.behaviour.case_thresholds
         return int(np.searchsorted(np.asarray(thresholds), per_100k, side="right"))
 
     def observe(self, agent_ids: np.ndarray) -> Observations:

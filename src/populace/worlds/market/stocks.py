@@ -144,7 +144,7 @@ class StockMarket(World):
         self.posted_today: list[float] = []
 
     def _news(self, n: int) -> np.ndarray:
-        noise = self.config.news_noise  # type: ignore[attr-defined]
+        noise = self.config.news_noise
         return self.fundamental * np.exp(self.rng.normal(0, noise, n))
 
     # -- observation -------------------------------------------------------------------------
