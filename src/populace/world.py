@@ -162,7 +162,8 @@ class World(ABC, Generic[C]):
         #: :mod:`populace.clock`; without one, step 0 is 2025-01-01 00:00 and a step is an hour
         self.clock = clock if clock is not None else Clock(datetime(2025, 1, 1), timedelta(hours=1))
         #: the world's parameters, typed as its ``Config`` where the class says ``World[ItsConfig]``
-        self.config: C = cast(C, config if isinstance(config, self.Config) else self.Config.model_validate(config or {}))
+        given = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        self.config: C = cast(C, given)
         self.action_space = type(self).actions.subset(available)
         self.rng = np.random.default_rng(0)
         self.step = 0

@@ -74,7 +74,8 @@ class Mind(ABC, Generic[M]):
         self.population = population
         self.action_space = action_space
         #: the mind's parameters, typed as its ``Config`` where the class says ``Mind[ItsConfig]``
-        self.config: M = cast(M, config if isinstance(config, self.Config) else self.Config.model_validate(config or {}))
+        given = config if isinstance(config, self.Config) else self.Config.model_validate(config or {})
+        self.config: M = cast(M, given)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.context = context if context is not None else MindContext()
 
