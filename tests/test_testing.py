@@ -117,22 +117,24 @@ def test_broken_worlds_are_caught(cls: type[World], message: str) -> None:
     assert message in str(info.value)
 
 
-def test_the_top_level_worlds_name_is_the_registry_and_the_package() -> None:
-    """`from populace import worlds` (as the docs write it) registers and finds worlds even after the
-    built-in worlds package, which shares the name, has been imported; and the package's modules
-    import by their dotted names."""
+def test_packages_and_registries_do_not_share_a_name() -> None:
+    """After ``import populace``, ``populace.worlds`` and ``populace.minds`` are the packages (so
+    ``populace.minds.rules`` is a module), and the registries are where their names say."""
     import importlib
+    import types
 
     import populace
-    from populace.world import worlds as registry
+    from populace.minds import minds
+    from populace.policy import policies
+    from populace.world import worlds
 
-    registry.get("epidemic")  # discovery imports the built-in worlds package
-    module = importlib.import_module("populace.worlds.social.world")
-    exec("import populace.worlds.social.world as imported", namespace := {})  # attribute walk through the package
-    assert namespace["imported"] is module
-    top = populace.worlds
-    assert top.get("grid") is registry.get("grid") and "grid" in top and "opinion" in list(top)
-    assert top.add == registry.add  # registering through the package registers in the registry
+    worlds.get("epidemic")  # discovery imports the built-in worlds
+    assert isinstance(populace.worlds, types.ModuleType) and isinstance(populace.minds, types.ModuleType)
+    assert populace.minds.rules is importlib.import_module("populace.minds.rules")
+    assert populace.worlds.social.world is importlib.import_module("populace.worlds.social.world")
+    assert minds.get("rules") is populace.minds.rules.RulesMind and "browse" in policies.names()
+    with pytest.raises(AttributeError, match=r"the registry is populace.world.worlds"):
+        populace.worlds.register  # noqa: B018 -- code written for the old shared name is told where to look
 
 
 def test_a_declared_column_names_a_known_kind() -> None:

@@ -3,6 +3,9 @@
     from populace import Simulation, load_scenario
     sim = Simulation.from_scenario("wealth").run()
     print(sim.metrics().tail())
+
+``populace.worlds`` and ``populace.minds`` are the packages of built-in worlds and minds; the
+registries are ``populace.world.worlds``, ``populace.minds.minds`` and ``populace.policy.policies``.
 """
 
 from populace.actions import Actions, ActionSpace, ActionSpec, Arg
@@ -16,11 +19,13 @@ from populace.errors import (
     WorldError,
 )
 from populace.events import Events
-from populace.minds import Decisions, Mind, MindConfig, PolicyParams, RulesMind, minds, policies, policy
+from populace.minds.base import Decisions, Mind, MindConfig
+from populace.minds.rules import RulesMind
+from populace.policy import PolicyContext, PolicyParams, policy
 from populace.population import Population
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
-from populace.world import Column, Observations, World, WorldConfig, operation, worlds
+from populace.world import Column, Observations, World, WorldConfig, operation
 
 __version__ = "0.1.0"
 
@@ -45,6 +50,7 @@ __all__ = [
     "Mind",
     "MindConfig",
     "Observations",
+    "PolicyContext",
     "PolicyParams",
     "PopulaceError",
     "Population",
@@ -60,9 +66,6 @@ __all__ = [
     "WorldConfig",
     "WorldError",
     "load_scenario",
-    "minds",
     "operation",
-    "policies",
     "policy",
-    "worlds",
 ]
