@@ -30,12 +30,21 @@ from populace.world import Column, Observations, World, WorldConfig, operation
 __version__ = "0.1.0"
 
 
+#: subpackages that ``populace.<name>`` imports on first use
+SUBPACKAGES = ("adapters", "analysis", "cli", "encoders", "execution", "llm", "operations", "report", "worlds")
+
+
 def __getattr__(name: str) -> object:
-    """``populace.Experiment``, imported on first use (it brings pandas and the analysis along)."""
+    """``populace.Experiment``, imported on first use (it brings pandas and the analysis along), and
+    the subpackages (``populace.worlds``, ``populace.analysis`` ...) on first use as attributes."""
     if name == "Experiment":
         from populace.operations.experiment import Experiment
 
         return Experiment
+    if name in SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"populace.{name}")
     raise AttributeError(f"module 'populace' has no attribute {name!r}")
 
 __all__ = [
