@@ -148,3 +148,23 @@ def test_every_built_in_world_declares_its_observation() -> None:
         columns = worlds.get(name).observation
         assert columns, f"world {name!r} declares no observation"
         assert all(c.meaning and "\n" not in c.meaning for c in columns), name
+
+
+def test_one_decorator_registers_any_plugin_under_its_name() -> None:
+    """Worlds, minds, backends, recommenders, encoders and executors are classes with a ``name``
+    and a typed ``Config``; ``@registry.register`` takes the name from the class."""
+    from populace.registry import Registry
+
+    registry: Registry[type] = Registry("thing")
+
+    @registry.register
+    class Lamp:
+        name = "lamp"
+
+    @registry.register("candle")
+    class Candle:
+        pass
+
+    assert registry.get("lamp") is Lamp and registry.get("candle") is Candle
+    with pytest.raises(ValueError, match="has no name"):
+        registry.register(type("Nameless", (), {}))

@@ -13,7 +13,7 @@ import importlib
 import importlib.metadata
 import pkgutil
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast, overload
 
 from populace.errors import ScenarioError, UnknownNameError
 
@@ -74,11 +74,26 @@ class Registry(Generic[T]):
         if name not in self._entries:  # a module that registered it on import needs nothing more
             self.add(name, cast(T, loaded))
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator: register the decorated object under ``name``."""
+    @overload
+    def register(self, target: str) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, target: T) -> T: ...
+
+    def register(self, target: str | T) -> Callable[[T], T] | T:
+        """Decorator: ``@registry.register`` registers a plugin class under its own ``name`` (every
+        world, mind, backend, recommender, encoder and executor has one, beside its typed
+        ``Config``); ``@registry.register("name")`` registers any object under ``name``."""
+        if not isinstance(target, str):
+            name = getattr(target, "name", "")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{self.kind} {target!r} has no name: set its name, or register(\"name\")")
+            self.add(name, target)
+            return target
+        name_given = target
 
         def decorate(obj: T) -> T:
-            self.add(name, obj)
+            self.add(name_given, obj)
             return obj
 
         return decorate

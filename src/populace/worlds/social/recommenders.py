@@ -72,14 +72,15 @@ class FeedView:
 
 
 class Recommender:
-    """Base class of recommenders. Subclasses set ``Params`` and implement :meth:`recommend`."""
+    """Base class of recommenders. Subclasses set ``name`` and ``Config`` (their typed parameters)
+    and implement :meth:`recommend`."""
 
     name: ClassVar[str] = ""
-    Params: ClassVar[type[RecommenderParams]] = RecommenderParams
+    Config: ClassVar[type[RecommenderParams]] = RecommenderParams
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         try:
-            self.params = self.Params.model_validate(dict(params or {}))
+            self.params = self.Config.model_validate(dict(params or {}))
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in error["loc"])
@@ -169,7 +170,7 @@ class HotRecommender(Recommender):
     """Reddit's hot ranking: the same list for everyone, from score and age."""
 
     name = "hot"
-    Params = HotParams
+    Config = HotParams
 
     def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
         posts = view.candidates()
@@ -197,7 +198,7 @@ class InterestRecommender(Recommender):
     """
 
     name = "interest"
-    Params = InterestParams
+    Config = InterestParams
 
     def recommend(self, users: np.ndarray, k: int, view: FeedView) -> np.ndarray:
         p = self.params
@@ -273,7 +274,7 @@ class StanceRecommender(Recommender):
     """
 
     name = "stance"
-    Params = StanceParams
+    Config = StanceParams
     #: users per block of similar stance (small blocks: narrow ranges, tight bounds)
     block: ClassVar[int] = 256
 
