@@ -23,13 +23,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from populace.world import World
+from populace.world import C, World
 
 #: the tally every region adds as 1, so metrics can tell sums from values every region shares
 REGIONS = "regions"
 
 
-class RegionalWorld(World):
+class RegionalWorld(World[C]):
     """A world that can be split into regions coupled only through additive tallies.
 
     ``metrics()`` is computed from ``tallies()`` with :meth:`metrics_of`, whole or partitioned,

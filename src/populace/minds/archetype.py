@@ -134,7 +134,7 @@ def option_reads(options: Mapping[str, OptionSpec | None]) -> list[Reads]:
             for name, value in spec.args.items() if isinstance(value, str) and value.startswith("obs.")]
 
 
-class ArchetypeMind(LanguageMind):
+class ArchetypeMind(LanguageMind[ArchetypeConfig]):
     """One ``choose`` call per distinct group per step; each agent samples the group's distribution."""
 
     name = "archetype"

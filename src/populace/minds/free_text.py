@@ -19,7 +19,7 @@ import json
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
@@ -100,7 +100,10 @@ def failures(rows: list[tuple[int, str, str | None]]) -> list[Events]:
                           np.asarray(requests, dtype=object))]
 
 
-class FreeTextMind(LanguageMind):
+FT = TypeVar("FT", bound=FreeTextConfig)
+
+
+class FreeTextMind(LanguageMind[FT]):
     """Players speak in free text; :meth:`interpret` turns what they said into actions."""
 
     Config = FreeTextConfig
@@ -117,7 +120,6 @@ class FreeTextMind(LanguageMind):
 
     @property
     def cfg(self) -> FreeTextConfig:
-        assert isinstance(self.config, FreeTextConfig)
         return self.config
 
     def text_limit(self) -> int:

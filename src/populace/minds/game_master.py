@@ -35,7 +35,7 @@ class GameMasterConfig(FreeTextConfig):
                                                    "ruling tells no one in particular)")
 
 
-class GameMasterMind(FreeTextMind):
+class GameMasterMind(FreeTextMind[GameMasterConfig]):
     """Rules on each player's free-text action with one schema-constrained call."""
 
     name = "game_master"
@@ -50,7 +50,6 @@ class GameMasterMind(FreeTextMind):
 
     @property
     def gm(self) -> GameMasterConfig:
-        assert isinstance(self.config, GameMasterConfig)
         return self.config
 
     def _rules_through_act(self) -> bool:

@@ -95,7 +95,7 @@ class GenerativeConfig(LanguageMindConfig):
                 for field, text in (("persona", self.persona), ("observation", self.observation)) if text]
 
 
-class GenerativeMind(EncodingMind, LanguageMind):
+class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConfig]):
     """Memory, retrieval, reflection and planning per agent; decisions as schema-constrained JSON."""
 
     name = "generative"
@@ -117,7 +117,6 @@ class GenerativeMind(EncodingMind, LanguageMind):
 
     @property
     def cfg(self) -> GenerativeConfig:
-        assert isinstance(self.config, GenerativeConfig)
         return self.config
 
 

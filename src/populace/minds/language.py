@@ -8,16 +8,16 @@ through :meth:`LanguageMind.use_model`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import Field
 
 from populace.context import MindContext
 from populace.embedding import Encoder, encoders
 from populace.llm.base import Choice, Completion, Prompt, Sampling, Usage
-from populace.minds.base import Mind, MindConfig
+from populace.llm.client import LanguageModel
+from populace.minds.base import M, Mind, MindConfig
 
 
 class ModelClient(Protocol):
@@ -40,7 +40,7 @@ def shared_encoder(context: MindContext, name: str) -> Encoder:
     return found
 
 
-class EncodingMind(Mind):
+class EncodingMind(Mind[M]):
     """A mind that embeds text with the run's shared encoder named by its config's ``encoder``;
     the encoder loads on first use and is never checkpointed."""
 
@@ -62,7 +62,10 @@ class LanguageMindConfig(MindConfig):
     model: dict[str, Any] | None = Field(None, description="model spec; default: the scenario's `model:`")
 
 
-class LanguageMind(Mind):
+LM = TypeVar("LM", bound=LanguageMindConfig)
+
+
+class LanguageMind(Mind[LM]):
     """A mind that owns one language-model client and reports its usage per step."""
 
     Config: ClassVar[type[MindConfig]] = LanguageMindConfig
@@ -81,10 +84,8 @@ class LanguageMind(Mind):
     def llm(self) -> ModelClient:
         """The model client, built from the spec on first use."""
         if self._client is None:
-            assert isinstance(self.config, LanguageMindConfig)
             spec = self.config.model if self.config.model is not None else self.context.model
-            module = importlib.import_module("populace.llm.client")
-            self.use_model(module.LanguageModel.from_spec(spec, self.context))
+            self.use_model(LanguageModel.from_spec(spec, self.context))
         assert self._client is not None
         return self._client
 

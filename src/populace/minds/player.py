@@ -60,7 +60,7 @@ def speech_action(space: Any) -> ActionSpec | None:
                  and next(iter(spec.args.values())).kind == "str"), None)
 
 
-class PlayerMind(LanguageMind):
+class PlayerMind(LanguageMind[PlayerConfig]):
     """Free text from persona and observation; one ``complete`` call per agent, no schema."""
 
     name = "player"
@@ -82,7 +82,6 @@ class PlayerMind(LanguageMind):
 
     @property
     def cfg(self) -> PlayerConfig:
-        assert isinstance(self.config, PlayerConfig)
         return self.config
 
     def prompt(self, observations: Observations, i: int) -> str:

@@ -38,7 +38,7 @@ class RulesConfig(MindConfig):
         return [Reads("policy", repr(self.policy), policy_reads(self.policy))]
 
 
-class RulesMind(Mind):
+class RulesMind(Mind[RulesConfig]):
     """Decides with a registered vectorised policy; ``params`` (validated, with defaults) are
     handed to the policy, typed by :meth:`settings`."""
 
@@ -47,7 +47,6 @@ class RulesMind(Mind):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        assert isinstance(self.config, RulesConfig)
         self.policy = policies.get(self.config.policy)
         self.params = self.config.params
 

@@ -143,7 +143,7 @@ def _logits(w: np.ndarray) -> list[Logit]:
     return [Logit(bias=r[0], similarity=r[1], popularity=r[2], recency=r[3]) for r in w]
 
 
-class SimilarityMind(EncodingMind):
+class SimilarityMind(EncodingMind[SimilarityConfig]):
     """Engagement from interest-content similarity, popularity and recency; no model calls."""
 
     name = "similarity"
@@ -164,7 +164,6 @@ class SimilarityMind(EncodingMind):
 
     @property
     def cfg(self) -> SimilarityConfig:
-        assert isinstance(self.config, SimilarityConfig)
         return self.config
 
     def __getstate__(self) -> dict[str, Any]:

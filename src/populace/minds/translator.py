@@ -30,7 +30,7 @@ class TranslatorConfig(FreeTextConfig):
     text_limit: int = Field(200, ge=20, le=2000, description="most characters a player may say")
 
 
-class TranslatorMind(FreeTextMind):
+class TranslatorMind(FreeTextMind[TranslatorConfig]):
     """Turns each player's free text into one action of the world's typed action space, or says why none fits."""
 
     name = "translator"
@@ -47,7 +47,6 @@ class TranslatorMind(FreeTextMind):
                               for spec in self.action_space) + f"; {NONE}(why): no action does it"
 
     def text_limit(self) -> int:
-        assert isinstance(self.config, TranslatorConfig)
         return self.config.text_limit
 
     def prompt(self, said: Said) -> str:

@@ -42,7 +42,7 @@ class CommonsConfig(WorldConfig):
     discussion_messages: int = Field(50, ge=1, description="latest messages of the month shown in `discussion`")
 
 
-class CommonsWorld(World):
+class CommonsWorld(World[CommonsConfig]):
     """GovSim's fishery: agents harvest a shared, regrowing stock, then talk; it may collapse."""
 
     name = "commons"
@@ -81,7 +81,6 @@ class CommonsWorld(World):
 
     @property
     def cfg(self) -> CommonsConfig:
-        assert isinstance(self.config, CommonsConfig)
         return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:

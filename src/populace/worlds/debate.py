@@ -171,7 +171,7 @@ def measure(transcript: Transcript, converged_sd: float = 0.5) -> dict[str, floa
     return out
 
 
-class DebateWorld(World):
+class DebateWorld(World[DebateConfig]):
     """Group debates: public messages and stances each round, private opinions reported after."""
 
     name = "debate"
@@ -221,7 +221,6 @@ class DebateWorld(World):
 
     @property
     def cfg(self) -> DebateConfig:
-        assert isinstance(self.config, DebateConfig)
         return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:

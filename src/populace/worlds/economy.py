@@ -118,7 +118,7 @@ class Economy:
         return best
 
 
-class EconomyWorld(World):
+class EconomyWorld(World[EconomyConfig]):
     name = "economy"
     Config = EconomyConfig
     actions = ActionSpace(

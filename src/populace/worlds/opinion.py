@@ -47,7 +47,7 @@ class OpinionConfig(WorldConfig):
     )
 
 
-class OpinionWorld(World):
+class OpinionWorld(World[OpinionConfig]):
     name = "opinion"
     Config = OpinionConfig
     actions = ActionSpace(
@@ -98,7 +98,6 @@ class OpinionWorld(World):
         n = self.n_agents
         pull = np.bincount(me, diff, n) + np.bincount(other, -diff, n)
         meetings = np.bincount(me, minlength=n) + np.bincount(other, minlength=n)
-        assert isinstance(self.config, OpinionConfig)
         self.opinion += self.config.mu * pull / np.maximum(meetings, 1)
         return Events.outcomes(actions, ok, "not a neighbour")
 

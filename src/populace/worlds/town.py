@@ -72,7 +72,7 @@ class TownConfig(WorldConfig):
     here_shown: int = Field(12, ge=1, description="most people named in `here` (the rest are counted)")
 
 
-class TownWorld(World):
+class TownWorld(World[TownConfig]):
     name = "town"
     Config = TownConfig
     actions = ActionSpace(
@@ -270,7 +270,6 @@ class TownWorld(World):
         })
 
     def _lines(self) -> int:
-        assert isinstance(self.config, TownConfig)
         return self.config.conversation_lines
 
     def _plan_text(self, agent: int) -> str:

@@ -29,7 +29,7 @@ class WealthConfig(WorldConfig):
     initial_wealth: int = Field(1, ge=0, description="units every agent starts with")
 
 
-class WealthWorld(World):
+class WealthWorld(World[WealthConfig]):
     name = "wealth"
     Config = WealthConfig
     actions = ActionSpace(
@@ -46,7 +46,6 @@ class WealthWorld(World):
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
-        assert isinstance(self.config, WealthConfig)
         self.wealth = np.full(self.n_agents, self.config.initial_wealth, dtype=np.int64)
 
     def observe(self, agent_ids: np.ndarray) -> Observations:

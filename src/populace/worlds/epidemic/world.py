@@ -63,7 +63,7 @@ class EpidemicConfig(WorldConfig):
     )
 
 
-class EpidemicWorld(RegionalWorld):
+class EpidemicWorld(RegionalWorld[EpidemicConfig]):
     """SEIR(M) with behaviour; partitions by region (each region its own households, workplaces
     and neighbourhoods; regions meet through city-wide prevalence and share the case level)."""
 

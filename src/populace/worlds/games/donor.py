@@ -49,7 +49,7 @@ class DonorConfig(WorldConfig):
     strategy: str | None = Field(None, description="population column with initial strategy texts")
 
 
-class DonorWorld(World):
+class DonorWorld(World[DonorConfig]):
     """The donor game over generations: doubled donations, reputations, selection and inheritance."""
 
     name = "donor"
@@ -93,7 +93,6 @@ class DonorWorld(World):
 
     @property
     def cfg(self) -> DonorConfig:
-        assert isinstance(self.config, DonorConfig)
         return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:

@@ -63,7 +63,7 @@ class MatrixGameConfig(WorldConfig):
         return self
 
 
-class MatrixGameWorld(RegionalWorld):
+class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
     """Repeated 2×2 matrix games (Prisoner's Dilemma, Battle of the Sexes) between fixed pairs.
 
     Partitions by pair: pairs never interact, so regions (cut at even ids) need nothing from each other.
@@ -117,7 +117,6 @@ class MatrixGameWorld(RegionalWorld):
 
     @property
     def cfg(self) -> MatrixGameConfig:
-        assert isinstance(self.config, MatrixGameConfig)
         return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:

@@ -29,7 +29,7 @@ from populace.worlds.grid.tasks import TASKS, Synchronization, Task
 
 MESSAGE_LENGTH = 120
 
-class GridWorld(RegionalWorld):
+class GridWorld(RegionalWorld[GridConfig]):
     """SwarmBench's grid tasks. Partitioned, each region is an arena of its own (a separate grid,
     sized for its agents, with its own task objects): K episodes side by side, metrics averaged
     over arenas. One grid is never cut into tiles (agents would cross between workers)."""

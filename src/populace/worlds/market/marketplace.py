@@ -45,7 +45,7 @@ class MarketplaceConfig(WorldConfig):
         return self
 
 
-class Marketplace(World):
+class Marketplace(World[MarketplaceConfig]):
     name = "market"
     Config = MarketplaceConfig
     actions = ActionSpace(

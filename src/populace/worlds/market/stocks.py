@@ -86,7 +86,7 @@ def _fill(qty: np.ndarray, key: np.ndarray, bound: float, traded: int) -> np.nda
     return filled
 
 
-class StockMarket(World):
+class StockMarket(World[StockConfig]):
     name = "stock_market"
     Config = StockConfig
     step_length = timedelta(days=1)  # one call auction a day; volatility and news are daily

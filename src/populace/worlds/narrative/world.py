@@ -81,7 +81,7 @@ class NarrativeConfig(WorldConfig):
         return self
 
 
-class NarrativeWorld(World):
+class NarrativeWorld(World[NarrativeConfig]):
     """Free-text actions ruled by a game master and grounded in typed state (after Concordia)."""
 
     name = "narrative"
@@ -134,7 +134,6 @@ class NarrativeWorld(World):
 
     @property
     def cfg(self) -> NarrativeConfig:
-        assert isinstance(self.config, NarrativeConfig)
         return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:

@@ -111,7 +111,7 @@ class SocialConfig(WorldConfig):
         description="metric groups recorded each step")
 
 
-class SocialWorld(PlatformActions, World):
+class SocialWorld(PlatformActions, World[SocialConfig]):
     """A social-media platform (``mode: twitter | reddit``)."""
 
     name = "social"
@@ -181,7 +181,6 @@ class SocialWorld(PlatformActions, World):
 
     @property
     def cfg(self) -> SocialConfig:
-        assert isinstance(self.config, SocialConfig)
         return self.config
 
     # -- the contract ------------------------------------------------------------------------
