@@ -1,8 +1,9 @@
 """Rules policies for the social world, so that its scenarios run without any language model.
 
 Each is vectorised over the observed agents and their ``(agents, feed size)`` feed columns; its
-parameters come from the mind's ``params`` in the scenario. Every agent takes at most one action
-of each kind per step.
+parameters come from the mind's ``params`` in the scenario. Their chances are per session (one
+feed read, whose rate per simulated hour the scheduler sets), so they mean the same at any clock
+step; every agent takes at most one action of each kind per session.
 """
 
 from __future__ import annotations
