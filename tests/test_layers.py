@@ -20,6 +20,7 @@ FLOORS: dict[str, int] = {
     "populace.errors": 0, "populace.clock": 0, "populace.population": 0, "populace.persona": 0,
     "populace.network": 0, "populace.registry": 0, "populace.measures": 0, "populace.parameters": 0,
     "populace.outputs": 0, "populace.progress": 0, "populace.datafiles": 0, "populace.plugins": 0,
+    "populace.layout": 0,
     # 1 the contract: what worlds and minds agree on
     "populace.actions": 1, "populace.events": 1, "populace.world": 1, "populace.policy": 1,
     "populace.context": 1, "populace.regions": 1, "populace.scheduler": 1, "populace.embedding": 1,

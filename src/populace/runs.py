@@ -1,4 +1,5 @@
-"""Run directories: creation, the ``run.json`` manifest, discovery and summaries."""
+"""Run directories: creation, the ``run.json`` manifest, discovery and summaries (the directory's
+names: :mod:`populace.layout`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from populace import layout
 from populace.errors import RunError
 from populace.scenario import Scenario, load_scenario
 
-MANIFEST = "run.json"
+MANIFEST = layout.MANIFEST
 
 
 def default_runs_dir() -> Path:
@@ -40,7 +42,7 @@ class Run:
         path = runs_dir / (name or f"{scenario.name}-{stamp}-{secrets.token_hex(2)}")
         try:
             path.mkdir(parents=True)
-            (path / "scenario.yaml").write_text(scenario.to_yaml(), encoding="utf-8")
+            layout.scenario_file(path).write_text(scenario.to_yaml(), encoding="utf-8")
         except OSError as exc:
             raise RunError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
         run = cls(path)
@@ -55,31 +57,33 @@ class Run:
     def open(cls, path: Path | str, runs_dir: Path | None = None) -> Run:
         """A run by its directory, or by its id under ``runs_dir`` (default: :func:`default_runs_dir`)."""
         path = Path(path)
-        if not (path / MANIFEST).is_file():
+        if not layout.manifest_file(path).is_file():
             where = runs_dir if runs_dir is not None else default_runs_dir()
             candidate = where / str(path)
-            if (candidate / MANIFEST).is_file():
+            if layout.manifest_file(candidate).is_file():
                 path = candidate
             else:
                 raise RunError(f"{str(path)!r} is not a run directory (no {MANIFEST}) nor a run id under {where}")
         return cls(path)
 
     def manifest(self) -> dict[str, Any]:
+        file = layout.manifest_file(self.path)
         try:
-            data = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+            data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise RunError(f"{self.path / MANIFEST} cannot be read: {exc}") from None
+            raise RunError(f"{file} cannot be read: {exc}") from None
         if not isinstance(data, dict):
-            raise RunError(f"{self.path / MANIFEST} is not a JSON object")
+            raise RunError(f"{file} is not a JSON object")
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        tmp = self.path / f".{MANIFEST}.tmp"
+        file = layout.manifest_file(self.path)
+        tmp = layout.temporary(file)
         try:
             tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, self.path / MANIFEST)
+            os.replace(tmp, file)
         except OSError as exc:
-            raise RunError(f"{self.path / MANIFEST} cannot be written: {exc.strerror or exc}") from None
+            raise RunError(f"{file} cannot be written: {exc.strerror or exc}") from None
 
     def status(self) -> str:
         """The manifest's status, except that a run whose process has died is ``interrupted``.
@@ -106,9 +110,9 @@ class Run:
     def scenario(self, overrides: Sequence[str] = ()) -> Scenario:
         """The scenario the run was started with (relative paths resolved as they were), with
         ``overrides`` (``key.path=value``) applied."""
-        file = self.path / "scenario.yaml"
+        file = layout.scenario_file(self.path)
         if not file.is_file():
-            raise RunError(f"{self.path} has no scenario.yaml")
+            raise RunError(f"{self.path} has no {layout.SCENARIO}")
         scenario = load_scenario(file, overrides, recorded=True)
         base = self.manifest().get("base_dir")
         if base:
@@ -117,19 +121,20 @@ class Run:
 
     def save_scenario(self, scenario: Scenario) -> None:
         """Record a changed scenario (a resumed run's larger budget), replacing the file atomically."""
-        tmp = self.path / ".scenario.yaml.tmp"
+        file = layout.scenario_file(self.path)
+        tmp = layout.temporary(file)
         try:
             tmp.write_text(scenario.to_yaml(), encoding="utf-8")
-            os.replace(tmp, self.path / "scenario.yaml")
+            os.replace(tmp, file)
         except OSError as exc:
-            raise RunError(f"{self.path / 'scenario.yaml'} cannot be written: {exc.strerror or exc}") from None
+            raise RunError(f"{file} cannot be written: {exc.strerror or exc}") from None
 
 
 def list_runs(runs_dir: Path) -> list[Run]:
     """Runs under ``runs_dir``, oldest first."""
     if not runs_dir.is_dir():
         return []
-    found = [Run(p) for p in runs_dir.iterdir() if (p / MANIFEST).is_file()]
+    found = [Run(p) for p in runs_dir.iterdir() if layout.manifest_file(p).is_file()]
     return sorted(found, key=lambda r: (r.manifest().get("created", ""), r.id))
 
 

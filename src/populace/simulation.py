@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from populace import layout
 from populace.budget import Spending, exhausted, stop_message
 from populace.context import MindContext
 from populace.errors import PopulaceError, RunError, RunFailedError, ScenarioError
@@ -185,7 +186,7 @@ class Simulation:
         if checkpoints:
             sim._load_state(sim.trace.load_checkpoint(checkpoints[-1]))
         sim.trace.truncate(sim.steps_done)
-        rows = sim.trace.read("steps").to_pylist()
+        rows = sim.trace.read(layout.STEPS).to_pylist()
         sim.health = RunHealth.of_steps(rows)
         sim.spent = Spending.of_steps(rows)
         return sim
@@ -483,11 +484,11 @@ class Simulation:
 
     def events(self) -> Any:
         """All recorded events as an Arrow table."""
-        return self.trace.read("events")
+        return self.trace.read(layout.EVENTS)
 
     def metrics(self) -> Any:
         """Recorded metrics as a pandas DataFrame indexed by step, one column per metric."""
-        table = self.trace.read("metrics")
+        table = self.trace.read(layout.METRICS)
         if table.num_rows == 0:
             raise RunError("no metrics were recorded")
         return table.to_pandas().pivot(index="step", columns="metric", values="value")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from populace import layout
 from populace.events import FAILED_BY, FALLBACK_BY, OK, REJECTED
 from populace.health import MODEL_DECISIONS, RunHealth
 
 
 def _parts(path: Path, table: str) -> str | None:
-    directory = path / table
-    return str(directory / "*.parquet") if any(directory.glob("*.parquet")) else None
+    return str(layout.table_dir(path, table) / layout.PARTS) if layout.has_parts(path, table) else None
 
 
 def query(path: Path, sql: str, **tables: str) -> list[dict[str, Any]]:
@@ -19,7 +19,7 @@ def query(path: Path, sql: str, **tables: str) -> list[dict[str, Any]]:
     import duckdb
 
     sources = {}
-    for name in ("events", "steps", "metrics"):
+    for name in layout.TABLES:
         parts = _parts(path, name)
         sources[name] = f"read_parquet('{parts}', union_by_name=true)" if parts else None
     if any(sources[name] is None for name in tables.values()):
@@ -34,9 +34,9 @@ def summarise(path: Path) -> dict[str, list[dict[str, Any]]]:
     """Counts per action and outcome, a per-step table (first/last steps), and model usage."""
     per_action = query(path, """
         SELECT action, outcome, count(*) AS events, count(DISTINCT agent) AS agents
-        FROM {e} GROUP BY ALL ORDER BY action, outcome""", e="events")
+        FROM {e} GROUP BY ALL ORDER BY action, outcome""", e=layout.EVENTS)
     per_step = query(path, """
-        SELECT * EXCLUDE (time) FROM {s} ORDER BY step""", s="steps")
+        SELECT * EXCLUDE (time) FROM {s} ORDER BY step""", s=layout.STEPS)
     usage = model_usage(per_step)
     if len(per_step) > 12:
         per_step = per_step[:6] + per_step[-6:]
@@ -57,13 +57,13 @@ def model_usage(per_step: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def final_metrics(path: Path) -> dict[str, float]:
     rows = query(path, """
         SELECT metric, arg_max(value, step) AS value FROM {m} GROUP BY metric ORDER BY metric""",
-                 m="metrics")
+                 m=layout.METRICS)
     return {r["metric"]: float(r["value"]) for r in rows}
 
 
 def run_health(path: Path) -> RunHealth:
     """The run's health figures (:mod:`populace.health`), summed over its step table by DuckDB."""
-    described = query(path, "SELECT column_name FROM (DESCRIBE SELECT * FROM {s})", s="steps")
+    described = query(path, "SELECT column_name FROM (DESCRIBE SELECT * FROM {s})", s=layout.STEPS)
     wanted = {MODEL_DECISIONS, OK, REJECTED, "llm_calls", "llm_cache_hits"}
     columns = [r["column_name"] for r in described
                if r["column_name"] in wanted or r["column_name"].startswith((FAILED_BY, FALLBACK_BY))]
@@ -71,5 +71,5 @@ def run_health(path: Path) -> RunHealth:
         return RunHealth()
     quoted = ['"' + c.replace('"', '""') + '"' for c in columns]
     sums = ", ".join(f"sum({q}) AS {q}" for q in quoted)
-    rows = query(path, f"SELECT {sums} FROM {{s}}", s="steps")
+    rows = query(path, f"SELECT {sums} FROM {{s}}", s=layout.STEPS)
     return RunHealth.of_step(rows[0]) if rows else RunHealth()

@@ -1,12 +1,5 @@
-"""The trace store: every event, step summary and metric of a run, as Parquet parts.
-
-Layout of a run directory::
-
-    run.json                      manifest: id, scenario, seed, status, progress
-    scenario.yaml                 the validated scenario the run was started with
-    events/00000000-00000009.parquet   one row per event (step, time, agent, action, args, ...)
-    steps/…, metrics/…            one row per step; one row per (step, metric)
-    checkpoints/00000010.pkl      state after 10 steps, from which a run resumes
+"""The trace store: every event, step summary and metric of a run, as Parquet parts, and the
+checkpoints a run resumes from. The run directory's names are :mod:`populace.layout`'s.
 
 Why Parquet parts rather than one DuckDB database file: a part is written once, to a temporary
 name, then renamed, so a killed run never leaves a torn file; and any number of readers
@@ -32,11 +25,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from populace import layout
 from populace.errors import RunError
 from populace.events import Events
 from populace.records import EVENT_SCHEMA, events_table
 
-TABLES = ("events", "steps", "metrics")
+TABLES = layout.TABLES
 
 DICTIONARY_COLUMNS = ["step", "time", "action", "outcome", "reason", "request"]
 STATISTICS_COLUMNS = ["step", "time", "agent", "action", "outcome"]
@@ -49,7 +43,7 @@ def write_part(path: Path, table: pa.Table) -> None:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = layout.temporary(path)
     with open(tmp, "wb") as handle:
         write(handle)
         handle.flush()
@@ -72,8 +66,8 @@ class TraceStore:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if path is not None:
-            for name in (*TABLES, "checkpoints"):
-                (path / name).mkdir(parents=True, exist_ok=True)
+            for directory in (*(layout.table_dir(path, name) for name in TABLES), layout.checkpoint_dir(path)):
+                directory.mkdir(parents=True, exist_ok=True)
             self._start_writer()
 
     def _start_writer(self) -> None:
@@ -91,9 +85,9 @@ class TraceStore:
         self._raise_writer_error()
         if self.keep_events != "none":
             if tables is None:
-                self._buffer["events"].append(events_table(events, step, time, self.keep_events))
+                self._buffer[layout.EVENTS].append(events_table(events, step, time, self.keep_events))
             else:
-                self._buffer["events"].extend(tables)
+                self._buffer[layout.EVENTS].extend(tables)
         self._step_rows.append({"step": step, "time": time, **summary})
         self._metric_rows.extend((step, name, float(value)) for name, value in metrics.items())
         self._buffer_steps.append(step)
@@ -122,11 +116,11 @@ class TraceStore:
         not once per step: building a tiny table costs more than the step it records)."""
         if self._step_rows:
             keys = list(dict.fromkeys(k for row in self._step_rows for k in row))  # a counter may appear late
-            self._buffer["steps"].append(pa.Table.from_pydict({k: [row.get(k) for row in self._step_rows]
+            self._buffer[layout.STEPS].append(pa.Table.from_pydict({k: [row.get(k) for row in self._step_rows]
                                                                for k in keys}))
         if self._metric_rows:
             steps, names, values = zip(*self._metric_rows, strict=True)
-            self._buffer["metrics"].append(pa.table({
+            self._buffer[layout.METRICS].append(pa.table({
                 "step": pa.array(steps, pa.int32()), "metric": pa.array(names, pa.string()),
                 "value": pa.array(values, pa.float64()),
             }))
@@ -143,12 +137,12 @@ class TraceStore:
                 if self._error is None:
                     for name, tables in batch.items():
                         table = pa.concat_tables(tables, promote_options="permissive")
-                        target = self.path / name / f"{first:08d}-{last:08d}.parquet"
+                        target = layout.part_file(self.path, name, first, last)
                         # events: dictionary-encode only the repetitive columns (agents and arguments
                         # are mostly distinct; a dictionary for them doubles the write time), and keep
                         # min/max statistics only where readers filter (steps, agents, kinds)
                         options = {"use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS} \
-                            if name == "events" else {}
+                            if name == layout.EVENTS else {}
                         _atomic_write(target, lambda handle, t=table, o=options: pq.write_table(t, handle, **o))
             except BaseException as exc:  # reported to the simulation thread on its next call
                 self._error = exc
@@ -175,50 +169,42 @@ class TraceStore:
         if self.path is None:
             self._memory_checkpoint = (step, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
             return
-        payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        _atomic_write(self.path / "checkpoints" / f"{step:08d}.pkl", lambda handle: handle.write(payload))
+        write_checkpoint(self.path, step, state)
 
     def checkpoints(self) -> list[int]:
         """Steps at which a checkpoint exists, ascending."""
         if self.path is None:
             cp = getattr(self, "_memory_checkpoint", None)
             return [cp[0]] if cp else []
-        return sorted(int(p.stem) for p in (self.path / "checkpoints").glob("*.pkl") if p.stem.isdigit())
+        return layout.checkpoint_steps(self.path)
 
     def load_checkpoint(self, step: int) -> Any:
         if self.path is None:
             return unpickle(self._memory_checkpoint[1])
-        file = self.path / "checkpoints" / f"{step:08d}.pkl"
-        try:
-            return unpickle(file.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError) as exc:
-            raise RunError(f"checkpoint {file} cannot be read: {exc}") from None
+        return load_checkpoint(self.path, step)
 
     def truncate(self, steps_done: int) -> None:
         """Delete parts holding steps ``>= steps_done`` (written after the checkpoint resumed from)."""
         if self.path is None:
             return
         for name in TABLES:
-            for part in (self.path / name).glob("*.parquet"):
-                first, _, _last = part.stem.partition("-")
-                if int(first) >= steps_done:
+            for part in layout.parts(self.path, name):
+                first = layout.part_first(part)
+                if first is not None and first >= steps_done:
                     part.unlink()
-            for tmp in (self.path / name).glob(".*.tmp"):
+            for tmp in layout.table_dir(self.path, name).glob(".*.tmp"):
                 tmp.unlink()
-        for cp in (self.path / "checkpoints").glob("*.pkl"):
-            if cp.stem.isdigit() and int(cp.stem) > steps_done:
-                cp.unlink()
+        for step in layout.checkpoint_steps(self.path):
+            if step > steps_done:
+                layout.checkpoint_file(self.path, step).unlink()
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, name: str) -> pa.Table:
         """One of ``events``, ``steps``, ``metrics`` as an Arrow table, in step order."""
         self.flush(wait=True)
-        if self.path is None:
-            tables = self._memory[name]
-        else:
-            tables = [pq.read_table(p) for p in sorted((self.path / name).glob("*.parquet"))]
+        tables = self._memory[name] if self.path is None else [pq.read_table(p) for p in layout.parts(self.path, name)]
         if not tables:
-            return EVENT_SCHEMA.empty_table() if name == "events" else pa.table({})
+            return EVENT_SCHEMA.empty_table() if name == layout.EVENTS else pa.table({})
         return pa.concat_tables(tables, promote_options="permissive")
 
 
@@ -236,6 +222,24 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         return super().find_class(MOVED.get((module, name), module), name)
+
+
+def write_checkpoint(run: Path, step: int, state: Any) -> Path:
+    """Store ``state`` as the run's checkpoint after ``step`` steps (atomically); returns its file."""
+    payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    file = layout.checkpoint_file(run, step)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(file, lambda handle: handle.write(payload))
+    return file
+
+
+def load_checkpoint(run: Path, step: int) -> Any:
+    """The state a run saved after ``step`` steps (what it resumes or forks from)."""
+    file = layout.checkpoint_file(run, step)
+    try:
+        return unpickle(file.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        raise RunError(f"checkpoint {file} cannot be read: {exc}") from None
 
 
 def unpickle(payload: bytes) -> Any:

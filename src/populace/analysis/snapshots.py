@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from populace import layout
 from populace.analysis.tables import RunLike, run_path
 from populace.errors import RunError
 from populace.network import Network
@@ -17,13 +18,12 @@ from populace.trace import unpickle
 
 def checkpoint_steps(run: RunLike) -> list[int]:
     """Steps after which a checkpoint was saved, ascending."""
-    directory = run_path(run) / "checkpoints"
-    return sorted(int(p.stem) for p in directory.glob("*.pkl") if p.stem.isdigit()) if directory.is_dir() else []
+    return layout.checkpoint_steps(run_path(run))
 
 
 def checkpoint(run: RunLike, step: int) -> dict[str, Any]:
     """The saved state after ``step`` steps: ``population``, ``world``, ``minds``, ... (a run's own file)."""
-    file = run_path(run) / "checkpoints" / f"{step:08d}.pkl"
+    file = layout.checkpoint_file(run_path(run), step)
     try:
         state = unpickle(Path(file).read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError) as exc:

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from populace import layout
 from populace.errors import RunError
 from populace.runs import Run
 
@@ -40,17 +41,15 @@ def run_path(run: RunLike) -> Path:
 
 def has_table(run: RunLike, name: str) -> bool:
     """Whether the run recorded any part of table ``name``."""
-    directory = run_path(run) / name
-    return directory.is_dir() and any(directory.glob("*.parquet"))
+    return layout.has_parts(run_path(run), name)
 
 
 def parts(run: RunLike, name: str, upto: int | None = None) -> list[Path]:
     """The Parquet parts of table ``name`` in step order (a part is named ``FIRST-LAST.parquet``);
     ``upto`` keeps only the parts that begin at or before that step."""
-    directory = run_path(run) / name
-    found = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    found = layout.parts(run_path(run), name)
     if upto is not None:
-        found = [p for p in found if not p.stem.partition("-")[0].isdigit() or int(p.stem.partition("-")[0]) <= upto]
+        found = [p for p in found if (first := layout.part_first(p)) is None or first <= upto]
     return found
 
 
@@ -110,7 +109,7 @@ def query(run: RunLike, sql: str, params: Sequence[Any] | Mapping[str, Any] | No
             found = list(files[name]) if files and name in files else parts(run, name, upto)
             if found:
                 sources[name] = parquet_source(found, positions)
-            elif name == "events":
+            elif name == layout.EVENTS:
                 sources[name] = _empty_events(positions)
             else:
                 return pd.DataFrame()
@@ -153,7 +152,7 @@ def read_table(run: RunLike, name: str) -> pd.DataFrame:
 
 def events(run: RunLike) -> pd.DataFrame:
     """The events table with ``args`` and ``data`` parsed from JSON into dicts (``{}`` when null)."""
-    frame = read_table(run, "events")
+    frame = read_table(run, layout.EVENTS)
     if frame.empty:
         return pd.DataFrame(columns=["step", "time", "agent", "action", "outcome", "reason", "args", "data",
                                      "request"])
@@ -177,12 +176,12 @@ def parse_json_column(values: list[Any]) -> list[dict[str, Any]]:
 
 def steps(run: RunLike) -> pd.DataFrame:
     """One row per step: active agents, outcomes, wall time and the minds' counters."""
-    return read_table(run, "steps")
+    return read_table(run, layout.STEPS)
 
 
 def metrics(run: RunLike) -> pd.DataFrame:
     """The world's metrics, indexed by step, one column per metric (empty if none)."""
-    frame = read_table(run, "metrics")
+    frame = read_table(run, layout.METRICS)
     if frame.empty:
         return pd.DataFrame()
     return frame.pivot_table(index="step", columns="metric", values="value", aggfunc="last")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from populace import originality
+from populace import layout, originality
 from populace.analysis.snapshots import checkpoint, checkpoint_steps
 from populace.analysis.tables import RunLike, parse_json, query, run_path, sql_strings
 from populace.errors import PopulaceError
@@ -106,7 +106,7 @@ def personas(run: RunLike, agents: Sequence[int], max_bytes: int | None = None) 
     steps = checkpoint_steps(run)
     if not steps:
         return None
-    if max_bytes is not None and (run_path(run) / "checkpoints" / f"{steps[-1]:08d}.pkl").stat().st_size > max_bytes:
+    if max_bytes is not None and layout.checkpoint_file(run_path(run), steps[-1]).stat().st_size > max_bytes:
         return None
     try:
         population = checkpoint(run, steps[-1]).get("population")

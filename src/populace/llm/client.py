@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import ValidationError
 
+from populace import layout
 from populace.context import MindContext
 from populace.errors import ScenarioError, UnknownNameError
 from populace.llm.base import (
@@ -184,7 +185,7 @@ class LanguageModel:
         cache: ResponseCache | None = None
         if parsed.cache is not False or context.replay:
             directory = Path(parsed.cache) if isinstance(parsed.cache, str) else (
-                context.run_path / "cache" if context.run_path is not None else None)
+                layout.cache_dir(context.run_path) if context.run_path is not None else None)
             cache = ResponseCache(directory / CACHE_FILE if directory is not None else None)
         client = cls(
             backend, cache=cache, replay=context.replay, timeout=parsed.timeout,

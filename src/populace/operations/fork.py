@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from populace import layout
 from populace.context import MindContext
 from populace.errors import RunError, ScenarioError
 from populace.minds import Mind
@@ -45,7 +46,7 @@ from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation
-from populace.trace import TABLES
+from populace.trace import write_checkpoint
 from populace.world import World
 
 #: Scenario fields (dotted paths) a fork cannot change, as the state restored from the parent fixes them,
@@ -85,7 +86,7 @@ def parse_intervention(text: str, at: int) -> dict[str, Any]:
 
 def _branch_scenario(parent: Run, at: int, overrides: Sequence[str], interventions: Sequence[str]) -> Scenario:
     original = parent.scenario()
-    data = yaml.safe_load((parent.path / "scenario.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(layout.scenario_file(parent.path).read_text(encoding="utf-8"))
     data.setdefault("interventions", [])
     data["interventions"] = [*data["interventions"], *(parse_intervention(t, at) for t in interventions)]
     scenario = load_scenario(data, overrides, recorded=True)  # the parent's late interventions may run now
@@ -146,18 +147,19 @@ def _setter_interventions(original: Scenario, changed: Scenario, at: int) -> lis
 
 def _copy_parts(parent: Path, child: Path, at: int) -> None:
     """Copy every trace part holding steps before ``at``; cut the one that spans it."""
-    for name in TABLES:
-        (child / name).mkdir(parents=True, exist_ok=True)
-        for part in sorted((parent / name).glob("*.parquet")):
-            first, _, last = part.stem.partition("-")
-            if int(first) >= at:
+    for name in layout.TABLES:
+        layout.table_dir(child, name).mkdir(parents=True, exist_ok=True)
+        for part in layout.parts(parent, name):
+            found = layout.part_steps(part)
+            if found is None or found[0] >= at:
                 continue
-            if int(last) < at:
-                shutil.copy2(part, child / name / part.name)
+            first, last = found
+            if last < at:
+                shutil.copy2(part, layout.table_dir(child, name) / part.name)
                 continue
             table = pq.read_table(part)
             table = table.filter(pc.less(table["step"], at))
-            pq.write_table(table, child / name / f"{int(first):08d}-{at - 1:08d}.parquet")
+            pq.write_table(table, layout.part_file(child, name, first, at - 1))
 
 
 def _state_at(parent: Run, at: int, child: Run) -> dict[str, Any]:
@@ -263,13 +265,12 @@ def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), intervent
     parent = Run.open(Path(run_path))
     scenario = check_fork(parent.path, at, overrides, interventions)
     child = Run.create(runs_dir if runs_dir is not None else parent.path.parent, scenario, name=name)
-    if (parent.path / "cache").is_dir():
-        shutil.copytree(parent.path / "cache", child.path / "cache")
+    if layout.cache_dir(parent.path).is_dir():
+        shutil.copytree(layout.cache_dir(parent.path), layout.cache_dir(child.path))
     state = _state_at(parent, at, child)
     if reseed is not None:
         state = reseeded(state, (scenario.seed, at, reseed))
-    (child.path / "checkpoints").mkdir(exist_ok=True)
-    (child.path / "checkpoints" / f"{at:08d}.pkl").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    write_checkpoint(child.path, at, state)
     _copy_parts(parent.path, child.path, at)
     changes = [*overrides, *(f"intervention {t!r} at step {at}" for t in interventions)]
     if reseed is not None:
@@ -298,12 +299,12 @@ def replay_branch(branch: Run, replay: Run) -> Simulation:
     checkpoint at the fork step) and the trace before it, with the fork's changes, as the fork ran.
     The state before the fork step is the parent's, replayed when the fork was made."""
     at = int(branch.manifest()["parent"]["at"])
-    base = branch.path / "checkpoints" / f"{at:08d}.pkl"
+    base = layout.checkpoint_file(branch.path, at)
     if not base.is_file():
         raise RunError(f"{branch.id} is a fork of step {at}, but its checkpoint of that step is gone, so it cannot "
                        "be replayed; replay its parent, or fork it again")
-    (replay.path / "checkpoints").mkdir(exist_ok=True)
-    shutil.copy2(base, replay.path / "checkpoints" / base.name)
+    layout.checkpoint_dir(replay.path).mkdir(exist_ok=True)
+    shutil.copy2(base, layout.checkpoint_file(replay.path, at))
     _copy_parts(branch.path, replay.path, at)
     replay.update(steps_done=at, last_checkpoint=at)
     return _branch(replay, replay=True)

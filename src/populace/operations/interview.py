@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from populace import analysis
+from populace import analysis, layout
 from populace.context import MindContext
 from populace.errors import PopulaceError, PopulationError, RunError
 from populace.llm.base import Completion, ModelError, Sampling
@@ -53,7 +53,7 @@ from populace.trace import write_part
 from populace.world import Observations
 
 #: the run-store table of answers
-TABLE = "interviews"
+TABLE = layout.INTERVIEWS
 #: who is asked: a population query, or agent ids
 Selection = str | Sequence[int] | None
 #: what an answer rests on, by the agent's mind
@@ -314,8 +314,8 @@ def _actions(run: Run, agent: int, step: int) -> list[str]:
     """The agent's last recorded actions before ``step`` (a bounded read of the newest parts), oldest first."""
     if step == 0:
         return ["No recorded actions yet."]
-    rows = analysis.latest(run, "events", "agent = $agent AND step < $step", {"agent": int(agent), "step": int(step)},
-                           limit=ACTIONS_SHOWN, upto=step - 1)
+    rows = analysis.latest(run, layout.EVENTS, "agent = $agent AND step < $step",
+                           {"agent": int(agent), "step": int(step)}, limit=ACTIONS_SHOWN, upto=step - 1)
     if rows.empty:
         return ["No recorded actions yet."]
     lines = ["Recorded actions, oldest first:"]
@@ -348,9 +348,8 @@ def _record(run: Run, found: Interview) -> Path:
              "interview": found.id, "asked": asked, "at": found.at, "step": found.step, "question": found.question}
             for a in found.answers]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    directory = run.path / TABLE
-    directory.mkdir(exist_ok=True)
-    path = directory / f"{found.step:08d}-{found.id}.parquet"
+    path = layout.interview_file(run.path, found.step, found.id)
+    path.parent.mkdir(exist_ok=True)
     try:
         write_part(path, table)
     except OSError as exc:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from populace import layout
 from populace.llm.base import Usage
 from populace.llm.client import LanguageModel
 from populace.runs import Run
@@ -44,7 +45,7 @@ class ReplayResult:
 
 def read_table(run_path: Path, name: str) -> pa.Table | None:
     """A recorded table (``events``, ``metrics``) with dictionary columns decoded, or None."""
-    parts = sorted((run_path / name).glob("*.parquet"))
+    parts = layout.parts(run_path, name)
     if not parts:
         return None
     table = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
@@ -89,9 +90,9 @@ def replay_run(run_path: Path | str, runs_dir: Path | None = None) -> ReplayResu
     steps = int(manifest.get("steps_done") or 0)
     replay = Run.create(runs_dir or original.path.parent, scenario)
     replay.update(replay_of=original.id)
-    cache = original.path / "cache"
+    cache = layout.cache_dir(original.path)
     if cache.is_dir():
-        shutil.copytree(cache, replay.path / "cache", dirs_exist_ok=True)
+        shutil.copytree(cache, layout.cache_dir(replay.path), dirs_exist_ok=True)
     if manifest.get("parent"):
         from populace.operations.fork import replay_branch
 
@@ -108,9 +109,9 @@ def replay_run(run_path: Path | str, runs_dir: Path | None = None) -> ReplayResu
         if isinstance(client, LanguageModel):
             result.usage.add(client.usage)
             result.misses.extend(client.misses)
-    result.difference = (first_difference(read_table(original.path, "events"), read_table(replay.path, "events"),
-                                          "events")
-                         or first_difference(read_table(original.path, "metrics"),
-                                             read_table(replay.path, "metrics"), "metrics"))
+    result.difference = (first_difference(read_table(original.path, layout.EVENTS),
+                                          read_table(replay.path, layout.EVENTS), layout.EVENTS)
+                         or first_difference(read_table(original.path, layout.METRICS),
+                                             read_table(replay.path, layout.METRICS), layout.METRICS))
     replay.update(replay_identical=result.identical, replay_model_calls=result.usage.calls)
     return result

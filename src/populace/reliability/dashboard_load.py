@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from populace import layout
 from populace.llm.serve import free_port
 
 ENDPOINTS = ("/api/progress", "/api/series", "/api/feed", "/api/agents")
@@ -80,14 +81,15 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _steps_done(run: Path) -> int:
-    parts = sorted((run / "steps").glob("*.parquet")) if (run / "steps").is_dir() else []
-    return int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+    parts = layout.parts(run, layout.STEPS)
+    found = layout.part_steps(parts[-1]) if parts else None
+    return found[1] + 1 if found else 0
 
 
 def _wall(run: Path, first: int, last: int) -> float:
     """Mean ``wall_s`` of steps ``first`` <= step < ``last``."""
     values = []
-    for part in sorted((run / "steps").glob("*.parquet")):
+    for part in layout.parts(run, layout.STEPS):
         table = pq.read_table(part, columns=["step", "wall_s"]).to_pandas()
         values.extend(table.loc[(table["step"] >= first) & (table["step"] < last), "wall_s"].tolist())
     return float(np.mean(values)) if values else float("nan")

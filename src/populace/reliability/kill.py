@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from populace import layout
 from populace.runs import Run
 from populace.simulation import Simulation
 
@@ -65,8 +66,9 @@ def _usage(run: Path) -> tuple[float, float]:
 
 def _steps_written(run: Path) -> int:
     """The highest step number in the run's written step parts, plus one."""
-    parts = sorted((run / "steps").glob("*.parquet")) if (run / "steps").is_dir() else []
-    return int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+    parts = layout.parts(run, layout.STEPS)
+    found = layout.part_steps(parts[-1]) if parts else None
+    return found[1] + 1 if found else 0
 
 
 def _wait_for_progress(runs_dir: Path, beyond: int, proc: subprocess.Popen[bytes], timeout: float) -> None:

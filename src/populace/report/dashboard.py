@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import Request  # the ask box's route reads its client and headers (resolved by name)
 
-from populace import analysis
+from populace import analysis, layout
 from populace.analysis.tables import parse_json_column
 from populace.errors import PopulaceError, RunError
 from populace.report.decisions import COLUMNS as DECISION_COLUMNS
@@ -90,7 +90,7 @@ class EventsDigest:
         return digest
 
     def _added(self, run: Path, files: list[Path]) -> EventsDigest:
-        on = {"events": files}
+        on = {layout.EVENTS: files}
         actions = analysis.query(run, "SELECT step, action, outcome = 'ok' AS ok, count(*) AS n, "
                                       "count(request) AS asked FROM {events} GROUP BY ALL", files=on)
         agents = analysis.query(run, "SELECT agent, count(*) AS n FROM {events} WHERE agent >= 0 GROUP BY ALL",
@@ -142,7 +142,7 @@ class RunView:
         self._folds: dict[str, tuple[list[str], Any]] = {}
 
     def _signature(self, *tables: str) -> tuple[Any, ...]:
-        return tuple(sorted(p.name for t in tables for p in (self.path / t).glob("*.parquet")))
+        return tuple(sorted(p.name for t in tables for p in layout.parts(self.path, t)))
 
     def _cached(self, key: str, tables: tuple[str, ...], load: Callable[[], T]) -> T:
         signature = self._signature(*tables)
@@ -184,18 +184,18 @@ class RunView:
 
     def digest(self) -> EventsDigest:
         """The events digested so far (see :class:`EventsDigest`)."""
-        return self._folded("events", EventsDigest, lambda digest, new: digest.add(self.path, new))
+        return self._folded(layout.EVENTS, EventsDigest, lambda digest, new: digest.add(self.path, new))
 
     def metrics(self) -> pd.DataFrame:
         def pivot() -> pd.DataFrame:
-            frame = self._grown("metrics")
+            frame = self._grown(layout.METRICS)
             return pd.DataFrame() if frame.empty else frame.pivot_table(
                 index="step", columns="metric", values="value", aggfunc="last")
 
-        return self._cached("metrics", ("metrics",), pivot)
+        return self._cached("metrics", (layout.METRICS,), pivot)
 
     def steps(self) -> pd.DataFrame:
-        return self._grown("steps")
+        return self._grown(layout.STEPS)
 
     def descriptions(self) -> dict[str, str]:
         try:
@@ -216,7 +216,7 @@ class RunView:
 
     def series(self) -> dict[str, Any]:
         """Every metric, action count and model usage per step (built once per change of the tables)."""
-        return self._cached("series", ("metrics", "events", "steps"), self._series)
+        return self._cached("series", layout.TABLES, self._series)
 
     def _series(self) -> dict[str, Any]:
         metrics, steps = self.metrics(), self.steps()
@@ -237,7 +237,7 @@ class RunView:
         digest = self.digest()
         if not digest.has_posts:
             return {"available": False, "posts": []}
-        texts = self._cached("texts", ("events",), lambda: injected_texts(digest.injected, self._interventions())
+        texts = self._cached("texts", (layout.EVENTS,), lambda: injected_texts(digest.injected, self._interventions())
                              if len(digest.injected) else {})
         return _plain({"available": True, "posts": feed_at(self.path, step, limit, author, texts)})
 
@@ -303,10 +303,10 @@ class RunView:
             for name, value in vars(world).items():
                 if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= local < len(value):
                     world_state[name] = _plain(value[local])
-        recent = self._latest("events", agent, step, 12)  # only this agent's rows are read
+        recent = self._latest(layout.EVENTS, agent, step, 12)  # only this agent's rows are read
         for column in ("args", "data"):
             recent[column] = parse_json_column(recent[column].tolist()) if len(recent) else []
-        if self.digest().asked or analysis.has_table(self.path, "decisions"):
+        if self.digest().asked or analysis.has_table(self.path, layout.DECISIONS):
             asked, source = decisions(self.path, agent=agent, limit=8)
         else:  # no model decided anything: nothing to look up
             asked, source = pd.DataFrame(columns=DECISION_COLUMNS), NO_MODEL
@@ -346,9 +346,9 @@ class RunView:
     def _memory(self, agent: int, step: int | None, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The agent's memories: a ``memories/`` table if the run wrote one, else the memory streams
         of the minds in the checkpoint (newest first)."""
-        if not analysis.has_table(self.path, "memories"):
+        if not analysis.has_table(self.path, layout.MEMORIES):
             return self._checkpoint_memory(agent, state)
-        return [_plain(r) for r in self._latest("memories", agent, step, 20).to_dict("records")]
+        return [_plain(r) for r in self._latest(layout.MEMORIES, agent, step, 20).to_dict("records")]
 
     @staticmethod
     def _checkpoint_memory(agent: int, state: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from populace import layout
 from populace.analysis.tables import RunLike, has_table, latest, query, run_path
 
 COLUMNS = ["step", "agent", "action", "prompt", "response", "request"]
@@ -47,7 +48,7 @@ def _first(record: dict[str, Any], *keys: str) -> Any:
 
 def _cache_records(path: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Cache records by request id; an id is the cache key or a prefix of it (the client's short id)."""
-    file = path / "cache" / "responses.sqlite"
+    file = layout.responses_file(path)
     if not file.is_file() or not ids:
         return {}
     found: dict[str, dict[str, Any]] = {}
@@ -79,14 +80,14 @@ def decisions(run: RunLike, agent: int | None = None, limit: int = 20, seed: int
     the rows shown.
     """
     path = run_path(run)
-    if has_table(path, "decisions"):
-        table = _chosen(path, "decisions", "TRUE", agent, limit, seed)
+    if has_table(path, layout.DECISIONS):
+        table = _chosen(path, layout.DECISIONS, "TRUE", agent, limit, seed)
         frame = pd.DataFrame({c: table.get(c) for c in COLUMNS}, index=table.index)
         frame["prompt"] = [_text(v) for v in frame["prompt"]]
         frame["response"] = [_text(v) for v in frame["response"]]
         return frame, "decisions table"
     # look up only what can be shown: the agent's latest, or a seeded sample (with room for misses)
-    asked = _chosen(path, "events", "request IS NOT NULL", agent, 4 * limit, seed)
+    asked = _chosen(path, layout.EVENTS, "request IS NOT NULL", agent, 4 * limit, seed)
     if asked.empty and (agent is None or query(path, "SELECT 1 AS asked FROM {events} WHERE request IS NOT NULL "
                                                      "LIMIT 1").empty):
         return pd.DataFrame(columns=COLUMNS), NO_MODEL

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from populace import layout
 from populace.analysis.tables import RunLike, parse_json_column, query, sql_strings
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def injected_events(run: RunLike, files: Sequence[Path] | None = None) -> pd.Dat
     """The run's accepted ``inject_post`` events (of ``files``, default every part), ``data`` parsed."""
     frame = query(run, "SELECT step, action, outcome, data FROM {events} WHERE action = 'inject_post' "
                        "AND outcome = 'ok' ORDER BY filename, file_row_number", positions=True,
-                  files=None if files is None else {"events": files})
+                  files=None if files is None else {layout.EVENTS: files})
     frame["data"] = parse_json_column(frame["data"].tolist()) if len(frame) else []
     return frame
 

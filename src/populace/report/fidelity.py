@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from populace import layout
 from populace.errors import PopulaceError
 from populace.llm.fidelity import verdict
 from populace.runs import Run
@@ -35,7 +36,7 @@ def fidelity_rows(run: Run) -> list[dict[str, Any]]:
         scenario = run.scenario()
     except PopulaceError:
         return []
-    own, shipped = _load(run.path / "fidelity.json"), _load(SHIPPED)
+    own, shipped = _load(layout.fidelity_file(run.path)), _load(SHIPPED)
     rows = []
     for spec in scenario.minds:
         params = spec.params()

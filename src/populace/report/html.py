@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from populace import analysis
+from populace import analysis, layout
 from populace.errors import PopulaceError
 from populace.outputs import write_output
 from populace.report.budget import budget_section
@@ -33,7 +33,7 @@ from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, l
 from populace.report.writing import writing_section
 from populace.runs import Run
 
-REPORT_FILE = "report.html"
+REPORT_FILE = layout.REPORT
 #: C0 control characters (and DEL) that have no place in HTML text; tab, LF and CR are kept
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -102,7 +102,7 @@ NETWORK_CHECKPOINT_BYTES = 256 * 2**20
 def _network_section(run: Run) -> dict[str, Any] | None:
     """Degree distribution and friendship paradox of the world's network at the last checkpoint."""
     steps = analysis.checkpoint_steps(run)
-    size = (run.path / "checkpoints" / f"{steps[-1]:08d}.pkl").stat().st_size if steps else 0
+    size = layout.checkpoint_file(run.path, steps[-1]).stat().st_size if steps else 0
     if size > NETWORK_CHECKPOINT_BYTES:
         return {"step": steps[-1], "note": f"Left out to keep the report's memory bounded: the last checkpoint "
                                            f"holds {size / 2**20:,.0f} MB of state (the report reads at most "
@@ -272,8 +272,8 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
 
     figures = _collapse(this.figures(), constant)
     parent_figures = _collapse(parent.figures(), constant) if parent is not None else None
-    scenario_text = (run.path / "scenario.yaml").read_text(encoding="utf-8") \
-        if (run.path / "scenario.yaml").is_file() else ""
+    scenario_file = layout.scenario_file(run.path)
+    scenario_text = scenario_file.read_text(encoding="utf-8") if scenario_file.is_file() else ""
     return environment().get_template("report.html.j2").render(
         run=this.manifest, figures=figures, parent=parent.manifest if parent else None,
         parent_figures=parent_figures, fork_at=fork_at, scenario=scenario_text, plots=plots,
@@ -292,6 +292,6 @@ def write_report(run_path: Path | str, out: Path | str | None = None,
     run = Run.open(Path(run_path))
     html = render_report(run.path, progress)
     _stage(progress, "writing")
-    path = write_output(Path(out) if out is not None else run.path / REPORT_FILE, html)
+    path = write_output(Path(out) if out is not None else layout.report_file(run.path), html)
     _stage(progress, "written")
     return path
