@@ -33,6 +33,8 @@ from populace.health import MODEL_DECISIONS, RunHealth, failing_message, model_l
 from populace.minds import Decisions, Mind, minds
 from populace.minds.fallback import BUDGET, FallbackMind
 from populace.minds.language import LanguageMind
+from populace.minds.memory import KINDS, MemoryStream
+from populace.network import Network
 from populace.persona import sample_attributes
 from populace.population import Population
 from populace.regions import RegionalWorld
@@ -58,6 +60,116 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         size = spec.size
     existing = {k: population[k] for k in population.columns} if population is not None else {}
     return Population(sample_attributes(spec.attributes, size, rng, existing), size=size)
+
+
+#: what a snapshot's field says of itself (its metadata): where its values come from, and their own name
+SOURCE, NAME = b"populace.source", b"populace.name"
+#: a snapshot's own columns: the agent's id, and for a partitioned world its region and id there
+AGENT, REGION, ID_IN_REGION = "agent", "region", "id_in_region"
+
+
+def snapshot_tables(state: dict[str, Any]) -> dict[str, pa.Table | None]:
+    """The per-agent snapshot of a simulation state, by kind (see :mod:`populace.layout`): one row
+    per agent with the population's columns and the world's per-agent state
+    (:meth:`World.agent_state`; a partitioned world's regions joined in agent order, each region's
+    values as it holds them); the minds' memory streams, where a mind keeps one; the world's
+    contact network, where it has one."""
+    population: Population = state["population"]
+    regions: list[Region] = list(state.get("regions") or [])
+    n = population.size
+    columns: dict[str, pa.Array] = {AGENT: pa.array(np.arange(n, dtype=np.int64))}
+    if regions:
+        columns[REGION] = pa.array(np.concatenate([np.full(len(r.agents), r.index, np.int32) for r in regions]))
+        columns[ID_IN_REGION] = pa.array(np.concatenate([np.arange(len(r.agents), dtype=np.int64) for r in regions]))
+    values: list[tuple[str, str, Any]] = [("population", name, population[name]) for name in population.columns]
+    if regions:
+        parts = [r.world.agent_state() for r in regions]
+        shared = [name for name in parts[0] if all(name in part for part in parts[1:])]
+        joined = {}
+        for name in shared:
+            try:
+                joined[name] = np.concatenate([np.asarray(part[name]) for part in parts])
+            except ValueError:  # regions whose arrays do not join (other trailing shapes)
+                continue
+        values += [("world", name, value) for name, value in joined.items()]
+    elif state.get("world") is not None:
+        values += [("world", name, value) for name, value in state["world"].agent_state().items()]
+    metadata: dict[str, dict[bytes, bytes]] = {AGENT: {SOURCE: b"run", NAME: AGENT.encode()}}
+    for name in (REGION, ID_IN_REGION) if regions else ():
+        metadata[name] = {SOURCE: b"run", NAME: name.encode()}
+    for source, name, value in values:
+        array = _arrow_column(np.asarray(value), n)
+        if array is None:
+            continue
+        column = name if name not in columns else f"{source}.{name}"
+        if column in columns:
+            continue
+        columns[column] = array
+        metadata[column] = {SOURCE: source.encode(), NAME: name.encode()}
+    schema = pa.schema([pa.field(name, array.type, metadata=metadata[name]) for name, array in columns.items()])
+    agents = pa.Table.from_arrays(list(columns.values()), schema=schema)
+    world = state.get("world")
+    network = world.contacts() if world is not None else None
+    return {layout.AGENTS_SNAPSHOT: agents, layout.MEMORIES_SNAPSHOT: _memory_table(state),
+            layout.NETWORK_SNAPSHOT: None if network is None else _network_table(network)}
+
+
+def _arrow_column(values: np.ndarray, n: int) -> pa.Array | None:
+    """One snapshot column of ``n`` agents' values: a scalar per agent, or a fixed-size list where
+    each agent has several (a 2-D array); None for what is not one row per agent."""
+    if values.ndim == 0 or len(values) != n:
+        return None
+    if values.dtype == np.float16:
+        values = values.astype(np.float32)
+    if values.ndim > 1:
+        width = int(np.prod(values.shape[1:]))
+        flat = _arrow_column(values.reshape(n * width), n * width)
+        return None if flat is None else pa.FixedSizeListArray.from_arrays(flat, width)
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects: kept as their text
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _memory_table(state: dict[str, Any]) -> pa.Table | None:
+    """Every memory of the minds that keep a memory stream (the generative mind's; a fallback
+    chain's declared mind's), agents by their run ids; None when no mind keeps one."""
+    holders: list[tuple[int, int, Any]] = []  # (first agent id of the shard's numbering, mind, stream)
+    regions: list[Region] = list(state.get("regions") or [])
+    groups = [(int(r.agents[0]) if len(r.agents) else 0, list(r.minds)) for r in regions] if regions else \
+        [(0, list(state.get("minds") or []))]
+    for offset, group in groups:
+        for index, mind in enumerate(group):
+            stream = getattr(mind, "memory", None)
+            if isinstance(stream, MemoryStream):
+                holders.append((offset, index, stream))
+    if not holders:
+        return None
+    frames = []
+    for offset, index, stream in holders:
+        size = stream.size
+        frames.append(pa.table({
+            AGENT: pa.array(stream.agent[:size].astype(np.int64) + offset),
+            "mind": pa.array(np.full(size, index, dtype=np.int32)),
+            "row": pa.array(np.arange(size, dtype=np.int64)),
+            "kind": pa.array([KINDS[c] if 0 <= c < len(KINDS) else str(c) for c in stream.kind[:size].tolist()],
+                             pa.string()),
+            "text": pa.array([None if t is None else str(t) for t in stream.text[:size]], pa.string()),
+            "created": pa.array(stream.created[:size].astype(np.float64)),
+            "accessed": pa.array(stream.accessed[:size].astype(np.float64)),
+            "importance": pa.array(stream.importance[:size].astype(np.float32)),
+        }))
+    return pa.concat_tables(frames)
+
+
+def _network_table(network: Network) -> pa.Table:
+    """A contact network as its undirected edges, each once (``source < target``); the number of
+    nodes in the schema's metadata."""
+    source = np.repeat(np.arange(network.n, dtype=np.int64), network.degree())
+    target = np.asarray(network.indices, dtype=np.int64)
+    keep = source < target
+    table = pa.table({"source": source[keep], "target": target[keep]})
+    return table.replace_schema_metadata({b"populace.nodes": str(network.n).encode()})
 
 
 @dataclass
@@ -355,9 +467,14 @@ class Simulation:
         self._collected_at = self.steps_done
 
     async def checkpoint(self) -> None:
-        """Flush the trace and store a resumable state after ``steps_done`` steps."""
+        """Flush the trace and store a resumable state after ``steps_done`` steps, and beside it the
+        per-agent snapshot that readers read (written first: a checkpoint always has its snapshot)."""
         await self._take_back()
-        self.trace.save_checkpoint(self.steps_done, self._state())
+        state = self._state()
+        if self.trace.path is not None:
+            self.trace.flush(wait=True)
+            self.trace.save_snapshot(self.steps_done, snapshot_tables(state))
+        self.trace.save_checkpoint(self.steps_done, state)
         self.executor.checkpointed()
         if self.run_record is not None:
             self.run_record.update(steps_done=self.steps_done, last_checkpoint=self.steps_done)

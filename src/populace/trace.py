@@ -66,7 +66,8 @@ class TraceStore:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if path is not None:
-            for directory in (*(layout.table_dir(path, name) for name in TABLES), layout.checkpoint_dir(path)):
+            for directory in (*(layout.table_dir(path, name) for name in TABLES), layout.checkpoint_dir(path),
+                              layout.snapshot_dir(path)):
                 directory.mkdir(parents=True, exist_ok=True)
             self._start_writer()
 
@@ -171,6 +172,12 @@ class TraceStore:
             return
         write_checkpoint(self.path, step, state)
 
+    def save_snapshot(self, step: int, tables: Mapping[str, pa.Table | None]) -> None:
+        """Store the per-agent snapshot after ``step`` steps (see :func:`write_snapshot`); kept only
+        in a run directory."""
+        if self.path is not None:
+            write_snapshot(self.path, step, tables)
+
     def checkpoints(self) -> list[int]:
         """Steps at which a checkpoint exists, ascending."""
         if self.path is None:
@@ -197,6 +204,14 @@ class TraceStore:
         for step in layout.checkpoint_steps(self.path):
             if step > steps_done:
                 layout.checkpoint_file(self.path, step).unlink()
+        snapshots = layout.snapshot_dir(self.path)
+        if snapshots.is_dir():
+            for file in snapshots.glob(layout.PARTS):
+                found = layout.snapshot_step(file)
+                if found is not None and found[0] > steps_done:
+                    file.unlink()
+            for tmp in snapshots.glob(".*.tmp"):
+                tmp.unlink()
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, name: str) -> pa.Table:
@@ -222,6 +237,23 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         return super().find_class(MOVED.get((module, name), module), name)
+
+
+def write_snapshot(run: Path, step: int, tables: Mapping[str, pa.Table | None]) -> list[Path]:
+    """Write the snapshot after ``step`` steps: ``tables`` by kind (:data:`layout.AGENTS_SNAPSHOT`,
+    ``memories``, ``network``; None: none of that kind), each file atomically, the agents' last so
+    that a snapshot whose agents' file exists is whole. Returns the files written."""
+    written = []
+    for kind in sorted(tables, key=lambda k: k == layout.AGENTS_SNAPSHOT):
+        table = tables[kind]
+        file = layout.snapshot_file(run, step, kind)
+        if table is None:
+            file.unlink(missing_ok=True)  # a snapshot rewritten after a resume: no stale file of its kind
+            continue
+        file.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(file, lambda handle, t=table: pq.write_table(t, handle))
+        written.append(file)
+    return written
 
 
 def write_checkpoint(run: Path, step: int, state: Any) -> Path:

@@ -22,6 +22,7 @@ from populace.actions import Actions, ActionSpace
 from populace.clock import Clock
 from populace.errors import UnknownNameError, WorldError
 from populace.events import Events
+from populace.network import Network
 from populace.population import Population
 from populace.registry import Registry
 
@@ -241,6 +242,28 @@ class World(ABC, Generic[C]):
     def set_clock(self, step: int, time: datetime | None) -> None:
         """Called by the simulation before each step."""
         self.step, self.time = step, time
+
+    # -- what snapshots record ---------------------------------------------------------------
+    def agent_state(self) -> dict[str, np.ndarray]:
+        """The world's per-agent state by name, row ``i`` agent ``i``'s (a region's agents numbered as
+        it numbers them): what the run's snapshots record at every checkpoint. Default: every NumPy
+        array attribute whose first dimension is the number of agents."""
+        n = self.n_agents
+        return {name: value for name, value in vars(self).items()
+                if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n}
+
+    def contacts(self) -> Network | None:
+        """The world's contact network, what the run's snapshots record of it. Default: a
+        :class:`~populace.network.Network` attribute, else a follow relation (``state.follows``
+        with ``pairs()``) seen as undirected ties; None when the world has neither."""
+        for value in vars(self).values():
+            if isinstance(value, Network):
+                return value
+        follows = getattr(getattr(self, "state", None), "follows", None)
+        if follows is not None and hasattr(follows, "pairs"):
+            left, right = follows.pairs()
+            return Network.from_edges(self.n_agents, np.asarray(left), np.asarray(right))
+        return None
 
 
 #: Worlds by name. Built-in worlds are the modules of ``populace.worlds``, imported on first lookup.

@@ -45,8 +45,8 @@ from populace.minds.fallback import FallbackMind
 from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import Scenario, load_scenario
-from populace.simulation import Simulation
-from populace.trace import write_checkpoint
+from populace.simulation import Simulation, snapshot_tables
+from populace.trace import write_checkpoint, write_snapshot
 from populace.world import World
 
 #: Scenario fields (dotted paths) a fork cannot change, as the state restored from the parent fixes them,
@@ -270,6 +270,7 @@ def fork(run_path: Path | str, at: int, overrides: Sequence[str] = (), intervent
     state = _state_at(parent, at, child)
     if reseed is not None:
         state = reseeded(state, (scenario.seed, at, reseed))
+    write_snapshot(child.path, at, snapshot_tables(state))  # first, as a run writes them: a checkpoint has its snapshot
     write_checkpoint(child.path, at, state)
     _copy_parts(parent.path, child.path, at)
     changes = [*overrides, *(f"intervention {t!r} at step {at}" for t in interventions)]
@@ -303,6 +304,9 @@ def replay_branch(branch: Run, replay: Run) -> Simulation:
     if not base.is_file():
         raise RunError(f"{branch.id} is a fork of step {at}, but its checkpoint of that step is gone, so it cannot "
                        "be replayed; replay its parent, or fork it again")
+    for snapshot in layout.snapshot_files(branch.path, at):
+        layout.snapshot_dir(replay.path).mkdir(exist_ok=True)
+        shutil.copy2(snapshot, layout.snapshot_dir(replay.path) / snapshot.name)
     layout.checkpoint_dir(replay.path).mkdir(exist_ok=True)
     shutil.copy2(base, layout.checkpoint_file(replay.path, at))
     _copy_parts(branch.path, replay.path, at)
