@@ -45,6 +45,13 @@ PARTS = "*" + PART
 CHECKPOINT = ".pkl"
 #: what a snapshot file's name adds after the step: the agents' own file has none
 AGENTS_SNAPSHOT, MEMORIES_SNAPSHOT, NETWORK_SNAPSHOT = "", "memories", "network"
+#: a snapshot's own columns: the agent's id, and for a partitioned world its region and its id there
+AGENT, REGION, ID_IN_REGION = "agent", "region", "id_in_region"
+#: what each field of an agents' snapshot says of itself in its metadata: where its values come from
+#: (``population``, ``world``, ``run``) and their own name (the column is renamed on a clash)
+FIELD_SOURCE, FIELD_NAME = b"populace.source", b"populace.name"
+#: the network snapshot's metadata: its number of nodes (agents)
+NETWORK_NODES = b"populace.nodes"
 
 
 def step_name(step: int) -> str:

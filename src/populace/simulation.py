@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import shutil
 import time as wallclock
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +41,7 @@ from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import MindSpec, Scenario, check_partitions, load_scenario, mind_masks
 from populace.scheduler import Scheduler
-from populace.trace import TraceStore
+from populace.trace import TraceStore, load_checkpoint, write_snapshot
 from populace.world import Observations, World, worlds
 
 #: what a resumed run may change in its scenario (see :meth:`Simulation.resume`)
@@ -62,10 +62,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     return Population(sample_attributes(spec.attributes, size, rng, existing), size=size)
 
 
-#: what a snapshot's field says of itself (its metadata): where its values come from, and their own name
-SOURCE, NAME = b"populace.source", b"populace.name"
-#: a snapshot's own columns: the agent's id, and for a partitioned world its region and id there
-AGENT, REGION, ID_IN_REGION = "agent", "region", "id_in_region"
+SOURCE, NAME = layout.FIELD_SOURCE, layout.FIELD_NAME
+AGENT, REGION, ID_IN_REGION = layout.AGENT, layout.REGION, layout.ID_IN_REGION
 
 
 def snapshot_tables(state: dict[str, Any]) -> dict[str, pa.Table | None]:
@@ -169,7 +167,37 @@ def _network_table(network: Network) -> pa.Table:
     target = np.asarray(network.indices, dtype=np.int64)
     keep = source < target
     table = pa.table({"source": source[keep], "target": target[keep]})
-    return table.replace_schema_metadata({b"populace.nodes": str(network.n).encode()})
+    return table.replace_schema_metadata({layout.NETWORK_NODES: str(network.n).encode()})
+
+
+class Place(NamedTuple):
+    """Where an agent lives in a simulation state (a checkpoint's)."""
+
+    world: Any  # the world, or for a partitioned world the agent's region's part of it
+    agent: int  # the agent's id there (a region numbers its agents from 0)
+    minds: list[Any]  # the minds that hold its memories
+    region: int | None  # the region's index, None where the world is whole
+
+
+def locate(state: Mapping[str, Any], agent: int) -> Place:
+    """Where ``agent`` lives in a simulation state."""
+    for region in state.get("regions") or []:
+        start = int(region.agents[0])
+        if start <= agent < start + len(region.agents):
+            return Place(region.world, agent - start, list(region.minds), region.index)
+    return Place(state.get("world"), agent, list(state.get("minds", [])), None)
+
+
+def snapshot_checkpoints(run_path: Path | str) -> list[int]:
+    """Write the per-agent snapshots of a run recorded before they existed, from its pickled
+    checkpoints (each one read whole); returns the steps written."""
+    path = Run.open(Path(run_path)).path
+    written = []
+    for step in layout.checkpoint_steps(path):
+        if not layout.snapshot_file(path, step).is_file():
+            write_snapshot(path, step, snapshot_tables(load_checkpoint(path, step)))
+            written.append(step)
+    return written
 
 
 @dataclass

@@ -19,6 +19,7 @@ from populace.report.html import render_report
 from populace.report.interviews import latest_answers
 from populace.scenario import load_scenario
 from populace.simulation import Simulation
+from populace.trace import load_checkpoint
 
 
 def respond(prompt: str, sampling: Any, schema: dict[str, Any] | None) -> str:
@@ -75,7 +76,7 @@ def test_generative_agents_answer_from_their_own_memories_and_the_run_is_unchang
     before = fingerprint(run)
     found = interview(run, "What do you think of your neighbours?", at=4, agents="age >= 75")
     assert found.step == 3  # the checkpoint at or before step 4
-    state = analysis.checkpoint(run, 3)
+    state = load_checkpoint(run, 3)
     population = state["population"]
     assert [a.agent for a in found.answers] == population.select("age >= 75").tolist()
     mind = next(m for m in state["minds"] if isinstance(m, GenerativeMind))
@@ -154,7 +155,7 @@ def test_the_dashboards_ask_box_asks_one_agent_from_this_machine_only(run: Path)
 
     app = create_app(run)
     local = TestClient(app, client=("127.0.0.1", 50000))
-    agent = int(analysis.checkpoint(run, 3)["population"].select("age >= 75")[0])
+    agent = int(load_checkpoint(run, 3)["population"].select("age >= 75")[0])
     reply = local.post(f"/api/agents/{agent}/ask", json={"question": "What do you remember?", "step": 2})
     assert reply.status_code == 200, reply.text
     body = reply.json()

@@ -1,4 +1,5 @@
-"""Fixtures: a small recorded run of the social kind, written through the real trace store."""
+"""Fixtures: a small recorded run of the social kind, written through the real trace store (its
+events, and the agents' snapshot after its last step)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from populace.events import Events
 from populace.runs import Run
 from populace.scenario import load_scenario
+from populace.simulation import build_population, snapshot_tables
 from populace.trace import TraceStore
 
 MALICIOUS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -47,6 +49,8 @@ def write_social_run(runs_dir: Path) -> Path:
                                                                    "llm_calls": 1, "llm_cache_hits": step},
                      {"posts": float(sum(len(e) for s in steps[:step + 1] for e in s if e.kind == "create_post")),
                       "variance": 0.1 / (step + 1)})
+    pop_seq = np.random.SeedSequence(scenario.seed).spawn(4)[0]  # the agents the run's scenario makes
+    store.save_snapshot(5, snapshot_tables({"population": build_population(scenario, np.random.default_rng(pop_seq))}))
     store.close()
     (run.path / "decisions").mkdir()
     pq.write_table(pa.table({

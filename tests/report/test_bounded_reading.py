@@ -137,23 +137,25 @@ def test_the_largest_cascades_alone_are_the_head_of_all_of_them() -> None:
         pd.testing.assert_frame_equal(analysis.cascades(posts, limit), every.head(limit))
 
 
-def test_the_dashboard_holds_one_checkpoint_at_a_time(wealth_parts: Path) -> None:
-    """An inspector following a live run reads each new checkpoint; the ones before are let go."""
+def test_the_dashboard_reads_one_agents_row_of_the_snapshot_at_the_step(wealth_parts: Path) -> None:
+    """An inspector following a live run reads the agent's row of the snapshot at the step shown,
+    and keeps no snapshot (nor any checkpoint) in memory."""
     from populace.report.dashboard import RunView
 
     view = RunView(wealth_parts)
     for step, held in ((5, 4), (9, 8), (11, 12), (12, 13), (6, 4)):
         assert view.agent(3, step)["state_after_step"] == held
-        assert [key for key in view._cache if key.startswith("checkpoint")] == ["checkpoint"]
+        assert [key for key in view._cache if "checkpoint" in key or "snapshot" in key] == []
 
 
-def test_a_network_in_a_checkpoint_too_big_to_read_is_left_out_and_said(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_network_in_a_snapshot_too_big_to_read_is_left_out_and_said(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     sim = Simulation.from_scenario("opinion", ["population.size=100", "steps=4", "trace.checkpoint_every=2"],
                                    tmp_path).run()
     assert sim.path is not None
     assert "degree distribution" in html.render_report(sim.path)
-    monkeypatch.setattr(html, "NETWORK_CHECKPOINT_BYTES", 1000)
+    monkeypatch.setattr(html, "NETWORK_SNAPSHOT_BYTES", 1000)
     page = html.render_report(sim.path)
     assert "Network (after 4 steps)" in page and "degree distribution" not in page
-    assert re.search(r"Left out to keep the report&#39;s memory bounded: the last checkpoint holds [\d,]+ MB", page)
+    assert re.search(r"Left out to keep the report&#39;s memory bounded: the last snapshot&#39;s network is [\d,]+ MB",
+                     page)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from populace import layout, originality
-from populace.analysis.snapshots import checkpoint, checkpoint_steps
+from populace.analysis.snapshots import agent_count, population_at, snapshot_steps
 from populace.analysis.tables import RunLike, parse_json, query, run_path, sql_strings
 from populace.errors import PopulaceError
 from populace.runs import Run
@@ -102,19 +102,21 @@ def authored_texts(run: RunLike, limit: int = TEXT_LIMIT) -> pd.DataFrame:
 
 def personas(run: RunLike, agents: Sequence[int], max_bytes: int | None = None) -> dict[int, list[str]] | None:
     """The persona texts of ``agents`` (:func:`populace.originality.persona_texts`) from the run's
-    last checkpoint, or None where it has none, or one bigger than ``max_bytes`` (it is read whole)."""
-    steps = checkpoint_steps(run)
-    if not steps:
-        return None
-    if max_bytes is not None and layout.checkpoint_file(run_path(run), steps[-1]).stat().st_size > max_bytes:
-        return None
+    last snapshot (only their rows are read), or None where it has none, or one bigger than
+    ``max_bytes``."""
     try:
-        population = checkpoint(run, steps[-1]).get("population")
+        steps = snapshot_steps(run)
+        if not steps:
+            return None
+        if max_bytes is not None and layout.snapshot_file(run_path(run), steps[-1]).stat().st_size > max_bytes:
+            return None
+        size = agent_count(run, steps[-1])
+        wanted = sorted({int(a) for a in agents if 0 <= a < size})
+        population = population_at(run, steps[-1], wanted)
     except PopulaceError:
         return None
-    if population is None:
-        return None
-    return {int(a): originality.persona_texts(population.row(int(a))) for a in agents if 0 <= a < len(population)}
+    texts = {agent: originality.persona_texts(population.row(k)) for k, agent in enumerate(wanted)}
+    return {int(a): texts[int(a)] for a in agents if int(a) in texts}
 
 
 def text_measures(texts: pd.DataFrame, persona: Mapping[int, Sequence[str]] | None = None) -> WritingMeasures:

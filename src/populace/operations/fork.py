@@ -46,7 +46,7 @@ from populace.regions import RegionalWorld
 from populace.runs import Run
 from populace.scenario import Scenario, load_scenario
 from populace.simulation import Simulation, snapshot_tables
-from populace.trace import write_checkpoint, write_snapshot
+from populace.trace import load_checkpoint, write_checkpoint, write_snapshot
 from populace.world import World
 
 #: Scenario fields (dotted paths) a fork cannot change, as the state restored from the parent fixes them,
@@ -164,14 +164,12 @@ def _copy_parts(parent: Path, child: Path, at: int) -> None:
 
 def _state_at(parent: Run, at: int, child: Run) -> dict[str, Any]:
     """The parent's simulation state after ``at`` steps, replaying from its last checkpoint before."""
-    from populace.analysis.snapshots import checkpoint, checkpoint_at_or_before
-
     scenario = parent.scenario()
     sim = Simulation(scenario, None)
     sim.context = MindContext(child.path, dict(scenario.model), False, plugins=tuple(scenario.plugins))
-    start = checkpoint_at_or_before(parent, at)
+    start = max((s for s in layout.checkpoint_steps(parent.path) if s <= at), default=None)
     if start is not None:
-        sim._load_state(checkpoint(parent, start))
+        sim._load_state(load_checkpoint(parent.path, start))
     else:
         for shard in sim.shards:
             shard.attach(sim.context)

@@ -49,7 +49,8 @@ from populace.minds.generative import GenerativeMind
 from populace.minds.language import LanguageMind, ModelClient
 from populace.minds.prompting import fence, plain
 from populace.runs import Run
-from populace.trace import write_part
+from populace.simulation import locate
+from populace.trace import load_checkpoint, write_part
 from populace.world import Observations
 
 #: the run-store table of answers
@@ -141,7 +142,7 @@ async def ainterview(run_path: Path | str, question: str, *, at: int | None = No
         raise RunError(f"--at {at}: {run.id} has {done} steps recorded; choose a step from 0 to {done}")
     scenario = run.scenario()
     step = analysis.checkpoint_at_or_before(run, at)
-    state = analysis.checkpoint(run, step) if step is not None else _start_state(run)
+    state = load_checkpoint(run.path, step) if step is not None else _start_state(run)
     step = step or 0
     population = state["population"]
     chosen = _choose(population, agents, sample, seed)
@@ -250,7 +251,7 @@ def _minds(state: Mapping[str, Any]) -> list[Mind]:
 def _mind_of(state: Mapping[str, Any], agent: int) -> tuple[Mind | None, Any, int]:
     """The mind that decides for ``agent`` (a fallback chain's declared one; None for an agent no
     mind selects), its world (its region's part of it) and its id there."""
-    place = analysis.locate(dict(state), agent)
+    place = locate(state, agent)
     owner, shards = (state["regions"][place.region].mind_of[place.agent], state["regions"][place.region].minds) \
         if place.region is not None else (state["mind_of"][agent], state["minds"])
     mind = shards[int(owner)] if int(owner) >= 0 else None

@@ -259,50 +259,30 @@ class RunView:
         return [{"agent": int(a), "events": int(n)} for a, n in zip(counts.get("agent", []), counts.get("n", []),
                                                                       strict=True)]
 
-    def _state(self, step: int | None) -> tuple[dict[str, Any] | None, int | None]:
-        steps = analysis.checkpoint_steps(self.path)
+    def _snapshot_step(self, step: int | None) -> int | None:
+        """The snapshot shown for ``step``: the last one at or before the end of that step (default:
+        the last of all), else the first; None before the run's first checkpoint. A run recorded
+        before snapshots existed raises its one-line :class:`RunError`."""
+        steps = analysis.snapshot_steps(self.path)
         if not steps:
-            return None, None
-        wanted = analysis.checkpoint_at_or_before(self.path, step + 1) if step is not None else steps[-1]
-        chosen = wanted if wanted is not None else steps[0]
-        with self._lock:
-            loading = self._loading.setdefault("checkpoint", threading.Lock())
-        with loading:  # one state held at a time: a live run's checkpoints would otherwise pile up
-            held = self._cache.get("checkpoint")
-            if held is None or held[0] != chosen:
-                self._cache.pop("checkpoint", None)  # let the old state go before the new one is read
-                held = (chosen, analysis.checkpoint(self.path, chosen))
-                self._cache["checkpoint"] = held
-            return held[1], chosen
-
-    def _population(self, state: dict[str, Any] | None) -> Any:
-        population = state.get("population") if state else None
-        if population is None:
-            population = self._cached("population", (), self._rebuild_population)
-        return population
-
-    def _rebuild_population(self) -> Any:
-        from populace.simulation import build_population
-
-        scenario = self.run.scenario()
-        pop_seq = np.random.SeedSequence(scenario.seed).spawn(4)[0]
-        return build_population(scenario, np.random.default_rng(pop_seq))
+            return None
+        wanted = analysis.snapshot_at_or_before(self.path, step + 1) if step is not None else steps[-1]
+        return wanted if wanted is not None else steps[0]
 
     def agent(self, agent: int, step: int | None) -> dict[str, Any]:
-        state, at = self._state(step)
-        population = self._population(state)
-        if not 0 <= agent < population.size:
-            raise RunError(f"agent {agent} is not in this run (agents 0 to {population.size - 1})")
+        at = self._snapshot_step(step)
+        persona: dict[str, Any] = {}
         world_state: dict[str, Any] = {}
-        place = analysis.locate(state or {}, agent)
-        world, local = place.world, place.agent
-        if place.region is not None:  # its region's arrays, indexed (and holding ids) as the region numbers agents
-            world_state.update(region=place.region, id_in_region=local)
-        if world is not None:
-            n = getattr(world, "n_agents", None)
-            for name, value in vars(world).items():
-                if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n and 0 <= local < len(value):
-                    world_state[name] = _plain(value[local])
+        if at is not None:  # only this agent's row of the snapshot is read
+            size = analysis.agent_count(self.path, at)
+            if not 0 <= agent < size:
+                raise RunError(f"agent {agent} is not in this run (agents 0 to {size - 1})")
+            described = analysis.describe(self.path, at, agent)
+            persona = described["population"]
+            own = described["run"]
+            if own.get(layout.REGION) is not None:  # its region's values, indexed (and holding ids) as the region's
+                world_state.update(region=own[layout.REGION], id_in_region=own[layout.ID_IN_REGION])
+            world_state.update({k: v for k, v in described["world"].items() if not isinstance(v, list | dict)})
         recent = self._latest(layout.EVENTS, agent, step, 12)  # only this agent's rows are read
         for column in ("args", "data"):
             recent[column] = parse_json_column(recent[column].tolist()) if len(recent) else []
@@ -314,10 +294,10 @@ class RunView:
             asked = asked[asked["step"] <= step]
         if asked.empty and source in ("decisions table", "response cache"):
             source = f"none for this agent in the {source}" + (f" up to step {step}" if step is not None else "")
-        memory = self._memory(agent, step, state)
+        memory = self._memory(agent, step, at)
         answers = latest_answers(self.path, limit=10, agent=agent)
         return _plain({
-            "agent": agent, "persona": {k: _plain(v) for k, v in population.row(agent).items()},
+            "agent": agent, "persona": persona,
             "state": world_state, "state_after_step": at,
             "events": [{"step": int(r.step), "action": r.action, "outcome": r.outcome, "reason": r.reason,
                         "args": r.args, "data": r.data} for r in recent.itertuples()],
@@ -343,29 +323,21 @@ class RunView:
         where = "agent = $agent" + ("" if before is None else f" AND step <= {int(before)}")
         return analysis.latest(self.path, table, where, {"agent": int(agent)}, limit, before)
 
-    def _memory(self, agent: int, step: int | None, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _memory(self, agent: int, step: int | None, at: int | None) -> list[dict[str, Any]]:
         """The agent's memories: a ``memories/`` table if the run wrote one, else the memory streams
-        of the minds in the checkpoint (newest first)."""
+        of the minds in the snapshot after ``at`` steps (newest first)."""
         if not analysis.has_table(self.path, layout.MEMORIES):
-            return self._checkpoint_memory(agent, state)
+            return [] if at is None else self._snapshot_memory(agent, at)
         return [_plain(r) for r in self._latest(layout.MEMORIES, agent, step, 20).to_dict("records")]
 
-    @staticmethod
-    def _checkpoint_memory(agent: int, state: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:
+    def _snapshot_memory(self, agent: int, at: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The agent's last ``limit`` memories of each mind that remembers it, newest first."""
+        rows = analysis.memories(self.path, at, [agent])
         out: list[dict[str, Any]] = []
-        place = analysis.locate(state or {}, agent)
-        agent = place.agent
-        for mind in place.minds:
-            stream = getattr(mind, "memory", None)
-            if stream is None or not all(hasattr(stream, a) for a in ("of", "text", "kind", "created")):
-                continue
-            from populace.minds.memory import KINDS
-
-            for row in stream.of(agent)[-limit:][::-1]:
-                kind = int(stream.kind[row])
-                out.append({"kind": KINDS[kind] if kind < len(KINDS) else kind, "text": str(stream.text[row]),
-                            "hour": _plain(stream.created[row]),
-                            "importance": _plain(getattr(stream, "importance", [None] * (row + 1))[row])})
+        for _mind, own in rows.sort_values(["mind", "row"]).groupby("mind", sort=True):
+            for r in own.tail(limit).iloc[::-1].itertuples():
+                out.append({"kind": r.kind, "text": str(r.text), "hour": _plain(r.created),
+                            "importance": _plain(r.importance)})
         return out
 
 

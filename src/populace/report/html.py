@@ -94,22 +94,27 @@ class Branch:
         return out
 
 
-#: the report reads the world's network from the last checkpoint only when its file is at most
-#: this big (a social world's state holds every post): memory stays bounded, the page says why not
-NETWORK_CHECKPOINT_BYTES = 256 * 2**20
+#: the report reads the world's network from the last snapshot only when its file is at most this
+#: big (a social world's follows can be many): memory stays bounded, the page says why not
+NETWORK_SNAPSHOT_BYTES = 256 * 2**20
 
 
 def _network_section(run: Run) -> dict[str, Any] | None:
-    """Degree distribution and friendship paradox of the world's network at the last checkpoint."""
-    steps = analysis.checkpoint_steps(run)
-    size = layout.checkpoint_file(run.path, steps[-1]).stat().st_size if steps else 0
-    if size > NETWORK_CHECKPOINT_BYTES:
-        return {"step": steps[-1], "note": f"Left out to keep the report's memory bounded: the last checkpoint "
-                                           f"holds {size / 2**20:,.0f} MB of state (the report reads at most "
-                                           f"{NETWORK_CHECKPOINT_BYTES // 2**20} MB); analysis.network_at(run) "
+    """Degree distribution and friendship paradox of the world's network at the last snapshot."""
+    try:
+        steps = analysis.snapshot_steps(run)
+    except PopulaceError:  # a run recorded before snapshots: no network to show
+        return None
+    if not steps:
+        return None
+    size = analysis.network_bytes(run, steps[-1])
+    if size > NETWORK_SNAPSHOT_BYTES:
+        return {"step": steps[-1], "note": f"Left out to keep the report's memory bounded: the last snapshot's "
+                                           f"network is {size / 2**20:,.0f} MB (the report reads at most "
+                                           f"{NETWORK_SNAPSHOT_BYTES // 2**20} MB); analysis.network_at(run) "
                                            "reads it."}
     try:
-        net = analysis.network_at(run)
+        net = analysis.network_at(run, steps[-1])
     except PopulaceError:
         return None
     if net is None or net.n == 0:
@@ -117,8 +122,7 @@ def _network_section(run: Run) -> dict[str, Any] | None:
     dist = analysis.degree_distribution(net.degree())
     paradox = analysis.friendship_paradox(net).iloc[0].to_dict()
     return {"svg": degree_svg(dist["degree"], dist["count"], "degree distribution"),
-            "paradox": {k.replace("_", " "): _fmt(float(v)) for k, v in paradox.items()},
-            "step": analysis.checkpoint_steps(run)[-1]}
+            "paradox": {k.replace("_", " "): _fmt(float(v)) for k, v in paradox.items()}, "step": steps[-1]}
 
 
 def _interventions(run: Run) -> list[dict[str, Any]]:

@@ -9,9 +9,6 @@ from typing import Any
 from populace.analysis.tables import RunLike
 from populace.analysis.text import TEXT_LIMIT, authored_texts, personas, text_measures
 
-#: the authors' personas are read from the last checkpoint only when its file is at most this big
-#: (it is unpickled whole), as for the report's network section
-PERSONA_CHECKPOINT_BYTES = 256 * 2**20
 LABELS = {"distinct": "distinct texts", "persona": "copy the author's persona",
           "earlier": "repeat the author's earlier text", "echo": "carry escapes or prompt text", "loops": "loop",
           "wordless": "have no words"}
@@ -26,7 +23,7 @@ def writing_section(run: RunLike, limit: int = TEXT_LIMIT) -> dict[str, Any] | N
     texts = authored_texts(run, limit)
     if texts.empty:
         return None
-    known = personas(run, sorted(set(texts["agent"].astype(int))), PERSONA_CHECKPOINT_BYTES)
+    known = personas(run, sorted(set(texts["agent"].astype(int))))  # their rows of the last snapshot only
     written = text_measures(texts, known)
     posted = text_measures(texts[texts["outcome"] == "ok"], known)
     return {

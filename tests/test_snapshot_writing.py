@@ -86,7 +86,7 @@ def test_a_generative_minds_memories_are_snapshot(tmp_path: Path, partitions: in
     world = {"type": "opinion", "params": {"network": {"degree": 4}}} if partitions == 1 else \
         {"type": "games", "partitions": partitions, "params": {"game": "prisoners_dilemma"}}
     scenario = load_scenario({"name": "remembered", "seed": 5, "steps": 2, "population": {"size": 8}, "world": world,
-                              "model": {"backend": "scripted", "function": "test_snapshots:respond", "retries": 0},
+                              "model": {"backend": "scripted", "function": "test_snapshot_writing:respond", "retries": 0},
                               "minds": [{"select": "all", "type": "generative", "top_k": 2}],
                               "trace": {"checkpoint_every": 2}})
     sim = Simulation.from_scenario(scenario, runs_dir=tmp_path).run()
