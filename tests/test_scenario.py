@@ -214,7 +214,7 @@ PLUGIN = '''
 from pydantic import Field
 
 from populace.actions import Actions
-from populace.minds.rules import PolicyParams, policy
+from populace.policy import PolicyParams, policy
 
 
 class EveryParams(PolicyParams):

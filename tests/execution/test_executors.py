@@ -149,7 +149,7 @@ def test_fewer_actors_than_regions_share_them_and_a_killed_one_is_rebuilt_with_a
 
 RAY_PLUGIN = '''
 from populace.actions import Actions
-from populace.minds.rules import policy
+from populace.policy import policy
 
 
 @policy("ray_plugin_give_right")

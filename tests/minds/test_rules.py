@@ -5,7 +5,8 @@ from pydantic import ValidationError
 
 from populace import Population
 from populace.actions import ActionSpace
-from populace.minds.rules import PolicyParams, RulesMind, params_model, policies
+from populace.minds.rules import RulesMind
+from populace.policy import PolicyParams, params_model, policies
 
 
 def test_every_policy_declares_a_parameter_model_whose_defaults_validate() -> None:

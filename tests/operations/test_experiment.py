@@ -163,7 +163,7 @@ def test_experiment_errors_are_one_line_and_record_nothing(args: list[str], mess
 FAILING_PLUGIN = '''
 from populace.actions import Actions
 from populace.errors import PopulaceError
-from populace.minds.rules import policy
+from populace.policy import policy
 
 
 @policy("experiment_refuses_41")
@@ -196,7 +196,7 @@ import os
 import signal
 
 from populace.actions import Actions
-from populace.minds.rules import policy
+from populace.policy import policy
 
 
 @policy("experiment_dies_at_41")
