@@ -79,6 +79,22 @@ def test_a_run_recorded_before_snapshots_still_forks_and_resumes(old_run: Path, 
     assert analysis.states(copy, "opinion").groupby("step")["value"].count().to_dict() == {3: 40, 6: 40}
 
 
+def test_the_snapshot_command_backfills_an_old_run(old_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from populace.cli import app
+
+    copy = tmp_path / "old"
+    shutil.copytree(old_run, copy)
+    with pytest.raises(RunError, match=f"populace snapshot {copy}"):  # the refusal says what to do
+        analysis.snapshot_steps(copy)
+    first = CliRunner().invoke(app, ["snapshot", str(copy)])
+    assert first.exit_code == 0 and "wrote the snapshots after steps 3, 6" in first.output
+    assert analysis.snapshot_steps(copy) == [3, 6]
+    again = CliRunner().invoke(app, ["snapshot", str(copy)])
+    assert again.exit_code == 0 and "already has its snapshot" in again.output
+
+
 def test_states_population_memories_and_network_come_from_the_snapshots(tmp_path: Path) -> None:
     sim = Simulation.from_scenario("opinion", ["population.size=50", "steps=4", "trace.checkpoint_every=2"],
                                    tmp_path).run()

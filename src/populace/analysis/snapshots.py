@@ -50,8 +50,8 @@ def snapshot_steps(run: RunLike) -> list[int]:
     steps = layout.snapshot_steps(path)
     if not steps and layout.checkpoint_steps(path):
         raise RunError(f"run {path.name} was recorded before per-agent snapshots: its checkpoints are pickled "
-                       f"simulation states, read only to resume or fork it (write its snapshots with "
-                       f"populace.simulation.snapshot_checkpoints({str(path)!r}))")
+                       f"simulation states, read only to resume or fork it; `populace snapshot {path}` writes "
+                       f"its snapshots from them")
     return steps
 
 

@@ -311,6 +311,19 @@ def runs(runs_dir: RunsDir = None) -> None:
 
 
 @app.command()
+def snapshot(run_id: RunId, runs_dir: RunsDir = None) -> None:
+    """Write the per-agent snapshots of a run recorded before they existed, from its checkpoints
+    (analysis, the report's network and the dashboard's inspector read only snapshots)."""
+    from populace.simulation import snapshot_checkpoints
+
+    path = run_path(run_id, runs_dir)
+    written = snapshot_checkpoints(path)
+    said = f"wrote the snapshots after steps {', '.join(map(str, written))}" if written else \
+        "every checkpoint already has its snapshot"
+    console.print(f"run {path.name}: {said}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def show(run_id: RunId, runs_dir: RunsDir = None) -> None:
     """Summarise a run's events: counts per action and outcome, and per step."""
     from populace.runs import Run
