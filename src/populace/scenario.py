@@ -191,6 +191,17 @@ class BudgetSpec(_Strict):
 BUDGET_LIMITS = ("calls", "tokens", "model_seconds", "wall_seconds")
 
 
+class ObservedSpec(_Strict):
+    """Observed series the run is compared with in its report (what a calibration fitted, say)."""
+
+    file: str = Field(description="CSV of observed values on simulated time (relative to the scenario, or built in)")
+    metrics: dict[str, str] = Field(min_length=1, description="the run's metric -> the file's column holding it")
+    time_column: str | None = Field(None, description="the file's time column (default: its first)")
+    time_unit: str | None = Field(None, description="its unit where its name does not say (e.g. 1m)")
+    fitted: Duration | None = Field(None, description="rows up to this simulated time were fitted; later "
+                                                      "ones are held out (default: every row was fitted)")
+
+
 class Scenario(_Strict):
     """A complete, validated description of one simulation."""
 
@@ -209,6 +220,7 @@ class Scenario(_Strict):
     interventions: list[InterventionSpec] = Field(default_factory=list)
     trace: TraceSpec = Field(default_factory=TraceSpec)
     budget: BudgetSpec | None = Field(None, description="caps on model calls, tokens and time (default: none)")
+    observed: ObservedSpec | None = Field(None, description="observed series the report compares the run with")
     plugins: list[str] = Field(
         default_factory=list, description="modules or .py files (relative to the scenario file) to import "
                                           "first: they register your own worlds, minds and policies")
@@ -272,7 +284,7 @@ def load_scenario(source: str | Path | Mapping[str, Any], overrides: Iterable[st
     except ScenarioError as exc:
         raise _error(label, [str(exc)]) from None
     problems = [*_name_problems(scenario), *_model_problems(scenario), *_shadow_problems(scenario),
-                *_budget_problems(scenario), *_early_interventions(scenario)]
+                *_budget_problems(scenario), *_early_interventions(scenario), *_observed_problems(scenario, recorded)]
     late = [] if recorded else _late_interventions(scenario)
     if any(item.partition("=")[0].strip() == "steps" for item in overrides):
         scenario._warnings = [_flat(f"{label}: {line}") for line in late]
@@ -470,6 +482,26 @@ def check_names(scenario: Scenario) -> None:
     problems = _name_problems(scenario)
     if problems:
         raise ScenarioError("\n".join(problems))
+
+
+def _observed_problems(scenario: Scenario, recorded: bool = False) -> list[str]:
+    """The observed series' file exists (not checked for a run's stored copy, whose relative paths
+    resolve from where the run was started), and each metric it names is one the world reports."""
+    spec = scenario.observed
+    if spec is None:
+        return []
+    problems = []
+    if not recorded and not scenario.resolve(spec.file).is_file():
+        problems.append(f"observed.file: {spec.file!r} does not exist")
+    from populace.world import worlds
+
+    try:
+        reported = worlds.get(scenario.world.type).metric_descriptions
+    except UnknownNameError:
+        return problems
+    problems += [f"observed.metrics.{name}: the {scenario.world.type!r} world reports no metric {name!r} "
+                 f"(its metrics: {', '.join(reported)})" for name in spec.metrics if reported and name not in reported]
+    return problems
 
 
 def _name_problems(scenario: Scenario) -> list[str]:

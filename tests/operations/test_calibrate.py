@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,18 @@ def test_the_opinion_world_fitted_to_its_own_series_recovers_its_parameters(tmp_
         assert (tmp_path / "study" / f"fit-{measure}.svg").read_text().lstrip().startswith("<svg")
     lines = (tmp_path / "study" / "fit.csv").read_text().splitlines()
     assert lines[0] == "measure,time,seconds,target,simulated,low,high,window" and len(lines) == 81
+    # ... and names what it was fitted to, so that a run's report scores it there, held-out hours apart
+    assert calibrated["observed"] == {"file": "../opinion.csv", "metrics": {"mean": "mean", "variance": "variance"},
+                                      "time_column": None, "time_unit": None, "fitted": "30h"}
+    run = Simulation.from_scenario(tmp_path / "study" / "calibrated.yaml", ["seed=11"], runs_dir=tmp_path / "runs")
+    run.run()
+    assert run.path is not None
+    from populace.report.html import render_report
+
+    section = render_report(run.path).split('id="observed"')[1].split("</table>")[0]
+    fitted_rows, fitted_error, held_rows, _ = re.findall(r'<td class="num">([^<]*)</td>',
+                                                         section.split("<tr><td>variance</td>")[1])[:4]
+    assert (fitted_rows, held_rows) == ("30", "10") and float(fitted_error) < 0.05
 
 
 def test_a_study_resumes_and_skips_its_done_trials(tmp_path: Path) -> None:

@@ -31,13 +31,14 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from populace.clock import parse_duration
+from populace.clock import duration_text, parse_duration
 from populace.errors import PopulaceError, ScenarioError
 from populace.operations.targets import TIME_UNITS, Measure, Target, nrmse, per_step, read_target
 from populace.scenario import Scenario, data_path, load_scenario
@@ -196,6 +197,9 @@ class Calibration:
     seeds: int = 1
     seed: int = 0
     overrides: list[str] = field(default_factory=list)
+    #: how the target file's time column was read, so that the calibrated scenario can name it again
+    time_column: str | None = None
+    time_unit: str | None = None
 
     def __post_init__(self) -> None:
         if not self.parameters:
@@ -401,6 +405,15 @@ class Calibration:
         note += ")."
         data = json.loads(scenario.model_dump_json())
         data["description"] = f"{scenario.description.strip()} {note}".strip()
+        if self.target.aggregate == "last" and all(m.kind == "metric" for m in self.target.measures):
+            # the report of a run of the calibrated scenario plots and scores it against what was fitted
+            source = Path(self.target.source).resolve()
+            data["observed"] = {
+                "file": os.path.relpath(source, path.parent.resolve()),
+                "metrics": {m.name: m.column for m in self.target.measures},
+                "time_column": self.time_column, "time_unit": self.time_unit,
+                "fitted": duration_text(timedelta(seconds=self.fit_end)),
+            }
         file = scenario.population.file
         if file and not Path(file).is_absolute():  # relative paths resolve from the new file's folder
             resolved = scenario.resolve(file).resolve()
@@ -548,7 +561,8 @@ def calibrate(scenario: str | Path | Mapping[str, Any], parameters: Sequence[str
     params = [p if isinstance(p, Parameter) else Parameter.parse(p) for p in parameters]
     unit = _row_unit(series, time_unit, time_column, target)
     calibration = Calibration(source, params, series, _until(train, unit, "--train"),
-                              _until(holdout, unit, "--holdout"), seeds, seed, list(overrides))
+                              _until(holdout, unit, "--holdout"), seeds, seed, list(overrides), time_column,
+                              time_unit)
     if trials < 1:
         raise ScenarioError("--trials must be at least 1")
     _check_measure(calibration)

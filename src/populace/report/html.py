@@ -29,6 +29,7 @@ from populace.report.decisions import decisions
 from populace.report.feed import most_engaged, timed_interventions, trace_has_feed, trace_injected_texts
 from populace.report.fidelity import fidelity_rows
 from populace.report.interviews import interview_section
+from populace.report.observed import observed_section
 from populace.report.plots import TimeAxis, bars_svg, cascade_svg, degree_svg, line_svg
 from populace.report.writing import writing_section
 from populace.runs import Run
@@ -247,6 +248,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
             plots.append({"name": name, "description": this.descriptions.get(name, ""),
                           "svg": line_svg(series, name, mark=fork_at, time=axis)})
 
+    observed = observed_section(run, this.metrics, axis)
     counts = this.events_per_action()
     actions_svg = bars_svg({str(k): float(v) for k, v in counts.head(25).items()}, "events per action") \
         if len(counts) else ""
@@ -286,7 +288,7 @@ def render_report(run_path: Path | str, progress: Progress | None = None) -> str
         decisions=sample.to_dict("records"), decisions_source=source,
         changes=this.manifest.get("changes") or [], network=network, fidelity=fidelity_rows(run),
         writing=writing_section(run),
-        budget=budget_section(run, this.steps), interviews=interview_section(run),
+        budget=budget_section(run, this.steps), interviews=interview_section(run), observed=observed,
     )
 
 
