@@ -110,17 +110,13 @@ class FreeTextMind(LanguageMind[FT]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        params = dict(self.cfg.players)
+        params = dict(self.config.players)
         players_cls = minds.get(str(params.pop("type")))
         speech = ActionSpace(ActionSpec(SPEECH, {"text": Arg.text(self.text_limit(), "what you do or say")},
                                         "do or say something, in your own words"))
         self._interpreted = 0  # interpretations so far: the recheck quota counts them
         self.players = players_cls(self.population, speech, params, rng=np.random.default_rng(self.rng.integers(2**63)),
                                    context=self.context)
-
-    @property
-    def cfg(self) -> FreeTextConfig:
-        return self.config
 
     def text_limit(self) -> int:
         """The most characters a player may say (default 200)."""
@@ -154,7 +150,7 @@ class FreeTextMind(LanguageMind[FT]):
     # -- asking, with the consistency check ----------------------------------------------------
     async def ask_all(self, prompts: list[str], schemas: list[dict[str, Any]]) -> list[Interpretation]:
         """Ask every prompt under its schema, concurrently; a ``recheck`` share is asked twice."""
-        sampling = Sampling(max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature,
+        sampling = Sampling(max_tokens=self.config.max_tokens, temperature=self.config.temperature,
                             seed=int(self.rng.integers(2**31)))
         again = self._rechecked(len(prompts))
         out = await asyncio.gather(*(self._ask(p, s, sampling, bool(twice))
@@ -172,7 +168,7 @@ class FreeTextMind(LanguageMind[FT]):
         done = self._interpreted
         k = np.arange(done, done + n)
         self._interpreted = done + n
-        share = self.cfg.recheck
+        share = self.config.recheck
         return np.floor((k + 1) * share + 1e-9) > np.floor(k * share + 1e-9)
 
     async def _ask(self, prompt: str, schema: dict[str, Any], sampling: Sampling, twice: bool) -> Interpretation:

@@ -103,7 +103,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self.cfg
+        cfg = self.config
         self.persona_template = PromptTemplate(cfg.persona) if cfg.persona else None
         self.observation_template = PromptTemplate(cfg.observation, max_field_chars=OBSERVATION_CHARS,
                                                    readable=True) if cfg.observation else None
@@ -114,10 +114,6 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         self.gathered: dict[int, float] = {}  # importance since the last reflection, per agent
         self.origin: Any = None
         self.schema = _with_nothing(self.action_space.json_schema())
-
-    @property
-    def cfg(self) -> GenerativeConfig:
-        return self.config
 
 
     # -- text --------------------------------------------------------------------------------
@@ -142,8 +138,8 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
     def prompt(self, agent: int, seen: str, plan: str | None, memories: np.ndarray) -> str:
         """The decision prompt: persona, reflections, plan, retrieved memories, ``seen`` (the fenced
         observation), actions."""
-        cap = self.cfg.memory_chars
-        reflections = self.memory.recent(agent, self.cfg.reflections_shown, "reflection")
+        cap = self.config.memory_chars
+        reflections = self.memory.recent(agent, self.config.reflections_shown, "reflection")
         who = self.describe(agent)
         lines = [f"You are agent {agent}." + (f" {who}" if who.strip('" ') else "")]
         if len(reflections):
@@ -178,17 +174,17 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         agents = [int(a) for a in observations.agents]
         seen = [self.note(observations, i) for i in range(n)]
         shown = [self.note(observations, i, fenced=True) for i in range(n)]
-        if self.cfg.plan and observations.time is not None:
+        if self.config.plan and observations.time is not None:
             await asyncio.gather(*(self._plan(a, observations) for a in agents))
         plans = [self._current_plan(a, observations) for a in agents]
         queries = self.encoder.encode([s if p is None else f"{p}. {s}" for s, p in zip(seen, plans, strict=True)])
         prompts = []
         for i, agent in enumerate(agents):
-            best = self.memory.retrieve(agent, queries[i], hour, self.cfg.top_k, self.cfg.decay, self.cfg.weights,
-                                        kinds=RECALLED)
+            best = self.memory.retrieve(agent, queries[i], hour, self.config.top_k, self.config.decay,
+                                        self.config.weights, kinds=RECALLED)
             prompts.append(self.prompt(agent, shown[i], plans[i], best))
         seeds = self.rng.integers(0, 2**31 - 1, size=n)  # one per decision: varied, and the same on a rerun
-        samplings = [Sampling(max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, seed=int(seed))
+        samplings = [Sampling(max_tokens=self.config.max_tokens, temperature=self.config.temperature, seed=int(seed))
                      for seed in seeds]
         answers = await self._ask(prompts, samplings)
         self.count(generative_agents=n)
@@ -230,7 +226,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
             done.append(recount(action, args, self.writing.get(action, ())))
         await self._remember(agents, ["observation"] * n, [f"I saw: {s}" for s in seen], hour)
         await self._remember(agents, kinds, done, hour)
-        due = [a for a in agents if self.gathered.get(a, 0.0) >= self.cfg.reflect_at]
+        due = [a for a in agents if self.gathered.get(a, 0.0) >= self.config.reflect_at]
         await asyncio.gather(*(self._reflect(a, hour) for a in due))
         decisions = Decisions(Actions.from_records(records))
         for batch in Actions.from_records(withheld):
@@ -268,7 +264,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         """Why a decision's text is not the agent's own words (see :func:`populace.originality.judge`;
         ``prompt``, all the agent was shown, stands for what it saw), or None: it writes none, or all
         of it is."""
-        if isinstance(decided, str) or not self.cfg.originality:
+        if isinstance(decided, str) or not self.config.originality:
             return None
         persona = originality.persona_texts(self.population.row(agent))
         earlier = self.written.get(agent, [])
@@ -281,8 +277,8 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
     # -- memory, importance, reflection, plans --------------------------------------------------
     async def rate(self, texts: list[str], kinds: list[str]) -> np.ndarray:
         """Importance 1-10 of each memory: the model's expected rating, or the rule for its kind."""
-        if self.cfg.importance == "rule":
-            return np.asarray([self.cfg.rule_importance.get(k, 2.0) for k in kinds], dtype=np.float64)
+        if self.config.importance == "rule":
+            return np.asarray([self.config.rule_importance.get(k, 2.0) for k in kinds], dtype=np.float64)
         options = [str(i) for i in range(1, 11)]
         prompts = [
             "On a scale of 1 to 10, where 1 is purely mundane (e.g. brushing teeth) and 10 is extremely "
@@ -294,7 +290,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         out = np.empty(len(texts))
         for i, (answer, kind) in enumerate(zip(answers, kinds, strict=True)):
             if isinstance(answer, BaseException) and _decision_failure(answer):
-                out[i] = self.cfg.rule_importance.get(kind, 2.0)  # a lost rating is not a lost decision
+                out[i] = self.config.rule_importance.get(kind, 2.0)  # a lost rating is not a lost decision
             elif isinstance(answer, BaseException):
                 raise answer
             else:
@@ -312,7 +308,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         self.gathered[agent] = 0.0
         recent = self.memory.recent(agent, 20)
         prompt = (f"You are agent {agent}. {self.describe(agent)}\nStatements:\n"
-                  + "\n".join(f"- {quote(self.memory.text[r], self.cfg.memory_chars)}" for r in recent)
+                  + "\n".join(f"- {quote(self.memory.text[r], self.config.memory_chars)}" for r in recent)
                   + '\nWhat at most 3 high-level insights can you infer? JSON {"insights": [...]}')
         try:
             answer = await self.complete(prompt, sampling=Sampling(max_tokens=160), schema=INSIGHTS_SCHEMA)
@@ -361,7 +357,7 @@ class GenerativeMind(EncodingMind[GenerativeConfig], LanguageMind[GenerativeConf
         if items:
             text = f"My plan for {today:%d %B}: " + "; ".join(items)
             self.memory.add(np.asarray([agent]), ["plan"], [text], self.hour(observations),
-                            np.asarray([self.cfg.rule_importance.get("plan", 4.0)]), self.encoder.encode([text]))
+                            np.asarray([self.config.rule_importance.get("plan", 4.0)]), self.encoder.encode([text]))
 
     def _current_plan(self, agent: int, observations: Observations) -> str | None:
         if agent not in self.plans or observations.time is None:

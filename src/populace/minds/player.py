@@ -76,13 +76,9 @@ class PlayerMind(LanguageMind[PlayerConfig]):
         self.speech = spec
         self.argument, arg = next(iter(spec.args.items()))
         self.limit = arg.max_length or 280
-        cfg = self.cfg
+        cfg = self.config
         self.persona_template = PromptTemplate(cfg.persona) if cfg.persona else None
         self.observation_template = PromptTemplate(cfg.observation) if cfg.observation else None
-
-    @property
-    def cfg(self) -> PlayerConfig:
-        return self.config
 
     def prompt(self, observations: Observations, i: int) -> str:
         """Who the agent is, what it sees, and the question; every untrusted part fenced."""
@@ -91,7 +87,7 @@ class PlayerMind(LanguageMind[PlayerConfig]):
         lines = []
         if self.persona_template is not None:
             lines.append(self.persona_template.render(persona, row))
-        elif self.cfg.persona is None and persona:
+        elif self.config.persona is None and persona:
             lines.append("You are: " + fence(summarize(persona), 1200))
         if self.observation_template is not None:
             lines.append(self.observation_template.render(persona, row))
@@ -99,7 +95,7 @@ class PlayerMind(LanguageMind[PlayerConfig]):
             lines.append(fence(str(row["situation"]), 1600))
         else:
             lines.append("You see: " + fence(summarize(row), 1200))
-        lines.append(self.cfg.instruction)
+        lines.append(self.config.instruction)
         return "\n".join(lines)
 
     async def decide(self, observations: Observations) -> Decisions:
@@ -107,7 +103,7 @@ class PlayerMind(LanguageMind[PlayerConfig]):
         if n == 0:
             return Decisions()
         seed = int(self.rng.integers(2**31))
-        sampling = Sampling(max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, seed=seed,
+        sampling = Sampling(max_tokens=self.config.max_tokens, temperature=self.config.temperature, seed=seed,
                             stop=("\n",))
         answers = await asyncio.gather(*(self.complete(self.prompt(observations, i), sampling=sampling)
                                          for i in range(n)), return_exceptions=True)

@@ -151,7 +151,7 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self.cfg
+        cfg = self.config
         self.template = PromptTemplate(cfg.interests)
         if self.template.observation_fields:
             raise PopulaceError("similarity: the interests template may use persona fields only")
@@ -161,10 +161,6 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
         self.weights = [cfg.weights[label] for label in self.labels]
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._counters = {"similarity_agents": 0.0, "similarity_items": 0.0, "similarity_encoded": 0.0}
-
-    @property
-    def cfg(self) -> SimilarityConfig:
-        return self.config
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -182,13 +178,13 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
         for i, text in enumerate(texts):
             out[i] = self._cache[text]
             self._cache.move_to_end(text)
-        while len(self._cache) > self.cfg.cache_size:
+        while len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)
         return out
 
     def items(self, observations: Observations) -> tuple[np.ndarray, list[Any], np.ndarray, np.ndarray]:
         """Flatten what the agents see: (position of the agent, item, popularity, age) per item."""
-        cfg = self.cfg
+        cfg = self.config
         column = observations[cfg.content]
         owner: list[int] = []
         items: list[Any] = []
@@ -212,7 +208,7 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
         return float(observations[key][i]) if key in observations.columns else 0.0
 
     def _text(self, entry: Any) -> str:
-        return str(entry.get(self.cfg.text_key, "")) if isinstance(entry, dict) else str(entry)
+        return str(entry.get(self.config.text_key, "")) if isinstance(entry, dict) else str(entry)
 
     async def decide(self, observations: Observations) -> Decisions:
         n = len(observations)
@@ -226,18 +222,18 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
         person = self.embed(interests)
         content = self.embed([self._text(e) for e in items])
         similarity = np.einsum("ij,ij->i", person[owner], content)
-        p = probabilities(features(similarity, popularity, age, hours(self.cfg.half_life)), self.weights)
+        p = probabilities(features(similarity, popularity, age, hours(self.config.half_life)), self.weights)
         draws = self.rng.random(len(items))  # one per item in feed order: independent of everything else
         chosen = (draws[:, None] >= np.cumsum(p, axis=1)[:, :-1]).sum(axis=1)  # 0 = nothing
         acting = np.flatnonzero(chosen > 0)
         rank = _rank_within(owner[acting])
-        acting = acting[rank < self.cfg.max_actions]
+        acting = acting[rank < self.config.max_actions]
         decisions = Decisions()
         for k, label in enumerate(self.labels, start=1):
             rows = acting[chosen[acting] == k]
             if len(rows) == 0:
                 continue
-            spec = self.cfg.options[label]
+            spec = self.config.options[label]
             args = {name: self._argument(v, observations, owner[rows], [items[r] for r in rows])
                     for name, v in spec.args.items()}
             decisions.actions.append(Actions(spec.action, observations.agents[owner[rows]], args))
@@ -248,7 +244,8 @@ class SimilarityMind(EncodingMind[SimilarityConfig]):
         out = np.empty(len(positions), dtype=object)
         if isinstance(value, str) and value.startswith("item."):
             key = value[5:]
-            out[:] = [e.get(key) if isinstance(e, dict) else (e if key == self.cfg.text_key else None) for e in entries]
+            text_key = self.config.text_key
+            out[:] = [e.get(key) if isinstance(e, dict) else (e if key == text_key else None) for e in entries]
         elif isinstance(value, str) and value.startswith("obs."):
             out[:] = list(np.asarray(observations[value[4:]])[positions])
         elif isinstance(value, str) and value.startswith("persona."):

@@ -269,7 +269,7 @@ def _asked(question: str) -> str:
 
 def _memories_prompt(mind: GenerativeMind, agent: int, question: str, step: int, time: datetime) -> str:
     """A generative agent's persona, latest reflections and the memories it retrieves for the question."""
-    cfg = mind.cfg
+    cfg = mind.config
     hour = mind.hour(Observations(np.asarray([agent]), {}, step, time))
     query = mind.encoder.encode([question])[0]
     memories = mind.memory.retrieve(agent, query, hour, max(cfg.top_k, 5), cfg.decay, cfg.weights)

@@ -79,13 +79,9 @@ class CommonsWorld(World[CommonsConfig]):
         Column("discussion", "text", "this month's messages, one a line"),
     )
 
-    @property
-    def cfg(self) -> CommonsConfig:
-        return self.config
-
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
-        n, cfg = self.n_agents, self.cfg
+        n, cfg = self.n_agents, self.config
         self.stock = min(cfg.initial, cfg.capacity)
         self.month = 0  # months completed
         self.turn = 0  # 0: harvest, 1..talk_turns: discussion
@@ -103,19 +99,19 @@ class CommonsWorld(World[CommonsConfig]):
 
     @property
     def phase(self) -> str:
-        if self.collapsed or self.month >= self.cfg.months:
+        if self.collapsed or self.month >= self.config.months:
             return OVER
         return HARVEST if self.turn == 0 else DISCUSS
 
     def sustainable_share(self) -> float:
         """Tons each agent may take so that the lake still refills to capacity."""
-        cfg = self.cfg
+        cfg = self.config
         return max(0.0, self.stock - cfg.capacity / cfg.growth) / max(self.n_agents, 1)
 
     # -- what agents see ---------------------------------------------------------------------
     def observe(self, agent_ids: np.ndarray) -> Observations:
         ids = np.asarray(agent_ids, dtype=np.int64)
-        k, cfg = len(ids), self.cfg
+        k, cfg = len(ids), self.config
         last = self.catches[self.month - 1] if self.month else np.zeros(self.n_agents)
         others = (last.sum() - last[ids]) / max(self.n_agents - 1, 1)
         discussion = self._discussion()
@@ -135,7 +131,7 @@ class CommonsWorld(World[CommonsConfig]):
         })
 
     def _rules(self) -> str:
-        cfg = self.cfg
+        cfg = self.config
         return (
             f"You are one of {self.n_agents} fishers sharing a lake that holds at most {cfg.capacity:g} tons of fish. "
             f"Each month every fisher decides how many tons to catch; afterwards you can talk with the others. "
@@ -148,7 +144,7 @@ class CommonsWorld(World[CommonsConfig]):
     def _history(self, agent: int) -> str:
         """The last months in words; with more than 8 fishers the others' catches are summed."""
         lines = []
-        for m in range(max(0, self.month - self.cfg.history_months), len(self.monthly)):
+        for m in range(max(0, self.month - self.config.history_months), len(self.monthly)):
             before, after = self.monthly[m]
             catches = self.catches[m]
             if self.n_agents <= 8:
@@ -164,7 +160,7 @@ class CommonsWorld(World[CommonsConfig]):
     def _discussion(self) -> str:
         """This month's messages, the latest ``discussion_messages`` of them."""
         start = self._month_start
-        recent = self.messages[max(start, len(self.messages) - self.cfg.discussion_messages):]
+        recent = self.messages[max(start, len(self.messages) - self.config.discussion_messages):]
         return "\n".join(f"Fisher {a}: {text}" for _, _, a, text in recent)
 
     # -- what agents do ----------------------------------------------------------------------
@@ -213,7 +209,7 @@ class CommonsWorld(World[CommonsConfig]):
             self.spoke[:] = False
         if self.collapsed:
             return events
-        if self.turn >= self.cfg.talk_turns:
+        if self.turn >= self.config.talk_turns:
             events.append(self._regrow())
         else:
             self.turn += 1
@@ -233,14 +229,14 @@ class CommonsWorld(World[CommonsConfig]):
         self.catches[self.month] = caught
         self.requested[:] = np.nan
         who = np.flatnonzero(acted)
-        if self.stock < self.cfg.collapse_below:
+        if self.stock < self.config.collapse_below:
             self.collapsed = True
             self.monthly.append((self._before, self.stock))
             return Events.world("collapse", who, caught=caught[who], stock=self.stock, month=self.month + 1)
         return Events.world("catch", who, caught=caught[who], stock=self.stock, month=self.month + 1)
 
     def _regrow(self) -> Events:
-        cfg = self.cfg
+        cfg = self.config
         self.stock = min(cfg.capacity, self.stock * cfg.growth)
         self.monthly.append((self._before, self.stock))
         self.month += 1
@@ -251,7 +247,7 @@ class CommonsWorld(World[CommonsConfig]):
 
     # -- what emerges ------------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
-        cfg = self.cfg
+        cfg = self.config
         gains = self.catches.sum(axis=0)
         best = cfg.months * (cfg.capacity - cfg.capacity / cfg.growth)
         return {

@@ -208,7 +208,7 @@ class DebateWorld(World[DebateConfig]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        low, high = self.cfg.scale
+        low, high = self.config.scale
         space = ActionSpace(
             ActionSpec("speak", {
                 "message": Arg.text(1000, "what you say to your group"),
@@ -219,13 +219,9 @@ class DebateWorld(World[DebateConfig]):
         )
         self.action_space = space.subset(self.action_space.names)
 
-    @property
-    def cfg(self) -> DebateConfig:
-        return self.config
-
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
-        n, cfg = self.n_agents, self.cfg
+        n, cfg = self.n_agents, self.config
         low, high = cfg.scale
         if cfg.initial == "uniform":
             self.opinion = self.rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, n).astype(np.float64)
@@ -245,7 +241,7 @@ class DebateWorld(World[DebateConfig]):
     # -- what agents see ---------------------------------------------------------------------
     def observe(self, agent_ids: np.ndarray) -> Observations:
         ids = np.asarray(agent_ids, dtype=np.int64)
-        k, cfg, r = len(ids), self.cfg, self.round
+        k, cfg, r = len(ids), self.config, self.round
         group_stance = np.full(k, np.nan)
         if 0 < r <= cfg.rounds:
             last = self.stance[r - 1]
@@ -274,7 +270,7 @@ class DebateWorld(World[DebateConfig]):
     def _transcript(self, group: int) -> str:
         members = np.flatnonzero(self.group == group)
         lines: list[str] = []
-        for t in range(max(0, self.round - self.cfg.history_rounds), min(self.round, self.cfg.rounds)):
+        for t in range(max(0, self.round - self.config.history_rounds), min(self.round, self.config.rounds)):
             lines.extend(f"Round {t + 1}, participant {a}: {self.said[t, a]}"
                          for a in members if self.said[t, a] is not None)
         return "\n".join(lines)
@@ -285,28 +281,28 @@ class DebateWorld(World[DebateConfig]):
 
     def _allowed(self, actions: Actions, done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = len(actions)
-        if self.round >= self.cfg.rounds:
-            return np.zeros(n, dtype=bool), np.full(n, f"the debate is over after {self.cfg.rounds} rounds", object)
+        if self.round >= self.config.rounds:
+            return np.zeros(n, dtype=bool), np.full(n, f"the debate is over after {self.config.rounds} rounds", object)
         first = np.zeros(n, dtype=bool)
         first[np.unique(actions.agents, return_index=True)[1]] = True
         ok = first & ~done[actions.agents]
         return ok, np.full(n, f"already did {actions.name} this round", dtype=object)
 
     def _speak(self, actions: Actions) -> Events:
-        ok, reason = self._allowed(actions, ~np.isnan(self.stance[min(self.round, self.cfg.rounds - 1)]))
+        ok, reason = self._allowed(actions, ~np.isnan(self.stance[min(self.round, self.config.rounds - 1)]))
         who = actions.agents[ok]
-        self.stance[self.round % self.cfg.rounds, who] = actions.args["stance"][ok].astype(np.float64)
-        self.said[self.round % self.cfg.rounds, who] = actions.args["message"][ok]
+        self.stance[self.round % self.config.rounds, who] = actions.args["stance"][ok].astype(np.float64)
+        self.said[self.round % self.config.rounds, who] = actions.args["message"][ok]
         return Events.outcomes(actions, ok, reason)
 
     def _report(self, actions: Actions) -> Events:
-        ok, reason = self._allowed(actions, ~np.isnan(self.reported[min(self.round, self.cfg.rounds - 1)]))
+        ok, reason = self._allowed(actions, ~np.isnan(self.reported[min(self.round, self.config.rounds - 1)]))
         who = actions.agents[ok]
-        self.reported[self.round % self.cfg.rounds, who] = actions.args["opinion"][ok].astype(np.float64)
+        self.reported[self.round % self.config.rounds, who] = actions.args["opinion"][ok].astype(np.float64)
         return Events.outcomes(actions, ok, reason)
 
     def tick(self) -> list[Events]:
-        if self.round >= self.cfg.rounds:
+        if self.round >= self.config.rounds:
             return []
         new = self.reported[self.round]
         told = ~np.isnan(new)
@@ -345,7 +341,7 @@ class DebateWorld(World[DebateConfig]):
         }
         if within[0] > 0:
             out["convergence"] = float(1 - within[-1] / within[0])
-        reached = np.flatnonzero(within <= self.cfg.converged_sd)
+        reached = np.flatnonzero(within <= self.config.converged_sd)
         if len(reached):
             out["rounds_to_converge"] = float(reached[0])
         both = ~np.isnan(self.stance[:r]) & ~np.isnan(self.reported[:r])

@@ -88,16 +88,12 @@ class DonorWorld(World[DonorConfig]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not self.cfg.punishment and kwargs.get("available") is None:
+        if not self.config.punishment and kwargs.get("available") is None:
             self.action_space = self.action_space.subset([n for n in self.action_space.names if n != "punish"])
-
-    @property
-    def cfg(self) -> DonorConfig:
-        return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
-        n, cfg = self.n_agents, self.cfg
+        n, cfg = self.n_agents, self.config
         if cfg.generosity is not None:
             self.generosity = np.clip(np.asarray(self.population[cfg.generosity], dtype=np.float64), 0, 1).copy()
         else:
@@ -112,7 +108,7 @@ class DonorWorld(World[DonorConfig]):
         self._start_generation()
 
     def _start_generation(self) -> None:
-        n, cfg = self.n_agents, self.cfg
+        n, cfg = self.n_agents, self.config
         self.resources = np.full(n, cfg.initial_resources)
         self.round = 0
         self.given = np.full((cfg.rounds, n), np.nan)  # share donated (negative: spent punishing)
@@ -140,14 +136,14 @@ class DonorWorld(World[DonorConfig]):
             "recipient_resources": self.resources[rec],
             "recipient_last": last,
             "generosity": self.generosity[ids],
-            "punishment": np.full(k, self.cfg.punishment),
+            "punishment": np.full(k, self.config.punishment),
             "strategy": self.strategy[ids].copy(),
             "history": np.asarray([self._trace(int(r)) for r in rec], dtype=object),
         })
 
     def _trace(self, agent: int) -> str:
         lines, who, t = [], agent, self.round - 1
-        for _ in range(self.cfg.history_depth):
+        for _ in range(self.config.history_depth):
             if t < 0 or np.isnan(self.given[t, who]):
                 break
             share, to = self.given[t, who], int(self.receiver[t, who])
@@ -174,18 +170,18 @@ class DonorWorld(World[DonorConfig]):
         given[ok] = amount
         self._record(donors, share)
         self.flow -= np.bincount(donors, amount, self.n_agents)
-        self.flow += np.bincount(self.recipient[donors], self.cfg.multiplier * amount, self.n_agents)
+        self.flow += np.bincount(self.recipient[donors], self.config.multiplier * amount, self.n_agents)
         return Events.outcomes(actions, ok, "already acted this round", amount=given)
 
     def _punish(self, actions: Actions) -> Events:
-        if not self.cfg.punishment:
+        if not self.config.punishment:
             return Events.rejected(actions, np.ones(len(actions), bool), "punishment is off in this world")
         ok = self._once(actions)
         donors, share = actions.agents[ok], actions.args["fraction"][ok].astype(np.float64)
         cost = share * self.resources[donors]
         self._record(donors, -share)
         self.flow -= np.bincount(donors, cost, self.n_agents)
-        self.flow -= np.bincount(self.recipient[donors], self.cfg.punishment_effect * cost, self.n_agents)
+        self.flow -= np.bincount(self.recipient[donors], self.config.punishment_effect * cost, self.n_agents)
         return Events.outcomes(actions, ok, "already acted this round")
 
     def _record(self, donors: np.ndarray, share: np.ndarray) -> None:
@@ -202,7 +198,7 @@ class DonorWorld(World[DonorConfig]):
         self.resources = np.maximum(self.resources + self.flow, 0.0)
         self.last_given = self.given[self.round].copy()
         self.round += 1
-        if self.round < self.cfg.rounds:
+        if self.round < self.config.rounds:
             self.finished = None
             self._draw_recipients()
             return []
@@ -210,7 +206,7 @@ class DonorWorld(World[DonorConfig]):
         return [self._next_generation()]
 
     def _next_generation(self) -> Events:
-        n, cfg = self.n_agents, self.cfg
+        n, cfg = self.n_agents, self.config
         self.generation_resources.append(float(self.resources.mean()))
         keep = max(1, round(cfg.survivors * n))
         ranking = np.lexsort((self.rng.random(n), -self.resources))  # richest first, ties at random

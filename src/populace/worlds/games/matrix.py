@@ -104,7 +104,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
     def __init__(self, population: Population, config: MatrixGameConfig | Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(population, config, **kwargs)
-        cfg = self.cfg
+        cfg = self.config
         labelled = ActionSpace(ActionSpec(
             "play", {"option": Arg.choice(*cfg.labels, description="the option chosen this round")},
             "choose one of the two options for this round",
@@ -115,18 +115,14 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         self.cooperative = cfg.cooperative if cfg.cooperative is not None else COOPERATIVE.get(cfg.game)
         self.rules_text = (self._describe(0), self._describe(1))
 
-    @property
-    def cfg(self) -> MatrixGameConfig:
-        return self.config
-
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
         n = self.n_agents
         self.partner = np.arange(n, dtype=np.int64) ^ 1
         self.partner[2 * (n // 2):] = -1
         self.role = np.arange(n, dtype=np.int64) % 2
-        self.choices = np.full((self.cfg.rounds, n), -1, dtype=np.int8)
-        self.earned = np.zeros((self.cfg.rounds, n))
+        self.choices = np.full((self.config.rounds, n), -1, dtype=np.int8)
+        self.earned = np.zeros((self.config.rounds, n))
         self.pending = np.full(n, -1, dtype=np.int8)
         self.round = 0
 
@@ -140,7 +136,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         last = past[r - 1] if r else np.full(self.n_agents, -1, dtype=np.int8)
         return Observations(ids, {
             "round": np.full(len(ids), r + 1, dtype=np.int64),
-            "rounds": np.full(len(ids), self.cfg.rounds, dtype=np.int64),
+            "rounds": np.full(len(ids), self.config.rounds, dtype=np.int64),
             "partner": partner if self.agent_ids is None else np.where(paired, self.agent_ids[other], -1),
             "role": self.role[ids],
             "my_last": last[ids].astype(np.int64),
@@ -154,18 +150,18 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         })
 
     def _describe(self, role: int) -> str:
-        a, b = self.cfg.labels
+        a, b = self.config.labels
         lines = [
             "You are playing a game repeatedly with another player. In this game, you can choose between "
-            f"Option {a} and Option {b}. You will play {self.cfg.rounds} rounds in total with the same player. "
+            f"Option {a} and Option {b}. You will play {self.config.rounds} rounds in total with the same player. "
             "The rules of the game are as follows:"
         ]
         for mine in (0, 1):
             for theirs in (0, 1):
                 cell = self.payoff[mine, theirs] if role == 0 else self.payoff[theirs, mine][::-1]
                 lines.append(
-                    f"If you choose Option {self.cfg.labels[mine]} and the other player chooses Option "
-                    f"{self.cfg.labels[theirs]}, then you win {cell[0]:g} points and the other player wins "
+                    f"If you choose Option {self.config.labels[mine]} and the other player chooses Option "
+                    f"{self.config.labels[theirs]}, then you win {cell[0]:g} points and the other player wins "
                     f"{cell[1]:g} points."
                 )
         return "\n".join(lines)
@@ -174,7 +170,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         other = int(self.partner[agent])
         if other < 0:
             return ""
-        labels = self.cfg.labels
+        labels = self.config.labels
         lines = []
         for t in range(self.round):
             mine, theirs = int(self.choices[t, agent]), int(self.choices[t, other])
@@ -194,7 +190,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
 
     def _play(self, actions: Actions) -> Events:
         agents = actions.agents
-        option = np.where(actions.args["option"].astype(str) == self.cfg.labels[0], 0, 1).astype(np.int8)
+        option = np.where(actions.args["option"].astype(str) == self.config.labels[0], 0, 1).astype(np.int8)
         ok = np.ones(len(agents), dtype=bool)
         reason = np.full(len(agents), "", dtype=object)
 
@@ -202,7 +198,8 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
             reason[ok & mask] = why
             ok[:] &= ~mask
 
-        refuse(np.full(len(agents), self.round >= self.cfg.rounds), f"the game is over after {self.cfg.rounds} rounds")
+        rounds = self.config.rounds
+        refuse(np.full(len(agents), self.round >= rounds), f"the game is over after {rounds} rounds")
         refuse(self.partner[agents] < 0, "no partner: the population has an odd number of agents")
         first = np.zeros(len(agents), dtype=bool)
         first[np.unique(agents, return_index=True)[1]] = True
@@ -211,7 +208,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         return Events.outcomes(actions, ok, reason)
 
     def tick(self) -> list[Events]:
-        if self.round >= self.cfg.rounds:
+        if self.round >= self.config.rounds:
             return []
         t = self.round
         rows = np.flatnonzero((self.partner >= 0) & (self.role == 0))
@@ -225,7 +222,7 @@ class MatrixGameWorld(RegionalWorld[MatrixGameConfig]):
         self.pending[:] = -1
         self.round += 1
         agents = np.r_[rows, cols]
-        labels = np.asarray(self.cfg.labels, dtype=object)
+        labels = np.asarray(self.config.labels, dtype=object)
         return [Events.world("round", agents, round=t + 1, option=labels[np.r_[a, b]],
                              payoff=self.earned[t, agents])] if len(agents) else []
 

@@ -129,16 +129,12 @@ class NarrativeWorld(World[NarrativeConfig]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         spec = type(self).actions["act"]
-        limited = dict(spec.args, text=Arg.text(self.cfg.text_limit, spec.args["text"].description))
+        limited = dict(spec.args, text=Arg.text(self.config.text_limit, spec.args["text"].description))
         self.action_space = ActionSpace(ActionSpec("act", limited, spec.description)).subset(self.action_space.names)
-
-    @property
-    def cfg(self) -> NarrativeConfig:
-        return self.config
 
     def reset(self, seed: int | np.random.SeedSequence | None = None) -> None:
         super().reset(seed)
-        cfg, n, pop = self.cfg, self.n_agents, self.population
+        cfg, n, pop = self.config, self.n_agents, self.population
         raw = [str(v) for v in pop[cfg.name]] if cfg.name in pop else [f"agent {i}" for i in range(n)]
         seen: dict[str, int] = {}
         for name in raw:
@@ -179,7 +175,7 @@ class NarrativeWorld(World[NarrativeConfig]):
                 here = ledger.present(agent)
                 names = tuple(self.names[a] for a in here)
                 places[where] = (here, names, "; ".join(f"{self.names[a]}: {ledger.holdings(a)}" for a in here[:12]),
-                                 ledger.changes_schema(names, self.cfg.max_changes))
+                                 ledger.changes_schema(names, self.config.max_changes))
             here, names, present, schema = places[where]
             columns["name"].append(self.names[agent])
             columns["goal"].append(self.goals[agent])
@@ -191,7 +187,7 @@ class NarrativeWorld(World[NarrativeConfig]):
             columns["vote"].append(ledger.options[ledger.vote[agent]] if ledger.vote[agent] >= 0 else "")
             columns["situation"].append(self._situation(agent, here))
         out = {k: _objects(v) for k, v in columns.items()}
-        out["premise"] = filled(len(ids), self.cfg.premise)
+        out["premise"] = filled(len(ids), self.config.premise)
         out["acting"] = acting[ids]
         for k, values in ledger.values.items():
             out[k] = values[ids]
@@ -199,7 +195,7 @@ class NarrativeWorld(World[NarrativeConfig]):
 
     def _situation(self, agent: int, here: np.ndarray) -> str:
         """What ``agent`` perceives, as a short text for a language model."""
-        cfg, ledger, scene = self.cfg, self.ledger, self.scenes.at(self.step).spec
+        cfg, ledger, scene = self.config, self.ledger, self.scenes.at(self.step).spec
         others = [f"{self.names[a]} ({ledger.holdings(a)})" for a in here[:12] if a != agent]
         parts = [cfg.premise, f"Scene: {scene.name}. {scene.text}".strip(),
                  f"You are {self.names[agent]}, at {ledger.places[ledger.place[agent]]}."]
@@ -244,8 +240,8 @@ class NarrativeWorld(World[NarrativeConfig]):
             try:
                 changes = parse_changes(str(actions.args["changes"][i]))
                 tells = _parse_tells(str(actions.args["tell"][i]))
-                if len(changes) > self.cfg.max_changes:
-                    raise RulingError(f"{len(changes)} changes; a ruling makes at most {self.cfg.max_changes}")
+                if len(changes) > self.config.max_changes:
+                    raise RulingError(f"{len(changes)} changes; a ruling makes at most {self.config.max_changes}")
                 unknown = [t.to for t in tells if t.to not in self.ledger.index]
                 if unknown:
                     raise RulingError(f"tell: {UnknownNameError('agent', unknown[0], self.names)}")
@@ -269,11 +265,11 @@ class NarrativeWorld(World[NarrativeConfig]):
         return Events.outcomes(actions, ok, reasons)
 
     def _remember(self, agent: int, line: str) -> None:
-        if self.cfg.memory == 0:
+        if self.config.memory == 0:
             return
         kept = self.memory[agent]
         kept.append(line if len(line) <= 160 else line[:159] + "…")
-        del kept[:-self.cfg.memory]
+        del kept[:-self.config.memory]
 
     def tick(self) -> list[Events]:
         opened = self._open_scene(self.step + 1)

@@ -171,7 +171,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
     def __init__(self, population: Population, config: WorldConfig | Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(population, config, **kwargs)
-        cfg = self.cfg
+        cfg = self.config
         reddit = cfg.mode == "reddit"
         self.show_scores = reddit if cfg.show_scores is None else cfg.show_scores
         self.show_comments = reddit if cfg.show_comments is None else cfg.show_comments
@@ -179,14 +179,10 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
         self.interest_rate, self.influence, self.expression = cfg.interest_rate, cfg.influence, cfg.expression
         self.report_threshold = cfg.report_threshold
 
-    @property
-    def cfg(self) -> SocialConfig:
-        return self.config
-
     # -- the contract ------------------------------------------------------------------------
     def reset(self, seed: Seed = None) -> None:
         super().reset(seed)
-        cfg, pop, n = self.cfg, self.population, self.n_users
+        cfg, pop, n = self.config, self.population, self.n_users
         self.encoder: Encoder = encoders.get(cfg.encoder.type)(**cfg.encoder.params)
         spec = cfg.recommender or RecommenderSpec(type="hot" if cfg.mode == "reddit" else "interest")
         self.recommender: Recommender = recommenders.get(spec.type)(spec.params)
@@ -232,11 +228,11 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
 
     def view(self) -> FeedView:
         """What recommenders read now."""
-        return FeedView(self.state, self.step, self.now_s(), self.rng, self.cfg.feed.window)
+        return FeedView(self.state, self.step, self.now_s(), self.rng, self.config.feed.window)
 
     def feeds(self, users: np.ndarray) -> np.ndarray:
         """The current feed of each user (recomputed when as old as ``refresh_every`` or refreshed)."""
-        feed, now = self.cfg.feed, self.now_s()
+        feed, now = self.config.feed, self.now_s()
         reuse = feed.refresh_every.total_seconds() if feed.refresh_every is not None else 0.0
         due = self.stale[users] | (now - self.cached_at[users] >= reuse)
         todo = np.unique(users[due])
@@ -276,15 +272,15 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
             "feed_liked": s.post_likes.contains(viewer, post.ravel()).reshape(feed.shape) & has,
         }
         topics = cols["feed_topic"]
-        s.users["seen_rumour"][ids[(topics == self.cfg.cascade_topic).any(axis=1)]] = True
+        s.users["seen_rumour"][ids[(topics == self.config.cascade_topic).any(axis=1)]] = True
         s.users["seen_correction"][ids[(topics == "correction").any(axis=1)]] = True
         threads = None
         if self.show_comments:
-            threads = top_comments(s, feed, self.cfg.comments_shown)
+            threads = top_comments(s, feed, self.config.comments_shown)
             flat = threads.reshape(len(ids), -1)
             known = flat >= 0
             cols["thread_comment"] = flat
-            cols["thread_post"] = np.where(known, np.repeat(feed, self.cfg.comments_shown, axis=1), -1)
+            cols["thread_post"] = np.where(known, np.repeat(feed, self.config.comments_shown, axis=1), -1)
             cols["thread_score"] = np.where(known, s.comment_score(np.maximum(flat, 0)), 0) if len(s.comments) \
                 else np.zeros(flat.shape, np.int64)
             cols["thread_author"] = np.where(known, s.comments["author"][np.maximum(flat, 0)], -1) \
@@ -295,7 +291,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
         followers, replies, notes = self._notifications(ids)
         cols["notify_followers"], cols["notify_replies"] = followers, replies
         cols["question"] = s.question[ids].copy()
-        if self.cfg.text:
+        if self.config.text:
             cols["persona"] = self._personas(ids)
             cols["feed"] = np.asarray(feed_text(s, feed, self.now_s(), self.show_scores, threads), dtype=object)
             cols["feed_items"] = feed_items(s, feed, self.now_s()) if not empty else _empty_lists(len(ids))
@@ -307,7 +303,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
 
     def _personas(self, ids: np.ndarray) -> np.ndarray:
         u = self.state.users
-        dilemma = self.cfg.dilemma
+        dilemma = self.config.dilemma
         out = np.empty(len(ids), dtype=object)
         for i, user in enumerate(ids.tolist()):
             text = f"You are @{u['name'][user]}. {u['bio'][user]}".strip()
@@ -318,7 +314,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
         return out
 
     def _notifications(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s, window = self.state, steps_for(self.cfg.notification_window, self.clock.step)
+        s, window = self.state, steps_for(self.config.notification_window, self.clock.step)
         note = s.notifications
         start = int(np.searchsorted(note["step"], self.step - window))
         user, kind, step = note["user"][start:], note["kind"][start:], note["step"][start:]
@@ -330,7 +326,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
         follows = np.bincount(who[kind[rows] == "follow"], minlength=len(ids))
         replies = np.bincount(who[kind[rows] == "reply"], minlength=len(ids))
         texts = np.full(len(ids), "", dtype=object)
-        if self.cfg.text and len(rows):
+        if self.config.text and len(rows):
             names, actor, item = s.users["name"], note["actor"][start:], note["item"][start:]
             verbs = {"follow": "followed you", "reply": "commented on your post", "repost": "reposted your post",
                      "quote": "quoted your post"}
@@ -354,7 +350,7 @@ class SocialWorld(PlatformActions, World[SocialConfig]):
         return events
 
     def metrics(self) -> dict[str, float]:
-        return metrics.measure(self.state, list(self.cfg.metrics), self.cfg.cascade_topic)
+        return metrics.measure(self.state, list(self.config.metrics), self.config.cascade_topic)
 
     # -- interventions -----------------------------------------------------------------------
     def _inject_scheduled(self, due: np.ndarray) -> Events:
