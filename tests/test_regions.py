@@ -112,3 +112,17 @@ def test_a_paused_partitioned_run_resumes_to_the_same_result(tmp_path: Path) -> 
     resumed.run()
     assert resumed.metrics().equals(full.metrics())
     assert resumed.events().equals(full.events())
+
+
+def test_a_checkpoint_written_before_regions_moved_still_loads() -> None:
+    """Region and its orders lived in populace.regions; a run's checkpoint from then names them there."""
+    import pickle
+    from datetime import datetime
+
+    from populace.execution.regions import RegionStep
+    from populace.trace import unpickle
+
+    orders = RegionStep(3, datetime(2025, 1, 1), {"regions": 2.0})
+    old = pickle.dumps(orders, protocol=0).replace(b"populace.execution.regions", b"populace.regions")
+    assert b"populace.regions\nRegionStep" in old
+    assert unpickle(old) == orders

@@ -228,7 +228,6 @@ MOVED = {
     ("populace.regions", "Region"): "populace.execution.regions",
     ("populace.regions", "RegionStep"): "populace.execution.regions",
     ("populace.regions", "RegionResult"): "populace.execution.regions",
-    ("populace.minds.base", "MindContext"): "populace.context",
 }
 
 
@@ -251,8 +250,8 @@ def write_snapshot(run: Path, step: int, tables: Mapping[str, pa.Table | None]) 
             file.unlink(missing_ok=True)  # a snapshot rewritten after a resume: no stale file of its kind
             continue
         file.parent.mkdir(parents=True, exist_ok=True)
-        # dictionary pages for text only: on a million distinct ids, a dictionary's hash table is most of
-        # the writer's memory (a 1M-agent snapshot peaked 46 MB above the run, 8 MB without)
+        # dictionary pages for text only: on a million distinct agent ids a dictionary's hash table is
+        # most of the writer's memory (benchmarks/checkpoint_cost.py measures what a snapshot costs)
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         _atomic_write(file, lambda handle, t=table, d=text: pq.write_table(t, handle, use_dictionary=d))
         written.append(file)
