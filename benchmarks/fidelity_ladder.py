@@ -89,9 +89,10 @@ def real_scale() -> np.ndarray:
 def nrmse(simulated: np.ndarray, real: np.ndarray, minutes: int) -> float:
     """Over minutes 1..``minutes`` that the real curve has (minute m is the state after step m - 1;
     the real curve holds minutes 0-59), over the real maximum in that window."""
+    from populace.operations.targets import nrmse as score_against
+
     n = min(minutes, len(simulated), len(real) - 1)
-    s, r = np.asarray(simulated[:n]), real[1:n + 1]
-    return float(np.sqrt(np.mean((s - r) ** 2)) / r.max())
+    return score_against(simulated[:n], real[1:n + 1])
 
 
 def score(row: dict[str, Any], real: np.ndarray, common: int) -> None:
